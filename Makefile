@@ -1,0 +1,30 @@
+# skmobile: `make demo` sets everything up and runs the main job; `make test` runs the suite.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+FMNIST := /usr/share/datasets/fashion-mnist
+
+.PHONY: setup data test demo clean
+
+setup: $(STAMP)
+
+# The stamp depends on pyproject.toml, so `make setup` is idempotent and re-installs on change.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# Fashion-MNIST from Debian's dataset-fashion-mnist package, installed when missing and apt is usable.
+data:
+	@bash tools/ensure-data.sh
+
+test: setup
+	$(PY) -m pytest -q -n 2 --dist loadgroup
+
+demo: setup data
+	$(VENV)/bin/skmobile reproduce --table 7 --no-train
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

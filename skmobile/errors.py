@@ -1,0 +1,18 @@
+"""The one error type users see.
+
+Every bad input (an impossible SK spec, an unknown model, table, convention or data set, a bad
+storage URL) raises :class:`SKMobileError`. It subclasses ``ValueError`` so the Python API behaves
+as users expect; the CLI turns it into a one-line message and exit code 2.
+"""
+
+
+class SKMobileError(ValueError):
+    """A bad input, explained in one line: the bad value and what is allowed."""
+
+
+def choose(kind: str, value, allowed) -> None:
+    """Raise unless ``value`` is one of ``allowed``, naming both."""
+    allowed = list(allowed)
+    if value not in allowed:
+        shown = ", ".join(str(a) for a in allowed)
+        raise SKMobileError(f"unknown {kind} {value!r}; allowed: {shown}")

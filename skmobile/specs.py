@@ -1,0 +1,171 @@
+"""Plain, JSON-serialisable descriptions of an SK unit.
+
+An :class:`SKSpec` is data: the search samples one, a table row names one, and
+:class:`skmobile.layers.SKConv2d` is built from one. Paths are written as the paper writes
+them (Li et al., CVPR 2019, Table 7): ``K3`` = 3x3, ``K5`` = 3x3 with dilation 2, ``K7`` = 3x3
+with dilation 3; Table 6's true large kernels are written ``5x5g64`` or ``7x7d1g128``
+(kernel, optional dilation, optional per-path groups).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from .errors import SKMobileError
+
+#: Paper shorthand (Sec. 3.1 and Table 7): a 5x5 (7x7) kernel is a 3x3 with dilation 2 (3).
+NAMED_PATHS = {"K3": (3, 1), "K5": (3, 2), "K7": (3, 3)}
+_PATH_RE = re.compile(r"^(\d+)x(\d+)(?:d(\d+))?(?:g(\d+))?$")
+
+
+@dataclass(frozen=True)
+class PathSpec:
+    """One SK path: a ``kernel`` x ``kernel`` conv with ``dilation``; ``groups`` None = the unit's G."""
+
+    kernel: int = 3
+    dilation: int = 1
+    groups: int | None = None
+
+    @property
+    def receptive_field(self) -> int:
+        """The kernel size the (dilated) conv covers, Table 6's "resulted kernel"."""
+        return self.dilation * (self.kernel - 1) + 1
+
+    @property
+    def name(self) -> str:
+        for short, (k, d) in NAMED_PATHS.items():
+            if (self.kernel, self.dilation) == (k, d) and self.groups is None:
+                return short
+        text = f"{self.kernel}x{self.kernel}"
+        if self.dilation != 1:
+            text += f"d{self.dilation}"
+        if self.groups is not None:
+            text += f"g{self.groups}"
+        return text
+
+
+def parse_path(path) -> PathSpec:
+    """Read one path from ``"K5"``, ``"5x5g64"``, ``(3, 2)``, ``(5, 1, 64)`` or a PathSpec."""
+    if isinstance(path, PathSpec):
+        spec = path
+    elif isinstance(path, str):
+        key = path.strip()
+        if key.upper() in NAMED_PATHS:
+            spec = PathSpec(*NAMED_PATHS[key.upper()])
+        else:
+            m = _PATH_RE.match(key.lower())
+            if not m or m.group(1) != m.group(2):
+                raise SKMobileError(
+                    f"unknown SK path {path!r}; allowed: K3, K5, K7, or KxK[dD][gG] such as 5x5g64"
+                )
+            spec = PathSpec(int(m.group(1)), int(m.group(3) or 1), int(m.group(4)) if m.group(4) else None)
+    elif isinstance(path, (tuple, list)) and len(path) in (2, 3):
+        spec = PathSpec(*(int(v) if v is not None else None for v in path))
+    elif isinstance(path, dict):
+        spec = PathSpec(**path)
+    else:
+        raise SKMobileError(f"unknown SK path {path!r}; allowed: K3, K5, K7, (kernel, dilation[, groups])")
+    if spec.kernel < 1 or spec.kernel % 2 == 0:
+        raise SKMobileError(f"SK path kernel {spec.kernel} must be odd and >= 1")
+    if spec.dilation < 1:
+        raise SKMobileError(f"SK path dilation {spec.dilation} must be >= 1")
+    if spec.groups is not None and spec.groups < 1:
+        raise SKMobileError(f"SK path groups {spec.groups} must be >= 1")
+    return spec
+
+
+def parse_paths(paths) -> tuple[PathSpec, ...]:
+    """Read a path list: ``"K3+K5"``, ``["K3", "K5"]`` or pairs. M = len(result) must be >= 1."""
+    if isinstance(paths, str):
+        paths = [p for p in paths.replace(",", "+").split("+") if p.strip()]
+    if isinstance(paths, (PathSpec, tuple)) and paths and isinstance(paths[0], int):
+        paths = [paths]
+    parsed = tuple(parse_path(p) for p in (paths or ()))
+    if len(parsed) < 1:
+        raise SKMobileError("an SK unit needs M >= 1 paths; got 0 (allowed: K3, K5, K7, ...)")
+    return parsed
+
+
+def paths_to_str(paths: Iterable[PathSpec]) -> str:
+    """The canonical string of a path list, e.g. ``"K3+K5"`` (Optuna stores strings, not tuples)."""
+    return "+".join(p.name for p in paths)
+
+
+@dataclass(frozen=True)
+class SKSpec:
+    """SK[M, G, r] of the paper plus L, the attention-width override and attention on/off.
+
+    Defaults are the paper's SK[2, 32, 16] with L = 32 (Sec. 3.3 and Table 1).
+    """
+
+    paths: tuple[PathSpec, ...] = (PathSpec(3, 1), PathSpec(3, 2))
+    groups: int = 32
+    reduction: float = 16
+    min_attn: int = 32
+    attn_channels: int | None = None
+    attention: bool = True
+
+    def __post_init__(self):
+        object.__setattr__(self, "paths", parse_paths(self.paths))
+        if int(self.groups) < 1:
+            raise SKMobileError(f"SK groups G={self.groups} must be >= 1")
+        if not self.reduction > 0:
+            raise SKMobileError(f"SK reduction r={self.reduction} must be > 0")
+        if int(self.min_attn) < 1:
+            raise SKMobileError(f"SK minimum attention width L={self.min_attn} must be >= 1")
+        if self.attn_channels is not None and int(self.attn_channels) < 1:
+            raise SKMobileError(f"SK attention width d={self.attn_channels} must be >= 1")
+
+    @property
+    def m(self) -> int:
+        return len(self.paths)
+
+    @property
+    def kernels(self) -> str:
+        return paths_to_str(self.paths)
+
+    def attn_width(self, channels: int) -> int:
+        """d = max(C / r, L) (paper Eq. 4) unless overridden."""
+        if self.attn_channels is not None:
+            return int(self.attn_channels)
+        return max(int(channels // self.reduction), int(self.min_attn))
+
+    def replace(self, **changes) -> "SKSpec":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return {
+            "paths": self.kernels,
+            "groups": self.groups,
+            "reduction": self.reduction,
+            "min_attn": self.min_attn,
+            "attn_channels": self.attn_channels,
+            "attention": self.attention,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SKSpec":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise SKMobileError(f"unknown SK spec field(s) {sorted(unknown)}; allowed: {sorted(known)}")
+        return cls(**data)
+
+
+def as_sk_spec(spec) -> SKSpec:
+    """Accept an SKSpec, a dict, or None (the paper default)."""
+    if spec is None:
+        return SKSpec()
+    if isinstance(spec, SKSpec):
+        return spec
+    if isinstance(spec, dict):
+        return SKSpec.from_dict(spec)
+    raise SKMobileError(f"cannot read an SK spec from {spec!r}; give an SKSpec or a dict")
+
+
+def check_channels(name: str, channels: int, groups: int) -> None:
+    if channels % groups:
+        raise SKMobileError(f"groups G={groups} must divide the {name} channels ({channels})")
