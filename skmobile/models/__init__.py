@@ -2,6 +2,8 @@
 
 from ._registry import ModelEntry, create_model, list_models, model_entry, register_model
 from . import resnext  # noqa: F401  (registers the ResNeXt/SENet/SKNet family)
+from . import shufflenetv2  # noqa: F401  (ShuffleNetV2 base/SE/SK, Table 4)
+from . import mobilenet  # noqa: F401  (MobileNetV2/V1 base/SE/SK)
 from .resnext import ResNeXt
 
 __all__ = ["ModelEntry", "ResNeXt", "create_model", "list_models", "model_entry", "register_model"]
