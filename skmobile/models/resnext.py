@@ -221,6 +221,12 @@ def senet29(**kw):
     return _cifar(cardinality=16, base_width=32, attn="se", **kw)
 
 
+@register_model("senet-cifar")
+def senet29_8x64d(**kw):
+    """SE (r=16) on ResNeXt-29 8x64d: the configuration whose count (34.95M) fits Table 5's 35.0M."""
+    return _cifar(cardinality=8, base_width=64, attn="se", **kw)
+
+
 @register_model("sknet-cifar")
 def sknet29(sk=None, **kw):
     """SKNet-29: SK[2, G=16, 16] on ResNeXt-29 16x32d (Table 5)."""

@@ -20,6 +20,7 @@ class TableRow:
     flops_convention: str = "paper"              # or "paper+bn"
     note: str = ""                  # why a mismatch cannot be closed, or what was assumed
     group: str = ""                 # e.g. "M=2", used for the paper's horizontal rules
+    baseline: str = ""              # label of the row this one is compared to (deltas), e.g. Table 4
 
     @property
     def reference_only(self) -> bool:
@@ -34,3 +35,5 @@ class Table:
     flops_key: str = "gflops"       # "gflops" or "mflops" (Table 4)
     input_size: int = 224
     notes: tuple[str, ...] = ()     # printed below the table
+    #: decimals the paper prints per cell (JSON drops trailing zeros: 4.70 is stored as 4.7)
+    precision: dict = field(default_factory=lambda: {"params_m": 1, "gflops": 2, "mflops": 2})
