@@ -18,6 +18,8 @@ the named width (proxy models).
 
 from __future__ import annotations
 
+import math
+
 from torch import Tensor, nn
 
 from ..errors import SKMobileError
@@ -42,6 +44,24 @@ def make_divisible(v: float, divisor: int = 8) -> int:
     if new_v < 0.9 * v:
         new_v += divisor
     return new_v
+
+
+def init_weights(model: nn.Module) -> None:
+    """He init with the true fan-out of grouped convs, k*k*C_out/G (timm's MobileNet/EfficientNet
+    rule; torch's "fan_out" mode uses k*k*C_out, which shrinks depthwise outputs by 1/C), BN 1/0,
+    fc N(0, 0.01)."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
+            nn.init.normal_(m.weight, 0, math.sqrt(2.0 / fan_out))
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.zeros_(m.bias)
 
 
 def _check(block: str, stem: str, width: float, width_mult: float) -> None:
@@ -112,17 +132,7 @@ class _MobileNet(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
         self.fc = nn.Linear(features, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
+        init_weights(self)
 
 
 class MobileNetV2(_MobileNet):

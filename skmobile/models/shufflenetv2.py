@@ -34,6 +34,7 @@ from ..errors import SKMobileError
 from ..layers import ConvBnAct, SKConv2d, SqueezeExcite
 from ..specs import as_sk_spec
 from ._registry import register_model
+from .mobilenet import init_weights
 
 BLOCKS = ("base", "se", "sk")
 STEMS = ("imagenet", "small")
@@ -173,7 +174,7 @@ class ShuffleNetV2(nn.Module):
                            sk_downsample=sk_downsample, se_reduction=se_reduction, se_min=se_min,
                            se_head=se_head, stem=stem, channels=list(channels), repeats=list(repeats),
                            num_classes=num_classes, in_chans=in_chans, width_mult=width_mult)
-        _init_weights(self)
+        init_weights(self)
 
     def forward_features(self, x: Tensor) -> Tensor:
         x = self.conv5(self.stages(self.stem(x)))
@@ -184,20 +185,6 @@ class ShuffleNetV2(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
-
-
-def _init_weights(model: nn.Module) -> None:
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.zeros_(m.bias)
 
 
 # --- registered names: 0.5x / 1.0x are Table 4's rows; 1.5x / 2.0x complete the family ---------

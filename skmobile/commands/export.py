@@ -1,0 +1,56 @@
+"""``skmobile export MODEL --format onnx --out FILE``: export, check ranks, verify under onnxruntime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..errors import choose
+
+
+def export(
+    model: str = typer.Argument(..., help="registered model name, e.g. shufflenetv2_x1_0_sk"),
+    format: str = typer.Option("onnx", "--format", help="export format (onnx)"),
+    out: Path = typer.Option(..., "--out", help="output file"),
+    input_size: int = typer.Option(224, "--input-size", help="square input size in pixels"),
+    opset: int = typer.Option(18, "--opset", help="ONNX opset (>= 17; 17 uses the legacy exporter)"),
+    exporter: str = typer.Option("auto", "--exporter", help="auto | dynamo | legacy"),
+    num_classes: int = typer.Option(1000, "--num-classes", help="classifier outputs"),
+    stem: str = typer.Option(None, "--stem", help="model stem, e.g. small (28-32 px proxy form)"),
+    batch_size: int = typer.Option(1, "--batch-size", help="fixed batch size of the exported graph"),
+    tolerance: float = typer.Option(1e-4, "--tolerance", help="max abs difference allowed vs PyTorch"),
+    verify: bool = typer.Option(True, "--verify/--no-verify", help="compare with PyTorch under onnxruntime"),
+    checkpoint: Path = typer.Option(None, "--checkpoint", help="state dict to load (else random weights, "
+                                    "BN statistics calibrated on random inputs)"),
+) -> None:
+    """Export MODEL in eval mode; fail (exit 1) on a rank > 4 tensor or a mismatch above the tolerance."""
+    from ..export import FORMATS, calibrate_bn, export_onnx, load_state_dict
+    from ..models import create_model
+
+    choose("format", format, FORMATS)
+    kwargs = {"num_classes": num_classes}
+    if stem is not None:
+        kwargs["stem"] = stem
+    net = create_model(model, **kwargs)
+    if checkpoint is not None:
+        load_state_dict(net, checkpoint)
+    else:  # random weights: give BN real statistics so the comparison is not between ~0 outputs
+        in_chans = next(m.in_channels for m in net.modules() if hasattr(m, "in_channels"))
+        calibrate_bn(net, (2, in_chans, input_size, input_size))
+    result = export_onnx(net, out, input_size=input_size, opset=opset, exporter=exporter,
+                         batch_size=batch_size, verify=verify, tolerance=tolerance)
+    typer.echo(result.summary())
+    if result.high_rank:
+        typer.echo(f"FAIL: {len(result.high_rank)} tensor(s) of rank > 4: {', '.join(result.high_rank[:5])}",
+                   err=True)
+    if result.max_abs_diff is not None:
+        typer.echo(f"max abs difference: {result.max_abs_diff:.3e}")
+        if result.max_abs_diff > tolerance:
+            typer.echo(f"FAIL: onnxruntime differs from PyTorch by more than {tolerance:g}", err=True)
+    if not result.ok:
+        raise typer.Exit(code=1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)
