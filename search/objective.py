@@ -1,0 +1,132 @@
+"""One trial: sample -> spec -> full-size and proxy complexity -> proxy training -> errors.
+
+Every number goes into the trial's user attributes (params, MACs, MFLOPs, errors, accuracy, data
+set, epochs, seed, wall time, images/s, library versions), so the study database is the record.
+A trial that raises or produces NaN is marked failed with ``fail_reason``; an impossible candidate
+(which the spaces never produce) is pruned with ``rejected``; the search goes on either way.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import optuna
+
+from .spaces import Candidate, Space, check
+from .storage import WORKER_ATTR, worker_id
+
+OBJECTIVES = ("multi", "error")
+
+
+class TrialFailed(RuntimeError):
+    """A trial that ran but produced no usable result (NaN loss, missing value)."""
+
+
+def versions() -> dict:
+    import numpy
+    import torch
+
+    import skmobile
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "optuna": optuna.__version__,
+            "numpy": numpy.__version__, "skmobile": getattr(skmobile, "__version__", "0.1.0")}
+
+
+def full_complexity(candidate: Candidate) -> dict:
+    """Params and MACs of the full-size model: 224 px, 1000 classes, paper convention."""
+    from skmobile.profile import profile_model
+
+    kwargs = {k: v for k, v in candidate.kwargs.items() if k != "num_classes"}
+    cx = profile_model(candidate.model, input_size=224, num_classes=1000, convention="paper", **kwargs)
+    return {"params": cx.params, "macs": cx.macs, "mflops": cx.macs / 1e6}
+
+
+@dataclass
+class Objective:
+    """Callable for ``study.optimize``. ``pick(trial) -> (candidate, seed, extra attrs)``."""
+
+    pick: Callable
+    trainer: object
+    objective: str = "multi"
+    max_mflops: float | None = None
+    max_params: float | None = None
+    on_progress: Callable | None = None     # (trial number, epoch, metrics) for the live view
+
+    def __call__(self, trial: optuna.Trial):
+        start = time.time()
+        trial.set_user_attr(WORKER_ATTR, worker_id())
+        candidate, seed, extra = self.pick(trial)
+        for key, value in {**extra, "model": candidate.model, "label": candidate.label(),
+                           "spec": candidate.kwargs, "seed": seed}.items():
+            trial.set_user_attr(key, value)
+        reason = check(candidate)
+        if reason:  # never expected from a space: prune with the reason rather than crash
+            trial.set_user_attr("rejected", reason)
+            raise optuna.TrialPruned(reason)
+        full = full_complexity(candidate)
+        for key, value in full.items():
+            trial.set_user_attr(key, value)
+        if self.max_mflops is not None:
+            trial.set_constraint("mflops", full["mflops"] - self.max_mflops)
+        if self.max_params is not None:
+            trial.set_constraint("params", full["params"] - self.max_params)
+        try:
+            outcome = self.trainer.run(candidate, seed, on_epoch=self._on_epoch(trial))
+        except optuna.TrialPruned:
+            trial.set_user_attr("wall_s", round(time.time() - start, 2))
+            raise
+        except Exception as exc:
+            self._fail(trial, start, f"{type(exc).__name__}: {exc}")
+            raise
+        self._record(trial, outcome, start)
+        if outcome.status != "ok" or not math.isfinite(outcome.val_error):
+            self._fail(trial, start, f"training produced {outcome.status} (val_error={outcome.val_error})")
+            raise TrialFailed(f"trial {trial.number}: training produced NaN")
+        if self.objective == "error":
+            return outcome.val_error
+        return outcome.val_error, full["mflops"]
+
+    def _on_epoch(self, trial: optuna.Trial):
+        def on_epoch(epoch: int, metrics: dict) -> None:
+            if self.on_progress is not None:
+                self.on_progress(trial.number, epoch, metrics)
+            err = metrics.get("val_error")
+            if self.objective != "error" or err is None or not math.isfinite(err):
+                return
+            trial.report(float(err), int(epoch))
+            if trial.should_prune():
+                trial.set_user_attr("pruned_at_epoch", int(epoch))
+                raise optuna.TrialPruned(f"val_error {err:.4f} at epoch {epoch}")
+        return on_epoch
+
+    @staticmethod
+    def _record(trial: optuna.Trial, out, start: float) -> None:
+        attrs = {
+            "val_error": out.val_error, "val_accuracy": 1.0 - out.val_error if math.isfinite(out.val_error) else None,
+            "test_error": out.test_error,
+            "test_accuracy": None if out.test_error is None else 1.0 - out.test_error,
+            "epochs": out.epochs, "images_per_s": round(out.images_per_s, 1), "train_s": round(out.seconds, 2),
+            "wall_s": round(time.time() - start, 2), "proxy": out.proxy, "versions": versions(),
+            **out.protocol,
+        }
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+
+    @staticmethod
+    def _fail(trial: optuna.Trial, start: float, reason: str) -> None:
+        trial.set_user_attr("fail_reason", reason[:500])
+        trial.set_user_attr("wall_s", round(time.time() - start, 2))
+
+
+def space_picker(space: Space, seed: int) -> Callable:
+    """``pick`` for a search space: the trial's sampled parameters; the same training seed."""
+
+    def pick(trial):
+        params = space.sample(trial)
+        return space.candidate(params), seed, {"space": space.name}
+
+    return pick

@@ -1,0 +1,132 @@
+"""Proxy training for a trial: the data set, the proxy recipe and ``fit``, behind one small class.
+
+:class:`ProxyTrainer` is what the objective calls by default. Anything with the same ``run``
+method can stand in for it (the tests use a fake one); ``SKMOBILE_SEARCH_TRAINER=module:Class``
+selects another class from the command line, e.g. for a custom training loop.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+
+from skmobile.errors import SKMobileError
+
+from .spaces import Candidate, check, depthwise, fit_groups, sk_channels
+
+
+@dataclass
+class TrainOutcome:
+    """What a trainer reports: errors in [0, 1], throughput, and the proxy it trained."""
+
+    val_error: float
+    test_error: float | None
+    epochs: int
+    images_per_s: float
+    seconds: float
+    status: str = "ok"                      # "ok" | "nan"
+    proxy: dict = field(default_factory=dict)  # proxy model name/kwargs/params/macs/input size
+    protocol: dict = field(default_factory=dict)  # data set, train images, batch size, lr, ...
+
+
+def _train_api():
+    """fit, proxy_recipe, build_proxy_model and make_loaders from skmobile.train / skmobile.data."""
+    try:
+        train = importlib.import_module("skmobile.train")
+        data = importlib.import_module("skmobile.data")
+    except ImportError as exc:
+        raise SKMobileError(f"proxy training is not available ({exc}); install skmobile with its train module")
+    api = {}
+    for name, mod in (("fit", train), ("proxy_recipe", train), ("build_proxy_model", train), ("make_loaders", data)):
+        fn = getattr(mod, name, None)
+        if fn is None:  # look one level down (skmobile/train/proxy.py, ...)
+            for sub in ("proxy", "recipe", "fit", "loop", "loaders"):
+                try:
+                    fn = getattr(importlib.import_module(f"{mod.__name__}.{sub}"), name, None)
+                except ImportError:
+                    continue
+                if fn is not None:
+                    break
+        if fn is None:
+            raise SKMobileError(f"skmobile has no {name}() yet; proxy training is unavailable")
+        api[name] = fn
+    return api
+
+
+class ProxyTrainer:
+    """Train the proxy of a candidate with the recipe for ``budget`` on ``dataset``."""
+
+    def __init__(self, dataset: str = "fashion-mnist", data_dir: str | None = None, budget: str = "trial",
+                 train_limit: int | None = None, epochs: int | None = None, device: str = "cpu"):
+        self.dataset, self.data_dir, self.budget = dataset, data_dir, budget
+        self.train_limit, self.epochs, self.device = train_limit, epochs, device
+        self._api = None
+        self._loaders: dict = {}
+
+    def prepare(self, check_data: bool = False) -> None:
+        """Fail early (one line) when the training stack or (``check_data``) the data set is missing."""
+        self._api = self._api or _train_api()
+        if check_data:
+            self._api["make_loaders"](self.dataset, self.data_dir, batch_size=64, train_limit=64)
+
+    def loaders(self, batch_size: int, seed: int, train_limit):
+        key = (batch_size, seed, train_limit)
+        if key not in self._loaders:
+            self._loaders[key] = self._api["make_loaders"](self.dataset, self.data_dir, batch_size=batch_size,
+                                                           seed=seed, train_limit=train_limit)
+        return self._loaders[key]
+
+    def run(self, candidate: Candidate, seed: int, on_epoch=None) -> TrainOutcome:
+        import torch
+
+        from skmobile.profile import complexity
+
+        self.prepare()
+        recipe = self._api["proxy_recipe"](candidate.model, budget=self.budget)
+        train_limit = self.train_limit if self.train_limit is not None else getattr(recipe, "train_limit", None)
+        epochs = self.epochs or recipe.epochs
+        loaders = self.loaders(recipe.batch_size, seed, train_limit)
+        kwargs = proxy_kwargs(candidate, dict(getattr(recipe, "model_kwargs", {}) or {}),
+                              num_classes=loaders.num_classes, in_chans=loaders.in_chans)
+        torch.manual_seed(seed)
+        model = self._api["build_proxy_model"](candidate.model, loaders, **kwargs)
+        proxy_cx = complexity(model, loaders.image_size, "paper")
+        result = self._api["fit"](model, loaders, epochs=epochs, lr=recipe.lr, seed=seed, device=self.device,
+                                  progress=False, on_epoch=on_epoch)
+        return TrainOutcome(
+            val_error=float(result.val_error),
+            test_error=None if result.test_error is None else float(result.test_error),
+            epochs=int(result.epochs), images_per_s=float(result.images_per_s or 0.0),
+            seconds=float(result.seconds), status=str(getattr(result, "status", "ok")),
+            proxy={"model": candidate.model, "kwargs": kwargs, "params": proxy_cx.params, "macs": proxy_cx.macs,
+                   "input_size": loaders.image_size},
+            protocol={"dataset": getattr(loaders, "name", self.dataset), "budget": self.budget,
+                      "train_images": train_limit, "batch_size": recipe.batch_size, "lr": recipe.lr,
+                      "recipe_model_kwargs": dict(getattr(recipe, "model_kwargs", {}) or {})},
+        )
+
+
+def proxy_kwargs(candidate: Candidate, recipe_kwargs: dict, **shape) -> dict:
+    """The candidate's kwargs for its proxy: group counts the proxy's narrower SK units cannot
+    hold are reduced to the largest that fit (Table 6's G=64/128 paths on a 32-wide proxy)."""
+    kwargs = dict(candidate.kwargs)
+    sk = kwargs.get("sk")
+    if sk and not depthwise(candidate.model):
+        build = {**recipe_kwargs, **{k: v for k, v in shape.items() if k in ("in_chans",)}}
+        if check(candidate, **build):
+            kwargs["sk"] = fit_groups(sk, sk_channels(candidate.model, {**candidate.kwargs, **build}))
+    return kwargs
+
+
+def trainer_from_env(**kwargs):
+    """The trainer class named by SKMOBILE_SEARCH_TRAINER (module:Class), else ProxyTrainer."""
+    target = os.environ.get("SKMOBILE_SEARCH_TRAINER")
+    if not target:
+        return ProxyTrainer(**kwargs)
+    module, _, attr = target.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise SKMobileError(f"SKMOBILE_SEARCH_TRAINER={target!r} cannot be loaded: {exc}") from None
+    return cls(**kwargs)

@@ -1,0 +1,78 @@
+"""``skmobile search``: the Optuna search over SK spaces (and the paper's grids)."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+console = Console()
+
+
+def search_cmd(
+    space: str = typer.Option("ablation", "--space", help="ablation | lightweight | mobile | full"),
+    trials: int = typer.Option(None, "--trials", help="trials this command adds to the study (default 6; "
+                                                      "grid: all missing rows)"),
+    storage: str = typer.Option(None, "--storage", help="Optuna storage URL: sqlite:///runs/skmobile.db (default), "
+                                                       "journal:FILE, postgresql://USER:PASS@HOST/DB"),
+    study: str = typer.Option(None, "--study", help="study name (default: the space, or grid-tableN)"),
+    workers: int = typer.Option(1, "--workers", help="worker processes on this machine (journal file storage)"),
+    objective: str = typer.Option("multi", "--objective", help="multi (error + MFLOPs) | error (with pruning)"),
+    max_mflops: float = typer.Option(None, "--max-mflops", help="constraint: full-size MFLOPs at most this"),
+    max_params: float = typer.Option(None, "--max-params", help="constraint: full-size parameters at most this"),
+    grid: str = typer.Option(None, "--grid", help="table4 | table6 | table7: exactly the paper's rows"),
+    seeds: int = typer.Option(1, "--seeds", help="grid: repeats of each row (seeds SEED..SEED+N-1)"),
+    dataset: str = typer.Option("fashion-mnist", "--dataset", help="proxy training data set"),
+    data_dir: str = typer.Option(None, "--data-dir", help="data set folder (default: the installed one)"),
+    budget: str = typer.Option("trial", "--budget", help="proxy recipe budget: trial | default"),
+    seed: int = typer.Option(0, "--seed", help="sampler and training seed"),
+    train_limit: int = typer.Option(None, "--train-limit", help="training images per trial (default: the recipe's)"),
+    epochs: int = typer.Option(None, "--epochs", help="epochs per trial (default: the recipe's)"),
+    list_spaces: bool = typer.Option(False, "--list-spaces", help="print the spaces with their sizes and exit"),
+    live: bool = typer.Option(True, "--live/--no-live", help="the live view (on a terminal)"),
+    fmt: str = typer.Option("text", "--format", help="text | json (the final summary)"),
+    worker_index: int = typer.Option(0, "--worker-index", hidden=True),
+) -> None:
+    """Search SK architectures with Optuna; every trial's FLOPs, params and accuracy go to the study."""
+    from skmobile.errors import choose
+    from skmobile.search.runner import SearchConfig, run_search
+
+    choose("format", fmt, ["text", "json"])
+    if list_spaces:
+        _print_spaces(fmt)
+        return
+    cfg = SearchConfig(space=space, trials=trials, storage=storage, study=study, workers=workers,
+                       objective=objective, max_mflops=max_mflops, max_params=max_params, grid=grid, seeds=seeds,
+                       dataset=dataset, data_dir=data_dir, budget=budget, seed=seed, train_limit=train_limit,
+                       epochs=epochs, live=live and fmt == "text", worker_index=worker_index)
+    summary = run_search(cfg, console if fmt == "text" else Console(stderr=True))
+    if fmt == "json":
+        typer.echo(json.dumps(summary, indent=1))
+    elif worker_index == 0:
+        c = summary["counts"]
+        console.print(f"study {summary['study']} in {summary['storage']}: {c['complete']} complete, {c['fail']} failed, "
+                      f"{c['pruned']} pruned, {c['running']} running ({summary['added']} finished in this run, "
+                      f"{summary['wall_s']} s)", highlight=False, soft_wrap=True)
+
+
+def _print_spaces(fmt: str) -> None:
+    from skmobile.search.spaces import SPACES, describe
+
+    if fmt == "json":
+        typer.echo(json.dumps({s.name: {"description": s.description, "size": s.size,
+                                        "params": {c.name: list(c.choices) for c in s.params}}
+                               for s in SPACES.values()}, indent=1))
+        return
+    for s in SPACES.values():
+        t = RichTable(title=f"{s.name}: {s.description} ({s.size} configurations)", title_justify="left")
+        for col in ("parameter", "choices", "meaning"):
+            t.add_column(col)
+        for row in describe(s):
+            t.add_row(*row)
+        console.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("search")(search_cmd)
