@@ -89,8 +89,8 @@ def calibrate_bn(model: nn.Module, input_shape: tuple[int, ...], steps: int = 2,
     for m, mom in zip(bns, saved):
         m.momentum = mom
         # near-constant channels (a few samples, dead units) would divide by ~sqrt(eps) and turn
-        # float32 rounding into 1e-4 output noise in PyTorch itself: floor them at 5% of the median
-        floor = 0.05 * float(m.running_var.median())
+        # float32 rounding into 1e-4 output noise in PyTorch itself: floor them at 10% of the median
+        floor = 0.1 * float(m.running_var.median())
         m.running_var.clamp_(min=max(floor, 1e-4))
     return model.eval()
 

@@ -26,18 +26,21 @@ def export(
 ) -> None:
     """Export MODEL in eval mode; fail (exit 1) on a rank > 4 tensor or a mismatch above the tolerance."""
     from ..export import FORMATS, calibrate_bn, export_onnx, load_state_dict
+    import torch
+
     from ..models import create_model
 
     choose("format", format, FORMATS)
     kwargs = {"num_classes": num_classes}
     if stem is not None:
         kwargs["stem"] = stem
+    torch.manual_seed(0)  # random weights are reproducible
     net = create_model(model, **kwargs)
     if checkpoint is not None:
         load_state_dict(net, checkpoint)
     else:  # random weights: give BN real statistics so the comparison is not between ~0 outputs
         in_chans = next(m.in_channels for m in net.modules() if hasattr(m, "in_channels"))
-        calibrate_bn(net, (2, in_chans, input_size, input_size))
+        calibrate_bn(net, (8 if input_size < 160 else 2, in_chans, input_size, input_size))
     result = export_onnx(net, out, input_size=input_size, opset=opset, exporter=exporter,
                          batch_size=batch_size, verify=verify, tolerance=tolerance)
     typer.echo(result.summary())
