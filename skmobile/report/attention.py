@@ -46,7 +46,7 @@ def attention_differences(model: torch.nn.Module, dataset, *, batch_size: int = 
     for i, u in enumerate(units):
         paths = list(u.spec.paths)
         ext = [_extent(p) for p in paths]
-        if len(paths) < 2 or max(ext) == min(ext):
+        if u.attn is None or len(paths) < 2 or max(ext) == min(ext):
             continue
         lg, sm = int(np.argmax(ext)), int(np.argmin(ext))
         meta.append({"index": i, "name": names.get(id(u), f"unit{i}"), "unit": u, "large": lg, "small": sm,
