@@ -1,0 +1,34 @@
+"""The "auto" fusion: numba or torch per device and problem size, from measured benchmark results.
+
+The thresholds are what ``skmobile bench kernels`` measured (reports/kernels.md): on CPU the numba
+path wins once a branch holds at least ``CPU_MIN_ELEMENTS`` elements; below that, torch's few small
+ops are cheaper than numba's parallel dispatch. No GPU has run these kernels yet, so on CUDA "auto"
+keeps the torch fusion until a measurement says otherwise (``CUDA_MIN_ELEMENTS = None``).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from torch import Tensor
+
+from skmobile.layers.sk_fusion import torch_pool, torch_select
+
+from . import autograd
+
+CPU_MIN_ELEMENTS = 0
+CUDA_MIN_ELEMENTS: int | None = None
+
+
+def use_numba(branches: Sequence[Tensor]) -> bool:
+    b0 = branches[0]
+    threshold = {"cpu": CPU_MIN_ELEMENTS, "cuda": CUDA_MIN_ELEMENTS}.get(b0.device.type)
+    return threshold is not None and b0.numel() >= threshold
+
+
+def pool(branches: Sequence[Tensor]) -> Tensor:
+    return autograd.pool(branches) if use_numba(branches) else torch_pool(branches)
+
+
+def select(branches: Sequence[Tensor], attn: Tensor) -> Tensor:
+    return autograd.select(branches, attn) if use_numba(branches) else torch_select(branches, attn)

@@ -1,0 +1,211 @@
+"""Kernel benchmark: the SK fusion (pool -> attention -> select, and its backward) per backend.
+
+Backends: ``numba`` (this package), ``eager`` (skmobile's torch fusion), ``compile``
+(``torch.compile`` of the eager fusion), ``timm`` (timm's SelectiveKernel op sequence: stack the
+branches, sum + mean, multiply, sum). The attention between pool and select is the same tiny
+differentiable map for all (softmax over M of s * w), so every backend runs the same math.
+Backends are timed round-robin in one process (noisy shared machines: ratios, medians).
+``gbps`` counts the minimum traffic of the fusion, (2M+1) tensors forward and (2M+1) backward
+(read dV and M branches, write M gradients), over the measured time; ``copy`` is the roof:
+bytes read + written by a large ``Tensor.copy_`` in the same run.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import torch
+
+from skmobile.layers.sk_fusion import torch_pool, torch_select
+
+#: (C, H = W) of the SK fusion in each family, stride-1 output sizes at 224x224 input.
+SHAPES = {
+    "sknet50": [(128, 56), (256, 28), (512, 14), (1024, 7)],
+    "shufflenetv2": [(58, 28), (116, 14), (232, 7)],
+    "mobilenetv2": [(96, 56), (144, 28), (384, 14), (960, 7)],
+}
+BACKENDS = ("numba", "eager", "compile", "timm")
+PASSES = ("fwd", "fwd+bwd")
+
+
+@dataclass
+class Record:
+    family: str
+    shape: list  # N, M, C, H, W
+    dtype: str
+    backend: str
+    pass_: str
+    ms: float | None  # median; None: backend unavailable
+    gbps: float | None
+    note: str = ""
+
+    def as_json(self) -> dict:
+        d = asdict(self)
+        d["pass"] = d.pop("pass_")
+        return d
+
+
+# ---------------------------------------------------------------- the fusion per backend
+def timm_pool_select(branches, w):
+    """timm's SelectiveKernel fusion ops: stack, sum over paths + mean, weights, multiply, sum."""
+    x = torch.stack(list(branches), dim=1)  # N, M, C, H, W
+    s = x.sum(1).mean((2, 3))
+    a = _attention(s, w)
+    return (x * a.unsqueeze(-1).unsqueeze(-1)).sum(1)
+
+
+def _attention(s, w):
+    return (s.unsqueeze(1) * w).softmax(dim=1)
+
+
+def _fusion(pool, select):
+    def run(branches, w):
+        return select(branches, _attention(pool(branches), w))
+
+    return run
+
+
+def make_fn(backend: str) -> Callable:
+    if backend == "numba":
+        from . import autograd
+
+        return _fusion(autograd.pool, autograd.select)
+    if backend == "eager":
+        return _fusion(torch_pool, torch_select)
+    if backend == "timm":
+        return timm_pool_select
+    if backend == "compile":
+        _raise_compile_limits()
+        return torch.compile(_fusion(torch_pool, torch_select), dynamic=False)
+    raise ValueError(backend)
+
+
+def _raise_compile_limits() -> None:
+    cfg = torch._dynamo.config
+    for name in ("recompile_limit", "cache_size_limit", "accumulated_recompile_limit"):
+        if hasattr(cfg, name):
+            setattr(cfg, name, max(getattr(cfg, name), 256))
+
+
+# ---------------------------------------------------------------- timing
+def _sync(device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _step(fn, branches, w, dv, backward: bool):
+    if not backward:
+        with torch.no_grad():
+            return fn(branches, w)
+    v = fn(branches, w)
+    return torch.autograd.grad(v, list(branches) + [w], dv)
+
+
+def _time_once(fn, args, iters: int, device) -> float:
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        _step(fn, *args)
+    _sync(device)
+    return (time.perf_counter() - t0) * 1e3 / iters
+
+
+def copy_bandwidth(device, nbytes: int = 256 << 20, repeats: int = 5) -> float:
+    """GB/s of ``dst.copy_(src)`` (bytes read + written) on ``device``."""
+    n = nbytes // 4
+    src = torch.ones(n, device=device)
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        dst.copy_(src)
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return 2 * n * 4 / statistics.median(times) / 1e9
+
+
+def fusion_bytes(n, m, c, h, w, itemsize: int, backward: bool) -> int:
+    units = (2 * m + 1) * (2 if backward else 1)
+    return units * n * c * h * w * itemsize
+
+
+def bench_shape(family, n, m, c, hw, backends, passes, device, dtype=torch.float32, rounds=5,
+                channels_last=False, fns=None, min_ms=20.0) -> list[Record]:
+    """Time every backend x pass on one shape, round-robin; one Record per (backend, pass)."""
+    gen = torch.Generator().manual_seed(0)
+    mf = torch.channels_last if channels_last else torch.contiguous_format
+    branches = [torch.randn(n, c, hw, hw, generator=gen).to(device, dtype).contiguous(memory_format=mf)
+                .requires_grad_() for _ in range(m)]
+    w = torch.randn(1, m, c, generator=gen).to(device, dtype).requires_grad_()
+    dv = torch.randn(n, c, hw, hw, generator=gen).to(device, dtype).contiguous(memory_format=mf)
+    fns = fns if fns is not None else {}
+    plan, notes = [], {}
+    for b in backends:
+        for p in passes:
+            args = (branches, w, dv, p == "fwd+bwd")
+            try:
+                fn = fns.setdefault(b, make_fn(b))
+                for _ in range(2):  # warm-up (and JIT / compile)
+                    _step(fn, *args)
+            except Exception as exc:  # an unavailable backend is recorded, not fatal
+                notes[(b, p)] = f"unavailable: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+                continue
+            once = _time_once(fn, args, 1, device)
+            plan.append((b, p, fn, args, max(1, min(50, int(min_ms / max(once, 1e-3))))))
+    times: dict = {(b, p): [] for b, p, *_ in plan}
+    for _ in range(rounds):
+        for b, p, fn, args, iters in plan:
+            times[(b, p)].append(_time_once(fn, args, iters, device))
+    itemsize = torch.tensor([], dtype=dtype).element_size()
+    out = []
+    for b in backends:
+        for p in passes:
+            shape = [n, m, c, hw, hw]
+            if (b, p) in times:
+                ms = statistics.median(times[(b, p)])
+                gb = fusion_bytes(n, m, c, hw, hw, itemsize, p == "fwd+bwd") / ms / 1e6
+                out.append(Record(family, shape, str(dtype).replace("torch.", ""), b, p, round(ms, 4), round(gb, 2)))
+            else:
+                out.append(Record(family, shape, str(dtype).replace("torch.", ""), b, p, None, None,
+                                  notes.get((b, p), "")))
+    return out
+
+
+def run(device="cpu", batches=(1, 32), families=tuple(SHAPES), backends=BACKENDS, passes=PASSES,
+        m=2, dtype=torch.float32, rounds=5, channels_last=False, progress=None) -> dict:
+    """The whole benchmark: {"device", "copy_gbps", "records": [Record...]}."""
+    device = torch.device(device)
+    fns: dict = {}
+    copy = copy_bandwidth(device)
+    records = []
+    for fam in families:
+        for n in batches:
+            for c, hw in SHAPES[fam]:
+                recs = bench_shape(fam, n, m, c, hw, backends, passes, device, dtype, rounds,
+                                   channels_last, fns)
+                records.extend(recs)
+                if progress:
+                    progress(recs)
+    copy = max(copy, copy_bandwidth(device))  # the roof: best of the two measurements
+    return {"device": device_name(device), "copy_gbps": round(copy, 2), "records": records}
+
+
+def device_name(device) -> str:
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip() + f" ({torch.get_num_threads()} threads)"
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "cpu"

@@ -1,0 +1,172 @@
+"""Tensor-level fusion steps: layout handling, output allocation, and launching on a backend.
+
+A backend turns a torch tensor into what its kernels take (a numpy view on CPU; a numba device
+array through ``__cuda_array_interface__`` on CUDA) and launches a step. Branches are viewed as
+3-D planes without copies: contiguous NCHW -> (N, C, H*W) ("nchw"), channels_last -> (N, H*W, C)
+("nhwc"); anything else is converted once to NCHW. Gradients come back in the forward's layout.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+
+# ---------------------------------------------------------------- layouts
+def layout_of(t: Tensor) -> str:
+    if t.is_contiguous():
+        return "nchw"
+    if t.is_contiguous(memory_format=torch.channels_last):
+        return "nhwc"
+    return "nchw"
+
+
+def to_layout(t: Tensor, layout: str) -> Tensor:
+    if layout == "nchw":
+        return t if t.is_contiguous() else t.contiguous()
+    cl = torch.channels_last
+    return t if t.is_contiguous(memory_format=cl) else t.contiguous(memory_format=cl)
+
+
+def planes(t: Tensor, layout: str) -> Tensor:
+    """The 3-D view the kernels index: (N, C, L) or (N, L, C); ``t`` must already be in ``layout``."""
+    n, c, h, w = t.shape
+    if layout == "nchw":
+        return t.view(n, c, h * w)
+    return t.permute(0, 2, 3, 1).reshape(n, h * w, c)
+
+
+def empty_like_layout(shape, layout: str, dtype, device) -> Tensor:
+    mf = torch.contiguous_format if layout == "nchw" else torch.channels_last
+    return torch.empty(shape, dtype=dtype, device=device, memory_format=mf)
+
+
+def empty_grads(m: int, shape, layout: str, dtype, device):
+    """One (M, ...) buffer and its M slices as NCHW-shaped tensors in ``layout`` (no copies)."""
+    n, c, h, w = shape
+    if layout == "nchw":
+        buf = torch.empty((m, n, c, h, w), dtype=dtype, device=device)
+        return buf.view(m, n, c, h * w), list(buf.unbind(0))
+    buf = torch.empty((m, n, h, w, c), dtype=dtype, device=device)
+    return buf.view(m, n, h * w, c), [b.permute(0, 3, 1, 2) for b in buf.unbind(0)]
+
+
+# ---------------------------------------------------------------- backends
+class CpuBackend:
+    name = "cpu"
+    dtypes = (torch.float32, torch.float64)
+
+    def __init__(self):
+        from . import cpu
+
+        self.kernels, self.lock = cpu.KERNELS, cpu.LOCK
+
+    def array(self, t: Tensor):
+        return t.detach().numpy()
+
+    def launch(self, step: str, layout: str, shape, args) -> None:
+        with self.lock:
+            self.kernels[layout][step](*args)
+
+
+class CudaBackend:
+    """numba-cuda kernels on torch's current stream; ``sim=True`` runs them in the CUDA simulator
+    on CPU tensors (``NUMBA_ENABLE_CUDASIM=1`` must be set before numba is first imported)."""
+
+    name = "cuda"
+    dtypes = (torch.float32, torch.float16)
+
+    def __init__(self, sim: bool | None = None):
+        from numba import cuda as nb_cuda
+
+        from . import cuda
+
+        self.sim = bool(os.environ.get("NUMBA_ENABLE_CUDASIM") == "1") if sim is None else sim
+        self.nb_cuda = nb_cuda
+        self.mod = cuda
+
+    def array(self, t: Tensor):
+        t = t.detach()
+        if self.sim:
+            return t.numpy()
+        return self.nb_cuda.as_cuda_array(t, sync=False)
+
+    def _stream(self, device):
+        if self.sim:  # external streams are unsupported in the simulator
+            return 0
+        return self.nb_cuda.external_stream(torch.cuda.current_stream(device).cuda_stream)
+
+    def launch(self, step: str, layout: str, shape, args, device=None) -> None:
+        self.mod.launch(step, layout, shape, args, stream=self._stream(device), sim=self.sim)
+
+
+# ---------------------------------------------------------------- the five steps
+#: Launches per step name (tests check that the linked backward path is the one taken).
+CALLS: Counter = Counter()
+
+
+def _us(backend, branches: Sequence[Tensor], layout: str):
+    return tuple(backend.array(planes(b, layout)) for b in branches)
+
+
+def _launch(backend, step, layout, shape3, args, device):
+    CALLS[step] += 1
+    if isinstance(backend, CudaBackend):
+        backend.launch(step, layout, shape3, args, device)
+    else:
+        backend.launch(step, layout, shape3, args)
+
+
+def pool(backend, branches: Sequence[Tensor], layout: str) -> Tensor:
+    """s (N, C), dtype of the branches; branches already in ``layout``."""
+    b0 = branches[0]
+    n, c = b0.shape[:2]
+    s = torch.zeros((n, c), dtype=b0.dtype, device=b0.device)  # tiny; zeros seed the CPU accumulators
+    us = _us(backend, branches, layout)
+    _launch(backend, "pool", layout, us[0].shape, (us, backend.array(s)), b0.device)
+    return s
+
+
+def select(backend, branches: Sequence[Tensor], attn: Tensor, layout: str) -> Tensor:
+    """V (N, C, H, W) in ``layout``; dtype follows torch's promotion of branches and attn."""
+    b0 = branches[0]
+    v = empty_like_layout(b0.shape, layout, torch.promote_types(b0.dtype, attn.dtype), b0.device)
+    us = _us(backend, branches, layout)
+    _launch(backend, "select", layout, us[0].shape,
+            (us, backend.array(attn), backend.array(planes(v, layout))), b0.device)
+    return v
+
+
+def attn_grad(backend, dv: Tensor, branches: Sequence[Tensor], attn: Tensor, layout: str) -> Tensor:
+    """da (N, M, C) = sum over H, W of dV * U_m."""
+    da = torch.zeros(attn.shape, dtype=attn.dtype, device=attn.device)
+    us = _us(backend, branches, layout)
+    dv3 = planes(dv, layout)
+    _launch(backend, "attn_grad", layout, dv3.shape,
+            (backend.array(dv3), us, backend.array(da)), dv.device)
+    return da
+
+
+def select_backward(backend, dv: Tensor, branches: Sequence[Tensor], attn: Tensor, layout: str):
+    """(da, [dU_m = a_m * dV]) in one pass."""
+    b0 = branches[0]
+    da = torch.zeros(attn.shape, dtype=attn.dtype, device=attn.device)
+    du3, dus = empty_grads(len(branches), b0.shape, layout, b0.dtype, b0.device)
+    us = _us(backend, branches, layout)
+    dv3 = planes(dv, layout)
+    _launch(backend, "select_bwd", layout, dv3.shape,
+            (backend.array(dv3), us, backend.array(attn), backend.array(da), backend.array(du3)), dv.device)
+    return da, dus
+
+
+def fused_backward(backend, dv: Tensor, attn: Tensor, ds: Tensor, shape, dtype, layout: str):
+    """[dU_m = a_m * dV + ds / (H W)]: the branch gradients of pool and select in one pass."""
+    du3, dus = empty_grads(attn.shape[1], shape, layout, dtype, dv.device)
+    dv3 = planes(dv, layout)
+    _launch(backend, "fused_bwd", layout, dv3.shape,
+            (backend.array(dv3), backend.array(attn), backend.array(ds), backend.array(du3)), dv.device)
+    return dus
