@@ -25,7 +25,14 @@ app = typer.Typer(
 )
 
 
+_loaded = False
+
+
 def _load_commands() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
     from . import commands
 
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):

@@ -35,25 +35,48 @@ def test_reproduce_writes_md_csv_json_with_the_stable_schema(tmp_path):
     assert (tmp_path / "table7.csv").read_text().count("\n") == 12
 
 
-def test_cli_reproduce_and_one_line_errors(tmp_path):
-    exe = [sys.executable, "-m", "skmobile"]
-    ok = subprocess.run(exe + ["reproduce", "--table", "6", "--no-train", "--out", str(tmp_path)],
-                        capture_output=True, text=True)
+def _run_cli(argv, capsys):
+    from skmobile.cli import main
+
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_reproduce_end_to_end_in_a_real_process(tmp_path):
+    ok = subprocess.run([sys.executable, "-m", "skmobile", "reproduce", "--table", "6", "--no-train",
+                         "--out", str(tmp_path)], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
-    assert (tmp_path / "table6.json").exists()
-    for args, fragment in ((["reproduce", "--table", "9"], "unknown table 9"),
-                           (["profile", "sknet_50"], "unknown model 'sknet_50'"),
-                           (["profile", "sknet50", "--convention", "macs"], "unknown convention 'macs'"),
-                           (["profile", "sknet50", "--sk", '{"paths": "K3+K5", "groups": 7}'], "G=7")):
-        bad = subprocess.run(exe + args, capture_output=True, text=True)
-        assert bad.returncode == 2, args
-        assert fragment in bad.stderr and "Traceback" not in bad.stderr
-        assert len(bad.stderr.strip().splitlines()) == 1
+    assert len(json.loads((tmp_path / "table6.json").read_text())) == 5
 
 
-def test_cli_profile_json_has_the_stable_keys():
-    out = subprocess.run([sys.executable, "-m", "skmobile", "profile", "sknet50", "--format", "json"],
-                         capture_output=True, text=True, check=True).stdout
+@pytest.mark.parametrize("args,fragment", [
+    (["reproduce", "--table", "9"], "unknown table 9"),
+    (["profile", "sknet_50"], "unknown model 'sknet_50'"),
+    (["profile", "sknet50", "--convention", "macs"], "unknown convention 'macs'"),
+    (["profile", "sknet50", "--sk", '{"paths": "K3+K5", "groups": 7}'], "G=7"),
+    (["profile", "sknet50", "--sk", "{not json"], "not valid JSON"),
+    (["models", "--family", "nope"], "unknown family 'nope'"),
+])
+def test_cli_bad_input_is_one_line_exit_2(args, fragment, capsys):
+    code, _, err = _run_cli(args, capsys)
+    assert code == 2, args
+    assert fragment in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_models_json_lists_the_registry(capsys):
+    code, out, _ = _run_cli(["models", "--format", "json"], capsys)
+    names = {m["name"]: m for m in json.loads(out)}
+    assert code == 0 and names["sknet50"]["in_timm_registry"] and not names["resnext50_32x4d"]["in_timm_registry"]
+
+
+def test_cli_profile_json_has_the_stable_keys(capsys):
+    code, out, _ = _run_cli(["profile", "sknet50", "--format", "json"], capsys)
     data = json.loads(out)
     assert {"model", "params", "macs", "convention"} <= set(data)
     assert data["params"] == 27_479_784 and data["convention"] == "paper"
