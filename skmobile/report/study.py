@@ -68,10 +68,12 @@ def _percent(value, attrs: dict, prefix: str) -> float | None:
         return 100 * value
     if unit in ("percent", "%"):
         return value
+    if value > 1.0:  # no proxy reaches 1% error: a value above 1 is already percent
+        return value
     acc = attrs.get(f"{prefix}_accuracy")
-    if acc is not None and abs(float(acc) + value - 1.0) < 1e-6:
-        return 100 * value
-    return 100 * value if value <= 1.0 else value
+    if acc is not None and abs(float(acc) + 100 * value - 100.0) < 1e-6:
+        return value  # percent beside a percent accuracy
+    return 100 * value
 
 
 def _int(v):
