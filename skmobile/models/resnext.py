@@ -7,7 +7,8 @@ A Table 6/7 row is ``sknet50`` with another ``sk`` spec.
 
 Stems: "imagenet" (7x7/2 + max-pool, 224 px), "cifar" (3x3, no pool: ResNeXt-29 of Table 5),
 "small" (3x3/1, no pool: the proxy form for 28-32 px images). ``width_mult``/``depth_mult`` shrink
-the network for proxy training.
+the network for proxy training; ``stem_stride=2`` makes the 3x3 stem of "cifar"/"small" stride 2
+(the fast CPU proxy of skmobile.train.proxy).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class ResNeXt(nn.Module):
     def __init__(self, layers=(3, 4, 6, 3), cardinality=32, base_width=4, attn=None, sk=None,
                  se_reduction=16, stem="imagenet", planes=(64, 128, 256, 512), expansion=4,
                  stem_channels=64, num_classes=1000, in_chans=3, width_mult=1.0, depth_mult=1.0,
-                 drop_rate=0.0, zero_init_last=True):
+                 drop_rate=0.0, zero_init_last=True, stem_stride=1):
         super().__init__()
         if attn not in ATTNS:
             raise SKMobileError(f"unknown block attention {attn!r}; allowed: none, se, sk")
@@ -79,7 +80,9 @@ class ResNeXt(nn.Module):
             self.stem = nn.Sequential(ConvBnAct(in_chans, stem_channels, 7, 2, padding=3),
                                       nn.MaxPool2d(3, 2, 1))
         else:
-            self.stem = ConvBnAct(in_chans, stem_channels, 3, 1)
+            if stem_stride not in (1, 2):
+                raise SKMobileError(f"stem_stride {stem_stride} is not allowed; allowed: 1, 2")
+            self.stem = ConvBnAct(in_chans, stem_channels, 3, stem_stride)
         stages, in_ch = [], stem_channels
         for i, (n, p) in enumerate(zip(layers, planes)):
             width = max(1, int(math.floor(p * base_width / 64))) * cardinality
@@ -96,7 +99,7 @@ class ResNeXt(nn.Module):
         self.drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
         self.fc = nn.Linear(in_ch, num_classes)
         self.config = dict(layers=layers, cardinality=cardinality, base_width=base_width, attn=attn,
-                           stem=stem, planes=planes, num_classes=num_classes,
+                           stem=stem, stem_stride=stem_stride, planes=planes, num_classes=num_classes,
                            sk=sk.to_dict() if sk is not None else None)
         _init_weights(self, zero_init_last)
 
