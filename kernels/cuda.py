@@ -21,17 +21,6 @@ def _jit(fn):
     return cuda.jit(fn)
 
 
-def _block_sum(sh, tid, nthreads):
-    """Tree-reduce sh[0:nthreads] (a power of two) into sh[0]; every thread must call it."""
-    step = nthreads // 2
-    while step > 0:
-        if tid < step:
-            sh[tid] += sh[tid + step]
-        cuda.syncthreads()
-        step //= 2
-
-
-block_sum = cuda.jit(device=True)(_block_sum)
 
 
 # ---------------------------------------------------------------- NCHW: (N, C, L)
@@ -53,7 +42,12 @@ def pool_nchw(us, s):
     sh = cuda.shared.array(1024, float32)
     sh[tid] = acc
     cuda.syncthreads()
-    block_sum(sh, tid, nt)
+    step = nt // 2  # fixed-order tree reduction over the block
+    while step > 0:
+        if tid < step:
+            sh[tid] += sh[tid + step]
+        cuda.syncthreads()
+        step //= 2
     if tid == 0:
         s[n, c] = sh[0] / float32(l_)
 
@@ -98,7 +92,12 @@ def attn_grad_nchw(dv, us, da):
     for m in range(nm):
         sh[tid] = acc[m]
         cuda.syncthreads()
-        block_sum(sh, tid, nt)
+        step = nt // 2  # fixed-order tree reduction (inlined: no device function, so
+        while step > 0:  # compile_ptx can type-check it without a GPU)
+            if tid < step:
+                sh[tid] += sh[tid + step]
+            cuda.syncthreads()
+            step //= 2
         if tid == 0:
             da[n, m, c] = sh[0]
         cuda.syncthreads()
@@ -127,7 +126,12 @@ def select_bwd_nchw(dv, us, a, da, du):
     for m in range(nm):
         sh[tid] = acc[m]
         cuda.syncthreads()
-        block_sum(sh, tid, nt)
+        step = nt // 2  # fixed-order tree reduction (inlined: no device function, so
+        while step > 0:  # compile_ptx can type-check it without a GPU)
+            if tid < step:
+                sh[tid] += sh[tid + step]
+            cuda.syncthreads()
+            step //= 2
         if tid == 0:
             da[n, m, c] = sh[0]
         cuda.syncthreads()

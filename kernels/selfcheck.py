@@ -68,25 +68,28 @@ def check_case(backend, device, dtype, n, m, c, h, w, channels_last=False, tol=1
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backend", choices=["cpu", "cuda", "cuda-sim"], default="cuda-sim")
-    p.add_argument("--dtype", choices=["float32", "float16", "float64"], default="float32")
+    p.add_argument("--dtype", default="float32", help="comma list of float32, float16, float64")
     args = p.parse_args(argv)
-    dtype = getattr(torch, args.dtype)
     if args.backend == "cpu":
         backend, device = ops.CpuBackend(), "cpu"
     else:
         sim = args.backend == "cuda-sim"
         backend, device = ops.CudaBackend(sim=sim), ("cpu" if sim else "cuda")
-    tol = {torch.float32: 1e-5, torch.float64: 1e-10, torch.float16: 2e-2}[dtype]
     failed = 0
     ops.CALLS.clear()
-    for case in CASES:
-        for cl in (False, True):
-            err = check_case(backend, device, dtype, *case, channels_last=cl, tol=tol)
-            ok = err <= tol
-            failed += not ok
-            print(f"{'ok  ' if ok else 'FAIL'} {args.backend} {args.dtype} NMCHW={case} "
-                  f"{'channels_last' if cl else 'nchw'} max_rel_err={err:.3g}")
-    linked = ops.CALLS["fused_bwd"] == 2 * len(CASES) and ops.CALLS["select_bwd"] == 2 * len(CASES)
+    dtypes = args.dtype.split(",")
+    for name in dtypes:
+        dtype = getattr(torch, name)
+        tol = {torch.float32: 1e-5, torch.float64: 1e-10, torch.float16: 2e-2}[dtype]
+        for case in CASES:
+            for cl in (False, True):
+                err = check_case(backend, device, dtype, *case, channels_last=cl, tol=tol)
+                ok = err <= tol
+                failed += not ok
+                print(f"{'ok  ' if ok else 'FAIL'} {args.backend} {name} NMCHW={case} "
+                      f"{'channels_last' if cl else 'nchw'} max_rel_err={err:.3g}")
+    runs = 2 * len(CASES) * len(dtypes)
+    linked = ops.CALLS["fused_bwd"] == runs and ops.CALLS["select_bwd"] == runs
     print(f"{'ok  ' if linked else 'FAIL'} launches {dict(sorted(ops.CALLS.items()))}")
     return 1 if failed or not linked else 0
 
