@@ -1,0 +1,225 @@
+"""``skmobile train``, ``skmobile eval`` and ``skmobile bench train``: proxy training on real data."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import SKMobileError
+
+console = Console()
+
+
+def _threads(threads: int) -> int:
+    """Set torch's CPU threads; 0 = auto: one thread when the machine is already busy (OpenMP threads
+    spin-wait on a contended CPU and run several times slower), else torch's default."""
+    import torch
+
+    if threads < 0:
+        raise SKMobileError(f"--threads must be >= 0; got {threads}")
+    if threads == 0:
+        cores = os.cpu_count() or 1
+        try:
+            busy = os.getloadavg()[0] > cores - 0.5
+        except OSError:  # pragma: no cover
+            busy = False
+        threads = 1 if busy else torch.get_num_threads()
+    torch.set_num_threads(threads)
+    return threads
+
+
+def _complexity(model, image_size: int):
+    try:
+        from ..profile import complexity
+    except ImportError:  # pragma: no cover
+        return None
+    try:
+        return complexity(model, image_size, "paper")
+    except Exception:  # noqa: BLE001 - the summary goes on without MACs
+        return None
+
+
+def _fmt(v, unit="", digits=2):
+    return "-" if v is None else f"{v:.{digits}f}{unit}"
+
+
+def summary_table(title: str, rows: list[tuple[str, str]]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for k, v in rows:
+        table.add_row(k, v)
+    return table
+
+
+def train_cmd(
+    model: str = typer.Argument(..., help="registered model name, e.g. shufflenetv2_x0_5_sk, sknet50"),
+    dataset: str = typer.Option("fashion-mnist", "--dataset",
+                                help="fashion-mnist | fashion-mnist-scale | cifar10 | cifar100 | folder"),
+    data_dir: str = typer.Option(None, "--data-dir", help="data folder (default: the data set's usual place)"),
+    epochs: int = typer.Option(None, "--epochs", help="default: the proxy recipe's"),
+    batch_size: int = typer.Option(None, "--batch-size", help="default: the proxy recipe's"),
+    lr: float = typer.Option(None, "--lr", help="peak learning rate (default: the recipe's)"),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N"),
+    out: Path = typer.Option(None, "--out", help="directory for checkpoints and metrics.json"),
+    resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in --out"),
+    train_limit: int = typer.Option(None, "--train-limit", help="train on this many images (default: recipe)"),
+    budget: str = typer.Option("default", "--budget", help="proxy budget: default | trial"),
+    val_size: int = typer.Option(5000, "--val-size", help="images held out of train for validation"),
+    threads: int = typer.Option(0, "--threads", help="CPU threads (0 = auto: 1 on a busy machine)"),
+    workers: int = typer.Option(0, "--workers", help="data loader worker processes"),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Train the proxy of MODEL on a real data set; print a summary, write DIR/metrics.json."""
+    from ..data import make_loaders
+    from ..train import build_proxy_model, fit, proxy_recipe
+
+    if resume and out is None:
+        raise SKMobileError("--resume needs --out DIR (the directory holding the checkpoint)")
+    for flag, v in (("--epochs", epochs), ("--batch-size", batch_size), ("--train-limit", train_limit)):
+        if v is not None and v < 1:
+            raise SKMobileError(f"{flag} must be >= 1; got {v}")
+    if lr is not None and not lr > 0:
+        raise SKMobileError(f"--lr must be > 0; got {lr}")
+    n_threads = _threads(threads)
+    recipe = proxy_recipe(model, budget)
+    epochs = epochs or recipe.epochs
+    batch_size = batch_size or recipe.batch_size
+    lr = lr if lr is not None else recipe.lr * batch_size / recipe.batch_size
+    limit = train_limit if train_limit is not None else recipe.train_limit
+    t0 = time.perf_counter()
+    loaders = make_loaders(dataset, data_dir, batch_size=batch_size, val_size=val_size, seed=seed,
+                           train_limit=limit, num_workers=workers)
+    import torch
+
+    torch.manual_seed(seed)
+    net = build_proxy_model(model, loaders, budget)
+    cx = _complexity(net, loaders.image_size)
+    meta = {"recipe": recipe.to_dict(), "train_limit": limit, "threads": n_threads}
+    res = fit(net, loaders, epochs=epochs, lr=lr, weight_decay=recipe.weight_decay,
+              label_smoothing=recipe.label_smoothing, seed=seed, device=device, out_dir=out, resume=resume,
+              progress=progress, meta=meta)
+    wall = time.perf_counter() - t0
+    metrics = {
+        "model": model, "dataset": loaders.name, "seed": seed, "status": res.status,
+        "test_error": res.test_error, "test_accuracy": res.test_accuracy, "val_error": res.val_error,
+        "epochs": res.epochs, "images_per_s": res.images_per_s, "seconds": res.seconds, "wall_seconds": wall,
+        "train_images": len(loaders.train.dataset), "batch_size": batch_size, "lr": lr,
+        "weight_decay": recipe.weight_decay, "threads": n_threads, "device": device,
+        "proxy": {"kwargs": getattr(net, "skmobile_kwargs", {}), "input_size": loaders.image_size,
+                  "params": cx.params if cx else None, "macs": cx.macs if cx else None},
+        "recipe": recipe.to_dict(), "units": {"test_error": "%", "test_accuracy": "%", "val_error": "%"},
+    }
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    rows = [("model", f"{model} (proxy: {', '.join(f'{k}={v}' for k, v in recipe.model_kwargs.items())})"),
+            ("data", f"{loaders.name}: {len(loaders.train.dataset)} train images, {res.epochs} epochs, seed {seed}"),
+            ("test error", _fmt(res.test_error, " %")), ("test accuracy", _fmt(res.test_accuracy, " %")),
+            ("val error", _fmt(res.val_error, " %")),
+            ("params", f"{cx.params / 1e6:.3f} M" if cx else "-"),
+            ("MACs", f"{cx.macs / 1e6:.2f} M at {loaders.image_size} px" if cx else "-"),
+            ("images/s", f"{res.images_per_s:.0f} (train, {n_threads} threads)"),
+            ("time", f"{res.seconds:.1f} s fit, {wall:.1f} s in all")]
+    if out is not None:
+        rows.append(("saved", str(out / "metrics.json")))
+    console.print(summary_table(f"skmobile train {model}", rows))
+    if res.status != "ok":
+        typer.echo(f"error: training stopped at epoch {res.epochs + 1}: non-finite loss (status {res.status})",
+                   err=True)
+        raise typer.Exit(code=1)
+
+
+def eval_cmd(
+    checkpoint: Path = typer.Argument(..., help="checkpoint directory (or .safetensors) from `skmobile train --out`"),
+    dataset: str = typer.Option(None, "--dataset", help="default: the data set it was trained on"),
+    data_dir: str = typer.Option(None, "--data-dir"),
+    device: str = typer.Option("cpu", "--device"),
+    batch_size: int = typer.Option(256, "--batch-size"),
+    threads: int = typer.Option(0, "--threads", help="CPU threads (0 = auto)"),
+) -> None:
+    """Top-1 error of a trained checkpoint on a data set's test split."""
+    from ..data import make_loaders
+    from ..train import evaluate, load_checkpoint
+
+    _threads(threads)
+    t0 = time.perf_counter()
+    model, state = load_checkpoint(checkpoint, device)
+    dataset = dataset or state.get("dataset") or "fashion-mnist"
+    data_dir = data_dir or (state.get("data_dir") if dataset == state.get("dataset") else None)
+    loaders = make_loaders(dataset, data_dir, batch_size=batch_size, val_size=0, seed=int(state.get("seed", 0)),
+                           augment=False)
+    trained_classes = (state.get("model_kwargs") or {}).get("num_classes")
+    if trained_classes is not None and trained_classes != loaders.num_classes:
+        raise SKMobileError(f"{dataset} has {loaders.num_classes} classes but the checkpoint's model has "
+                            f"{trained_classes}")
+    t1 = time.perf_counter()
+    err, acc = evaluate(model, loaders.test, device)
+    secs = time.perf_counter() - t1
+    cx = _complexity(model, loaders.image_size)
+    n = len(loaders.test.dataset)
+    console.print(summary_table(f"skmobile eval {checkpoint}", [
+        ("model", f"{state.get('model')} ({state.get('epochs_done', '?')} epochs)"),
+        ("data", f"{loaders.name} test split, {n} images"),
+        ("test error", f"{err:.2f} %"), ("test accuracy", f"{acc:.2f} %"),
+        ("params", f"{cx.params / 1e6:.3f} M" if cx else "-"),
+        ("MACs", f"{cx.macs / 1e6:.2f} M at {loaders.image_size} px" if cx else "-"),
+        ("images/s", f"{n / secs:.0f} (inference)"), ("time", f"{time.perf_counter() - t0:.1f} s")]))
+
+
+def bench_train_cmd(
+    model: str = typer.Argument(..., help="registered model name"),
+    fusion: str = typer.Option("torch,numba", "--fusion", help="comma-separated SK fusion backends"),
+    steps: int = typer.Option(10, "--steps", help="timed training steps per backend"),
+    warmup: int = typer.Option(2, "--warmup", help="untimed steps first"),
+    batch_size: int = typer.Option(None, "--batch-size", help="default: the proxy recipe's"),
+    image_size: int = typer.Option(28, "--image-size"),
+    in_chans: int = typer.Option(1, "--in-chans"),
+    num_classes: int = typer.Option(10, "--num-classes"),
+    budget: str = typer.Option("trial", "--budget", help="recipe whose trial cost is estimated"),
+    threads: int = typer.Option(0, "--threads", help="CPU threads (0 = auto)"),
+    device: str = typer.Option("cpu", "--device"),
+) -> None:
+    """Training images/s of MODEL's proxy per fusion backend, and what one search trial costs."""
+    from ..train import build_proxy_model, proxy_recipe
+    from ..train.bench import time_training
+
+    if steps < 1 or warmup < 0:
+        raise SKMobileError(f"--steps must be >= 1 and --warmup >= 0; got {steps}, {warmup}")
+    n_threads = _threads(threads)
+    recipe = proxy_recipe(model, budget)
+    bs = batch_size or recipe.batch_size
+    table = Table(title=f"skmobile bench train {model} (proxy, batch {bs}, {image_size} px, {n_threads} threads)")
+    for col in ("fusion", "images/s", "ms/step", f"{budget} trial (train)"):
+        table.add_column(col, justify="right" if col != "fusion" else "left")
+    base = None
+    for name in [f.strip() for f in fusion.split(",") if f.strip()]:
+        try:
+            net = build_proxy_model(model, None, budget, num_classes=num_classes, in_chans=in_chans)
+            from ..layers import set_fusion
+
+            set_fusion(net, name)
+            ips = time_training(net, bs, in_chans, image_size, num_classes, steps, warmup, device)
+        except (SKMobileError, ImportError) as exc:
+            table.add_row(name, "unavailable", "-", str(exc).splitlines()[0][:70])
+            continue
+        base = base or ips
+        images = (recipe.train_limit or 55_000) * recipe.epochs
+        table.add_row(name, f"{ips:.0f}" + (f" ({ips / base:.2f}x)" if base != ips else ""),
+                      f"{1000 * bs / ips:.1f}", f"{images / ips:.0f} s for {images} images")
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    from .bench import bench_app
+
+    app.command("train")(train_cmd)
+    app.command("eval")(eval_cmd)
+    bench_app.command("train")(bench_train_cmd)
