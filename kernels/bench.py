@@ -5,7 +5,8 @@ Backends: ``numba`` (this package), ``eager`` (skmobile's torch fusion), ``compi
 branches, sum + mean, multiply, sum). The attention between pool and select is the same tiny
 differentiable map for all (softmax over M of s * w), so every backend runs the same math.
 Backends are timed round-robin in one process (noisy shared machines: ratios, medians).
-``gbps`` counts the minimum traffic of the fusion, (2M+1) tensors forward and (2M+1) backward
+On CPU ``compile`` uses ``dynamic=True`` (one compiled graph for all shapes; per-shape static
+compiles take minutes on 2 cores), on CUDA static shapes. ``gbps`` counts the minimum traffic of the fusion, (2M+1) tensors forward and (2M+1) backward
 (read dV and M branches, write M gradients), over the measured time; ``copy`` is the roof:
 bytes read + written by a large ``Tensor.copy_`` in the same run.
 """
@@ -68,7 +69,7 @@ def _fusion(pool, select):
     return run
 
 
-def make_fn(backend: str) -> Callable:
+def make_fn(backend: str, dynamic: bool = False) -> Callable:
     if backend == "numba":
         from . import autograd
 
@@ -79,7 +80,7 @@ def make_fn(backend: str) -> Callable:
         return timm_pool_select
     if backend == "compile":
         _raise_compile_limits()
-        return torch.compile(_fusion(torch_pool, torch_select), dynamic=False)
+        return torch.compile(_fusion(torch_pool, torch_select), dynamic=dynamic)
     raise ValueError(backend)
 
 
@@ -149,7 +150,7 @@ def bench_shape(family, n, m, c, hw, backends, passes, device, dtype=torch.float
         for p in passes:
             args = (branches, w, dv, p == "fwd+bwd")
             try:
-                fn = fns.setdefault(b, make_fn(b))
+                fn = fns.setdefault(b, make_fn(b, dynamic=device.type == "cpu"))
                 for _ in range(2):  # warm-up (and JIT / compile)
                     _step(fn, *args)
             except Exception as exc:  # an unavailable backend is recorded, not fatal
@@ -209,3 +210,52 @@ def device_name(device) -> str:
     import platform
 
     return platform.processor() or "cpu"
+
+
+# ---------------------------------------------------------------- report
+def _by_key(records):
+    table: dict = {}
+    for r in records:
+        table.setdefault((r.family, tuple(r.shape), r.dtype, r.pass_), {})[r.backend] = r
+    return table
+
+
+def ratios(records, family="sknet50", batch=32, pass_="fwd+bwd", vs="eager") -> list[tuple]:
+    """[(shape, numba ms, other ms, other/numba)] for one family, batch and pass."""
+    out = []
+    for (fam, shape, _, p), row in _by_key(records).items():
+        if fam == family and shape[0] == batch and p == pass_ and "numba" in row and vs in row:
+            a, b = row["numba"].ms, row[vs].ms
+            if a and b:
+                out.append((list(shape), a, b, b / a))
+    return out
+
+
+def to_markdown(result: dict, command: str, versions: dict, notes=()) -> str:
+    recs = result["records"]
+    backends = [b for b in BACKENDS if any(r.backend == b for r in recs)]
+    copy = result["copy_gbps"]
+    lines = ["# SK fusion kernels: measured", "",
+             f"- Device: **{result['device']}**; copy bandwidth (roof, same run): **{copy} GB/s**",
+             "- Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+             f"- Command: `{command}`",
+             "- Times are medians of interleaved rounds (backends take turns, so load on this shared machine "
+             "hits them alike); GB/s counts the fusion's minimum traffic, (2M+1) tensors per pass.", ""]
+    head = ["family", "N,M,C,H,W", "pass"] + [f"{b} ms" for b in backends]
+    head += [f"eager/numba"] + (["compile/numba"] if "compile" in backends else []) + ["numba GB/s", "% of copy"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (fam, shape, _, p), row in _by_key(recs).items():
+        cells = [fam, ",".join(map(str, shape)), p]
+        cells += [f"{row[b].ms:.3f}" if b in row and row[b].ms else "n/a" for b in backends]
+        nb = row.get("numba")
+        for other in ["eager"] + (["compile"] if "compile" in backends else []):
+            o = row.get(other)
+            cells.append(f"{o.ms / nb.ms:.2f}x" if nb and o and nb.ms and o.ms else "n/a")
+        cells.append(f"{nb.gbps:.2f}" if nb and nb.gbps else "n/a")
+        cells.append(f"{100 * nb.gbps / copy:.0f}%" if nb and nb.gbps else "n/a")
+        lines.append("| " + " | ".join(cells) + " |")
+    missing = sorted({f"{r.backend}: {r.note}" for r in recs if r.ms is None})
+    if missing:
+        lines += ["", "Unavailable: " + "; ".join(missing)]
+    lines += ["", *notes]
+    return "\n".join(lines) + "\n"

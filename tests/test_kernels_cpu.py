@@ -11,11 +11,15 @@ from skmobile.layers.sk_fusion import get_fusion, torch_pool, torch_select
 K = pytest.importorskip("skmobile.kernels")
 from skmobile.kernels import autograd, ops  # noqa: E402
 
-SHAPES = [  # N, M, C, H, W: M = 1, 2, 3, odd H and W, batch 1
-    (2, 2, 5, 7, 9),
-    (1, 1, 3, 5, 5),
-    (3, 3, 4, 3, 1),
-    (1, 2, 70, 6, 5),  # more than one channel block in channels_last
+# One xdist worker compiles the numba kernels once (cold compiles dominate this file's time).
+pytestmark = pytest.mark.xdist_group("kernels_cpu")
+
+CASES = [  # (N, M, C, H, W), channels_last: M = 1, 2, 3, odd H and W, batch 1
+    ((2, 2, 5, 7, 9), False),
+    ((2, 2, 5, 7, 9), True),
+    ((1, 1, 3, 5, 5), False),
+    ((3, 3, 4, 3, 1), False),
+    ((1, 2, 70, 6, 5), True),  # more than one channel block in channels_last
 ]
 
 
@@ -34,8 +38,7 @@ def _fusion(pool, select, bs, wt):
     return s, select(bs, (s.unsqueeze(1) * wt).softmax(1))
 
 
-@pytest.mark.parametrize("channels_last", [False, True])
-@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("shape,channels_last", CASES)
 def test_values_and_grads_match_torch(shape, channels_last):
     bs, wt, dv = _inputs(*shape, channels_last=channels_last)
     ops.CALLS.clear()
@@ -56,7 +59,8 @@ def test_values_and_grads_match_torch(shape, channels_last):
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_select_alone_and_pool_alone(channels_last):
     bs, _, dv = _inputs(2, 3, 6, 5, 3, channels_last=channels_last, seed=1)
-    a = torch.rand(2, 3, 6, requires_grad=True)
+    bs = bs[:2] if channels_last else bs  # M = 3 channels_last would be one more cold compile
+    a = torch.rand(2, len(bs), 6, requires_grad=True)
     g1 = torch.autograd.grad(torch_select(bs, a), bs + [a], dv)
     g2 = torch.autograd.grad(K.select(bs, a), bs + [a], dv)
     for x, y in zip(g2, g1):
@@ -80,9 +84,8 @@ def test_mixed_layouts_and_non_contiguous():
             torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("channels_last", [False, True])
-def test_gradcheck_float64(channels_last):
-    bs, wt, _ = _inputs(2, 2, 3, 3, 5, dtype=torch.float64, channels_last=channels_last, seed=3)
+def test_gradcheck_float64():
+    bs, wt, _ = _inputs(2, 2, 3, 3, 5, dtype=torch.float64, seed=3)
     assert torch.autograd.gradcheck(lambda *b: _fusion(K.pool, K.select, list(b[:-1]), b[-1]), bs + [wt])
     a = torch.rand(2, 2, 3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda *b: K.select(list(b[:-1]), b[-1]), bs + [a])

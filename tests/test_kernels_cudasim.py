@@ -8,6 +8,7 @@ import sys
 import pytest
 
 pytest.importorskip("numba")
+pytestmark = pytest.mark.xdist_group("kernels_sim")
 
 
 def test_cuda_kernels_in_simulator_match_torch():
