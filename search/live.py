@@ -36,8 +36,8 @@ def trial_line(t) -> str:
     a = t.user_attrs
     state = t.state.name.lower()
     if t.state == TrialState.COMPLETE:
-        return (f"trial {t.number} complete: {a.get('label', '?')}  val err {_fmt(a.get('val_error'), '.4f')}  "
-                f"test acc {_fmt(a.get('test_accuracy'), '.4f')}  {_fmt(a.get('mflops'), '.1f')} MFLOPs  "
+        return (f"trial {t.number} complete: {a.get('label', '?')}  val err % {_fmt(a.get('val_error'), '.2f')}  "
+                f"test acc % {_fmt(a.get('test_accuracy'), '.2f')}  {_fmt(a.get('mflops'), '.1f')} MFLOPs  "
                 f"{_fmt(a.get('params'), '.3f', 1e-6)} M params  ({_fmt(a.get('wall_s'), '.0f')} s)")
     reason = a.get("fail_reason") or a.get("rejected") or ""
     return f"trial {t.number} {state}: {a.get('label', '?')}  {reason}".rstrip()
@@ -93,20 +93,20 @@ class LiveView:
                 f"this run {done_now}/{self.target}   complete {c['COMPLETE']}  running {c['RUNNING']}  "
                 f"failed {c['FAIL']}  pruned {c['PRUNED']}  waiting {c['WAITING']}   "
                 f"elapsed {time.time() - self.started:.0f} s   ETA {'-' if eta is None else f'{eta:.0f} s'}")
-            running = [f"#{n}: epoch {e} val err {_fmt(m.get('val_error'), '.4f')}"
+            running = [f"#{n}: epoch {e} val err % {_fmt(m.get('val_error'), '.4f')}"
                        for n, (e, m) in sorted(self.epoch.items())
                        if any(t.number == n and t.state == TrialState.RUNNING for t in self.trials)]
             table = Table(title="best front (val error vs full-size MFLOPs)" if self.multi else "best trials",
                           title_justify="left")
-            for col in ("#", "candidate", "val err", "test acc", "MFLOPs", "params (M)", "s"):
+            for col in ("#", "candidate", "val err %", "test acc %", "MFLOPs", "params (M)", "s"):
                 table.add_column(col, justify="left" if col == "candidate" else "right")
             rows = pareto_front(self.trials) if self.multi else sorted(
                 (t for t in self.trials if t.state == TrialState.COMPLETE and t.value is not None),
                 key=lambda t: t.value)[:5]
             for t in rows[:10]:
                 a = t.user_attrs
-                table.add_row(str(t.number), str(a.get("label", "?")), _fmt(a.get("val_error"), ".4f"),
-                              _fmt(a.get("test_accuracy"), ".4f"), _fmt(a.get("mflops"), ".1f"),
+                table.add_row(str(t.number), str(a.get("label", "?")), _fmt(a.get("val_error"), ".2f"),
+                              _fmt(a.get("test_accuracy"), ".2f"), _fmt(a.get("mflops"), ".1f"),
                               _fmt(a.get("params"), ".3f", 1e-6), _fmt(a.get("wall_s"), ".0f"))
         parts = [head]
         if running:

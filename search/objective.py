@@ -2,12 +2,15 @@
 
 Every number goes into the trial's user attributes (params, MACs, MFLOPs, errors, accuracy, data
 set, epochs, seed, wall time, images/s, library versions), so the study database is the record.
+Errors and accuracies are in percent (``error_unit``), as ``fit`` reports them.
 A trial that raises or produces NaN is marked failed with ``fail_reason``; an impossible candidate
 (which the spaces never produce) is pruned with ``rejected``; the search goes on either way.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import platform
 import time
@@ -38,11 +41,16 @@ def versions() -> dict:
 
 def full_complexity(candidate: Candidate) -> dict:
     """Params and MACs of the full-size model: 224 px, 1000 classes, paper convention."""
+    return dict(_full_complexity(candidate.model, json.dumps(candidate.kwargs, sort_keys=True)))
+
+
+@functools.lru_cache(maxsize=256)
+def _full_complexity(model: str, kwargs_json: str) -> tuple:
     from skmobile.profile import profile_model
 
-    kwargs = {k: v for k, v in candidate.kwargs.items() if k != "num_classes"}
-    cx = profile_model(candidate.model, input_size=224, num_classes=1000, convention="paper", **kwargs)
-    return {"params": cx.params, "macs": cx.macs, "mflops": cx.macs / 1e6}
+    kwargs = {k: v for k, v in json.loads(kwargs_json).items() if k != "num_classes"}
+    cx = profile_model(model, input_size=224, num_classes=1000, convention="paper", **kwargs)
+    return (("params", cx.params), ("macs", cx.macs), ("mflops", cx.macs / 1e6))
 
 
 @dataclass
@@ -59,6 +67,10 @@ class Objective:
     def __call__(self, trial: optuna.Trial):
         start = time.time()
         trial.set_user_attr(WORKER_ATTR, worker_id())
+        retried = trial.storage.get_trial_system_attrs(trial._trial_id).get("failed_trial")
+        if retried is not None:  # a retry copies the dead trial's attributes: mark, clear its failure
+            trial.set_user_attr("retry_of", retried)
+            trial.set_user_attr("fail_reason", None)
         candidate, seed, extra = self.pick(trial)
         for key, value in {**extra, "model": candidate.model, "label": candidate.label(),
                            "spec": candidate.kwargs, "seed": seed}.items():
@@ -106,9 +118,9 @@ class Objective:
     @staticmethod
     def _record(trial: optuna.Trial, out, start: float) -> None:
         attrs = {
-            "val_error": out.val_error, "val_accuracy": 1.0 - out.val_error if math.isfinite(out.val_error) else None,
-            "test_error": out.test_error,
-            "test_accuracy": None if out.test_error is None else 1.0 - out.test_error,
+            "val_error": out.val_error, "val_accuracy": 100.0 - out.val_error if math.isfinite(out.val_error) else None,
+            "test_error": out.test_error, "error_unit": "percent",
+            "test_accuracy": None if out.test_error is None else 100.0 - out.test_error,
             "epochs": out.epochs, "images_per_s": round(out.images_per_s, 1), "train_s": round(out.seconds, 2),
             "wall_s": round(time.time() - start, 2), "proxy": out.proxy, "versions": versions(),
             **out.protocol,

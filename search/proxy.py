@@ -18,7 +18,7 @@ from .spaces import Candidate, check, depthwise, fit_groups, sk_channels
 
 @dataclass
 class TrainOutcome:
-    """What a trainer reports: errors in [0, 1], throughput, and the proxy it trained."""
+    """What a trainer reports: errors in percent (as ``fit``), throughput, and the proxy it trained."""
 
     val_error: float
     test_error: float | None
@@ -57,10 +57,20 @@ def _train_api():
 class ProxyTrainer:
     """Train the proxy of a candidate with the recipe for ``budget`` on ``dataset``."""
 
+    #: The search's share of the "trial" budget on 2 shared CPU cores (about a minute a trial):
+    #: training images, held-out validation images, test images (a fixed, seeded subset).
+    TRIAL_BUDGET = {"train_limit": 2000, "val_size": 1000, "test_limit": 2000}
+
     def __init__(self, dataset: str = "fashion-mnist", data_dir: str | None = None, budget: str = "trial",
-                 train_limit: int | None = None, epochs: int | None = None, device: str = "cpu"):
+                 train_limit: int | None = None, epochs: int | None = None, device: str = "cpu",
+                 val_size: int | None = None, test_limit: int | None = None):
         self.dataset, self.data_dir, self.budget = dataset, data_dir, budget
         self.train_limit, self.epochs, self.device = train_limit, epochs, device
+        small = self.TRIAL_BUDGET if budget == "trial" else {}
+        if self.train_limit is None:
+            self.train_limit = small.get("train_limit")
+        self.val_size = val_size if val_size is not None else small.get("val_size", 5000)
+        self.test_limit = test_limit if test_limit is not None else small.get("test_limit")
         self._api = None
         self._loaders: dict = {}
 
@@ -73,8 +83,9 @@ class ProxyTrainer:
     def loaders(self, batch_size: int, seed: int, train_limit):
         key = (batch_size, seed, train_limit)
         if key not in self._loaders:
-            self._loaders[key] = self._api["make_loaders"](self.dataset, self.data_dir, batch_size=batch_size,
-                                                           seed=seed, train_limit=train_limit)
+            loaders = self._api["make_loaders"](self.dataset, self.data_dir, batch_size=batch_size,
+                                                seed=seed, train_limit=train_limit, val_size=self.val_size)
+            self._loaders[key] = _limit_test(loaders, self.test_limit)
         return self._loaders[key]
 
     def run(self, candidate: Candidate, seed: int, on_epoch=None) -> TrainOutcome:
@@ -90,9 +101,11 @@ class ProxyTrainer:
         kwargs = proxy_kwargs(candidate, dict(getattr(recipe, "model_kwargs", {}) or {}),
                               num_classes=loaders.num_classes, in_chans=loaders.in_chans)
         torch.manual_seed(seed)
-        model = self._api["build_proxy_model"](candidate.model, loaders, **kwargs)
+        model = self._api["build_proxy_model"](candidate.model, loaders, budget=self.budget, **kwargs)
         proxy_cx = complexity(model, loaders.image_size, "paper")
         result = self._api["fit"](model, loaders, epochs=epochs, lr=recipe.lr, seed=seed, device=self.device,
+                                  weight_decay=getattr(recipe, "weight_decay", None),
+                                  label_smoothing=getattr(recipe, "label_smoothing", 0.1),
                                   progress=False, on_epoch=on_epoch)
         return TrainOutcome(
             val_error=float(result.val_error),
@@ -102,9 +115,32 @@ class ProxyTrainer:
             proxy={"model": candidate.model, "kwargs": kwargs, "params": proxy_cx.params, "macs": proxy_cx.macs,
                    "input_size": loaders.image_size},
             protocol={"dataset": getattr(loaders, "name", self.dataset), "budget": self.budget,
-                      "train_images": train_limit, "batch_size": recipe.batch_size, "lr": recipe.lr,
+                      "train_images": train_limit, "val_images": self.val_size,
+                      "test_images": len(loaders.test.dataset) if loaders.test is not None else None,
+                      "batch_size": recipe.batch_size, "lr": recipe.lr,
+                      "weight_decay": getattr(recipe, "weight_decay", None),
                       "recipe_model_kwargs": dict(getattr(recipe, "model_kwargs", {}) or {})},
         )
+
+
+def _limit_test(loaders, limit: int | None):
+    """``loaders`` with the test set cut to its first ``limit`` images (the same for every trial)."""
+    ds = None if loaders.test is None else loaders.test.dataset
+    if not limit or ds is None or len(ds) <= limit:
+        return loaders
+    import dataclasses
+
+    import torch
+    from torch.utils.data import BatchSampler, DataLoader, SequentialSampler, Subset
+
+    idx = torch.arange(limit)
+    sub = ds.subset(idx, augment=getattr(ds, "augment", None)) if hasattr(ds, "subset") else Subset(ds, idx.tolist())
+    batch = getattr(loaders.test.sampler, "batch_size", None) or loaders.test.batch_size or 256
+    if getattr(loaders.test, "batch_size", None) is None:  # batch-level fetching (skmobile.data)
+        test = DataLoader(sub, batch_size=None, sampler=BatchSampler(SequentialSampler(sub), batch, drop_last=False))
+    else:
+        test = DataLoader(sub, batch_size=batch, shuffle=False)
+    return dataclasses.replace(loaders, test=test)
 
 
 def proxy_kwargs(candidate: Candidate, recipe_kwargs: dict, **shape) -> dict:

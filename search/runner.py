@@ -86,10 +86,15 @@ class SearchConfig:
         return self.space if self.objective == "multi" else f"{self.space}-{self.objective}"
 
 
-def make_sampler(cfg: SearchConfig) -> optuna.samplers.BaseSampler:
-    """Seeded TPE (multivariate, grouped for the conditional spaces); each worker its own seed."""
-    return optuna.samplers.TPESampler(seed=cfg.seed + 1000 * cfg.worker_index, multivariate=True, group=True,
-                                      constant_liar=True, warn_independent_sampling=False)
+def make_sampler(cfg: SearchConfig, existing: int = 0) -> optuna.samplers.BaseSampler:
+    """Seeded TPE (multivariate, grouped for the conditional spaces).
+
+    The seed is ``--seed`` + the study's trial count + 1000 x the local worker index: a sequential
+    run is reproducible, a continued study does not replay its first random proposals, and local
+    workers differ. Workers on several machines should get distinct ``--seed`` values.
+    """
+    return optuna.samplers.TPESampler(seed=cfg.seed + existing + 1000 * cfg.worker_index, multivariate=True,
+                                      group=True, constant_liar=True)
 
 
 def open_study(cfg: SearchConfig) -> optuna.Study:
@@ -106,6 +111,7 @@ def open_study(cfg: SearchConfig) -> optuna.Study:
     if len(study.directions) != len(directions):
         raise SKMobileError(f"study {cfg.study_name!r} has {len(study.directions)} objective(s), --objective "
                             f"{cfg.objective} needs {len(directions)}; use another --study name")
+    study.sampler = make_sampler(cfg, len(study.get_trials(deepcopy=False)))
     if "space" not in study.user_attrs:
         for key, value in (("space", cfg.grid or cfg.space), ("objective", cfg.objective),
                            ("objective_names", ["val_error"] if cfg.objective == "error" else ["val_error", "mflops"]),
@@ -178,8 +184,7 @@ def _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, basel
     try:
         if live:
             live.start()
-        study.optimize(before, n_trials=n_trials, catch=(Exception,), callbacks=[after_trial],
-                       gc_after_trial=True)
+        study.optimize(before, n_trials=n_trials, catch=(Exception,), callbacks=[after_trial])
     finally:
         if live:
             view.update(study.get_trials(deepcopy=False))

@@ -6,7 +6,7 @@
   ``--workers N`` processes on one machine. It has no heartbeat: a trial whose worker process is
   gone (same host, dead pid) is failed and retried by :func:`sweep_dead_workers`.
 * ``postgresql://user:pass@host/db`` (or ``mysql://``): workers on several machines, with
-  heartbeat + ``RetryFailedTrialCallback``.
+  heartbeat + ``RetryHeartbeatStaleTrialCallback`` (the v5 name of RetryFailedTrialCallback).
 
 Opening never writes to a storage that cannot be read: a bad URL raises :class:`SKMobileError`.
 """
@@ -78,7 +78,7 @@ def heartbeat() -> tuple[int, int]:
 
 def open_storage(url: str | None):
     """An Optuna storage for ``url``; a bad or unreachable one raises SKMobileError (one line)."""
-    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     spec = parse_storage(url)
@@ -102,7 +102,7 @@ def open_storage(url: str | None):
     engine_kwargs = {"connect_args": {"timeout": 60}} if spec.kind == "sqlite" else {"pool_pre_ping": True}
     try:
         return RDBStorage(spec.url, engine_kwargs=engine_kwargs, heartbeat_interval=interval, grace_period=grace,
-                          failed_trial_callback=RetryFailedTrialCallback(max_retry=MAX_RETRY))
+                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
     except ImportError as exc:
         raise SKMobileError(f"no database driver for {spec.redacted()}: {_one_line(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - sqlalchemy/optuna errors vary by backend
@@ -158,7 +158,7 @@ def sweep_stale(study) -> list[int]:
     ran on this host under a pid that no longer exists is failed and retried here.
     """
     import optuna
-    from optuna.storages import RetryFailedTrialCallback
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
     from optuna.trial import TrialState
 
     storage = study._storage
@@ -168,7 +168,7 @@ def sweep_stale(study) -> list[int]:
         after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
         return sorted(before - after)
     host = socket.gethostname()
-    retry = RetryFailedTrialCallback(max_retry=MAX_RETRY)
+    retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
     failed = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = str(t.user_attrs.get(WORKER_ATTR, ""))

@@ -26,8 +26,8 @@ class FakeTrainer:
         if fail and not fail.startswith("nan:") and fail in label:
             raise RuntimeError(f"fake failure for {label}")
         time.sleep(float(os.environ.get("SKMOBILE_FAKE_SLEEP", "0")))
-        err = int(hashlib.sha1(f"{label}/{seed}".encode()).hexdigest()[:6], 16) / 0xFFFFFF * 0.5
+        err = int(hashlib.sha1(f"{label}/{seed}".encode()).hexdigest()[:6], 16) / 0xFFFFFF * 50
         if on_epoch:
             on_epoch(1, {"val_error": err})
-        return TrainOutcome(err, err + 0.01, 1, 1000.0, 0.01, proxy={"model": candidate.model},
+        return TrainOutcome(err, err + 1.0, 1, 1000.0, 0.01, proxy={"model": candidate.model},
                             protocol={"dataset": "fake"})
