@@ -34,6 +34,19 @@ def load_trained(checkpoint: Path):
     raise SKMobileError("skmobile.train offers no checkpoint loader returning a model")
 
 
+def _quality(checkpoint: Path) -> dict:
+    """Model, data set, epochs and last errors recorded in the checkpoint (so readers see how trained it is)."""
+    try:
+        from ..train import read_checkpoint
+
+        state = read_checkpoint(checkpoint)[1]
+    except Exception:  # noqa: BLE001 - quality is informative only
+        return {}
+    last = (state.get("history") or [{}])[-1]
+    return {"model": state.get("model"), "dataset": state.get("dataset"), "epochs": state.get("epochs_done"),
+            "val_error": last.get("val_error"), "test_error": state.get("test_error")}
+
+
 @analyze_app.command("attention")
 def attention_cmd(
     checkpoint: Path = typer.Argument(..., help="checkpoint directory or file from `skmobile train --out DIR`"),
@@ -68,6 +81,7 @@ def attention_cmd(
                          hi=1.0 if dataset == "fashion-mnist-scale" else None)
     command = f"skmobile analyze attention {checkpoint} --dataset {dataset}" + (f" --limit {limit}" if limit else "") \
         + (f" --bins {bins}" if bins != 7 else "") + f" --out {out}"
+    result["checkpoint"] = _quality(checkpoint)
     paths = att.write(result, out, str(checkpoint), command)
     console.print(f"{len(result['units'])} SK units: {result['units_rising']} rise with scale, "
                   f"{result['units_falling']} fall -> " + ", ".join(str(p) for p in paths))
