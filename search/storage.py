@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,14 +100,35 @@ def open_storage(url: str | None):
                 raise SKMobileError(f"{p} exists and is not an SQLite database; not touching it")
             _ensure_dir(p.parent)
     interval, grace = heartbeat()
+    url = _with_driver(spec.url)
     engine_kwargs = {"connect_args": {"timeout": 60}} if spec.kind == "sqlite" else {"pool_pre_ping": True}
     try:
-        return RDBStorage(spec.url, engine_kwargs=engine_kwargs, heartbeat_interval=interval, grace_period=grace,
-                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
+        for attempt in range(5):
+            try:
+                return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=interval,
+                                  grace_period=grace,
+                                  heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
+            except Exception as exc:  # noqa: BLE001 - workers creating the tables at once: retry
+                text = str(exc).lower()
+                if attempt == 4 or not ("duplicate" in text or "already exists" in text):
+                    raise
+                time.sleep(0.5 * (attempt + 1))
     except ImportError as exc:
         raise SKMobileError(f"no database driver for {spec.redacted()}: {_one_line(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - sqlalchemy/optuna errors vary by backend
         raise SKMobileError(f"cannot open storage {spec.redacted()}: {_one_line(exc)}") from None
+
+
+def _with_driver(url: str) -> str:
+    """``postgresql://`` with the installed driver: SQLAlchemy 2.1 defaults to psycopg 3, skmobile
+    ships psycopg2-binary. An explicit ``postgresql+DRIVER://`` is left alone."""
+    scheme, rest = url.split("://", 1)
+    if scheme not in ("postgresql", "postgres"):
+        return url
+    import importlib.util
+
+    driver = "psycopg" if importlib.util.find_spec("psycopg") else "psycopg2"
+    return f"postgresql+{driver}://{rest}"
 
 
 def _ensure_dir(path: Path) -> None:
