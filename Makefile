@@ -23,8 +23,10 @@ data:
 test: setup
 	$(PY) -m pytest -q -n 2 --dist loadgroup
 
+# The main job: the Optuna search over SKNet-50's SK unit (6 trials, Fashion-MNIST proxy) into
+# runs/skmobile.db; rerunning continues the same study. Open it with `optuna-dashboard sqlite:///runs/skmobile.db`.
 demo: setup data
-	$(VENV)/bin/skmobile reproduce --table 7 --no-train
+	$(VENV)/bin/skmobile search --space ablation
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
