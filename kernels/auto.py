@@ -1,8 +1,9 @@
 """The "auto" fusion: numba or torch per device and problem size, from measured benchmark results.
 
 The thresholds are what ``skmobile bench kernels`` measured (reports/kernels.md): on CPU the numba
-path wins once a branch holds at least ``CPU_MIN_ELEMENTS`` elements; below that, torch's few small
-ops are cheaper than numba's parallel dispatch. No GPU has run these kernels yet, so on CUDA "auto"
+path won forward+backward on every shape with at least 2**18 elements per branch (all batch-32
+shapes, and SKNet-50 stage 1 / MobileNetV2 96@56 at batch 1); below that torch's few small ops beat
+numba's dispatch (about 30 us per kernel call, four calls per step), so "auto" keeps torch. No GPU has run these kernels yet, so on CUDA "auto"
 keeps the torch fusion until a measurement says otherwise (``CUDA_MIN_ELEMENTS = None``).
 """
 
@@ -16,7 +17,7 @@ from skmobile.layers.sk_fusion import torch_pool, torch_select
 
 from . import autograd
 
-CPU_MIN_ELEMENTS = 0
+CPU_MIN_ELEMENTS = 1 << 18
 CUDA_MIN_ELEMENTS: int | None = None
 
 
