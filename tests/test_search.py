@@ -165,3 +165,22 @@ def test_journal_file_with_two_local_workers(tmp_path):
     assert s["counts"]["complete"] == 4
     assert sorted(t.number for t in trials) == [0, 1, 2, 3]
     assert {t.user_attrs["worker"] for t in trials}.__len__() == 2  # two processes shared the work
+
+
+def test_real_proxy_training_tiny_budget(tmp_path, monkeypatch):
+    """One real trial: Fashion-MNIST, 256 training images, 1 epoch; every number in the study."""
+    from pathlib import Path
+
+    from skmobile.search.proxy import ProxyTrainer
+
+    if not Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip("Fashion-MNIST is not installed (make data)")
+    monkeypatch.delenv("SKMOBILE_SEARCH_TRAINER")
+    monkeypatch.setattr(ProxyTrainer, "TRIAL_BUDGET", {"train_limit": 256, "val_size": 200, "test_limit": 200})
+    s = _search(tmp_path, trials=1, study="real")
+    assert s["counts"]["complete"] == 1, s
+    (t,) = _trials(f"sqlite:///{tmp_path}/s.db", "real")
+    a = t.user_attrs
+    assert a["dataset"] == "fashion-mnist" and a["epochs"] == 1 and a["train_images"] == 256
+    assert a["test_images"] == 200 and 0 <= a["test_accuracy"] <= 100 and a["proxy"]["params"] > 0
+    assert a["params"] > 20e6 and a["images_per_s"] > 0
