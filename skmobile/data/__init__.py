@@ -28,8 +28,9 @@ DATASETS = ("fashion-mnist", "fashion-mnist-scale", "cifar10", "cifar100", "fold
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
                  "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
-#: Augmentation per data set: random crop (zero padding) + horizontal flip.
-AUGMENT = {"fashion-mnist": Augment(pad=2, flip=True), "fashion-mnist-scale": Augment(pad=2, flip=True),
+#: Augmentation per data set: random crop (zero padding) + horizontal flip. Fashion-MNIST gets flips only:
+#: the proxy budgets are 1-3 epochs, too short for crops to pay off (measured: they slow convergence).
+AUGMENT = {"fashion-mnist": Augment(flip=True), "fashion-mnist-scale": Augment(flip=True),
            "cifar10": Augment(pad=4, flip=True), "cifar100": Augment(pad=4, flip=True)}
 CIFAR_STATS = {"cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
                "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762))}

@@ -38,24 +38,24 @@ class FamilyProxy:
 #: Measured on this 2-core CPU: see the issue-5 report for figures.
 FAMILY_PROXIES = {
     "shufflenetv2": FamilyProxy(
-        "shufflenetv2", {"stem": "small", "width_mult": 1.0}, WD_LIGHT, 0.2, 128,
-        default={"epochs": 2, "train_limit": None}, trial={"epochs": 1, "train_limit": 4000},
+        "shufflenetv2", {"stem": "small", "width_mult": 1.0}, WD_LIGHT, 0.1, 64,
+        default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 4000},
         note="torchvision layout, 3x3/1 stem without max-pool: 28 -> 14 -> 7 -> 4"),
     "mobilenetv2": FamilyProxy(
-        "mobilenetv2", {"stem": "small", "width_mult": 0.5}, WD_LIGHT, 0.2, 128,
-        default={"epochs": 2, "train_limit": None}, trial={"epochs": 1, "train_limit": 4000},
+        "mobilenetv2", {"stem": "small", "width_mult": 0.5}, WD_LIGHT, 0.1, 64,
+        default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 4000},
         note="stride-1 stem, half width"),
     "mobilenetv1": FamilyProxy(
-        "mobilenetv1", {"stem": "small", "width_mult": 0.5}, WD_LIGHT, 0.2, 128,
-        default={"epochs": 2, "train_limit": None}, trial={"epochs": 1, "train_limit": 4000},
+        "mobilenetv1", {"stem": "small", "width_mult": 0.5}, WD_LIGHT, 0.1, 64,
+        default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 4000},
         note="stride-1 stem, half width"),
     "resnext": FamilyProxy(
-        "resnext", {"stem": "small", "stem_stride": 2, "width_mult": 0.25, "depth_mult": 0.25}, WD_LARGE, 0.2, 128,
-        default={"epochs": 2, "train_limit": None}, trial={"epochs": 1, "train_limit": 4000},
+        "resnext", {"stem": "small", "stem_stride": 2, "width_mult": 0.25, "depth_mult": 0.25}, WD_LARGE, 0.1, 64,
+        default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 4000},
         note="3x3/2 stem (stages at 14, 7, 4, 2 px), quarter width and depth, cardinality kept"),
     "resnext-cifar": FamilyProxy(
         "resnext-cifar", {"stem": "small", "stem_stride": 2, "width_mult": 0.25, "depth_mult": 0.34}, WD_LARGE,
-        0.2, 128, default={"epochs": 2, "train_limit": None}, trial={"epochs": 1, "train_limit": 4000},
+        0.1, 64, default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 4000},
         note="ResNeXt-29 with one block per stage, quarter width, 3x3/2 stem"),
 }
 for _alias, _base in (("senet", "resnext"), ("sknet", "resnext"), ("senet-cifar", "resnext-cifar"),
