@@ -11,7 +11,9 @@ import importlib
 import os
 from dataclasses import dataclass, field
 
+from skmobile.data import make_loaders
 from skmobile.errors import SKMobileError
+from skmobile.train import build_proxy_model, fit, proxy_recipe
 
 from .spaces import Candidate, check, depthwise, fit_groups, sk_channels
 
@@ -30,36 +32,12 @@ class TrainOutcome:
     protocol: dict = field(default_factory=dict)  # data set, train images, batch size, lr, ...
 
 
-def _train_api():
-    """fit, proxy_recipe, build_proxy_model and make_loaders from skmobile.train / skmobile.data."""
-    try:
-        train = importlib.import_module("skmobile.train")
-        data = importlib.import_module("skmobile.data")
-    except ImportError as exc:
-        raise SKMobileError(f"proxy training is not available ({exc}); install skmobile with its train module")
-    api = {}
-    for name, mod in (("fit", train), ("proxy_recipe", train), ("build_proxy_model", train), ("make_loaders", data)):
-        fn = getattr(mod, name, None)
-        if fn is None:  # look one level down (skmobile/train/proxy.py, ...)
-            for sub in ("proxy", "recipe", "fit", "loop", "loaders"):
-                try:
-                    fn = getattr(importlib.import_module(f"{mod.__name__}.{sub}"), name, None)
-                except ImportError:
-                    continue
-                if fn is not None:
-                    break
-        if fn is None:
-            raise SKMobileError(f"skmobile has no {name}() yet; proxy training is unavailable")
-        api[name] = fn
-    return api
-
-
 class ProxyTrainer:
     """Train the proxy of a candidate with the recipe for ``budget`` on ``dataset``."""
 
-    #: The search's share of the "trial" budget on 2 shared CPU cores (about a minute a trial):
-    #: training images, held-out validation images, test images (a fixed, seeded subset).
-    TRIAL_BUDGET = {"train_limit": 2000, "val_size": 1000, "test_limit": 2000}
+    #: Held-out images for a "trial"-budget run: validation (what the search optimises) and test (a
+    #: fixed subset, the same for every trial). Training images and epochs come from the recipe.
+    TRIAL_BUDGET = {"val_size": 2000, "test_limit": 5000}
 
     def __init__(self, dataset: str = "fashion-mnist", data_dir: str | None = None, budget: str = "trial",
                  train_limit: int | None = None, epochs: int | None = None, device: str = "cpu",
@@ -71,19 +49,17 @@ class ProxyTrainer:
             self.train_limit = small.get("train_limit")
         self.val_size = val_size if val_size is not None else small.get("val_size", 5000)
         self.test_limit = test_limit if test_limit is not None else small.get("test_limit")
-        self._api = None
         self._loaders: dict = {}
 
     def prepare(self, check_data: bool = False) -> None:
-        """Fail early (one line) when the training stack or (``check_data``) the data set is missing."""
-        self._api = self._api or _train_api()
+        """Fail early (one line) when (``check_data``) the data set is missing or corrupt."""
         if check_data:
-            self._api["make_loaders"](self.dataset, self.data_dir, batch_size=64, train_limit=64)
+            make_loaders(self.dataset, self.data_dir, batch_size=64, train_limit=64)
 
     def loaders(self, batch_size: int, seed: int, train_limit):
         key = (batch_size, seed, train_limit)
         if key not in self._loaders:
-            loaders = self._api["make_loaders"](self.dataset, self.data_dir, batch_size=batch_size,
+            loaders = make_loaders(self.dataset, self.data_dir, batch_size=batch_size,
                                                 seed=seed, train_limit=train_limit, val_size=self.val_size)
             self._loaders[key] = _limit_test(loaders, self.test_limit)
         return self._loaders[key]
@@ -93,33 +69,30 @@ class ProxyTrainer:
 
         from skmobile.profile import complexity
 
-        self.prepare()
-        recipe = self._api["proxy_recipe"](candidate.model, budget=self.budget)
-        train_limit = self.train_limit if self.train_limit is not None else getattr(recipe, "train_limit", None)
+        recipe = proxy_recipe(candidate.model, budget=self.budget)
+        train_limit = self.train_limit if self.train_limit is not None else recipe.train_limit
         epochs = self.epochs or recipe.epochs
         loaders = self.loaders(recipe.batch_size, seed, train_limit)
-        kwargs = proxy_kwargs(candidate, dict(getattr(recipe, "model_kwargs", {}) or {}),
+        kwargs = proxy_kwargs(candidate, dict(recipe.model_kwargs),
                               num_classes=loaders.num_classes, in_chans=loaders.in_chans)
         torch.manual_seed(seed)
-        model = self._api["build_proxy_model"](candidate.model, loaders, budget=self.budget, **kwargs)
+        model = build_proxy_model(candidate.model, loaders, budget=self.budget, **kwargs)
         proxy_cx = complexity(model, loaders.image_size, "paper")
-        result = self._api["fit"](model, loaders, epochs=epochs, lr=recipe.lr, seed=seed, device=self.device,
-                                  weight_decay=getattr(recipe, "weight_decay", None),
-                                  label_smoothing=getattr(recipe, "label_smoothing", 0.1),
-                                  progress=False, on_epoch=on_epoch)
+        result = fit(model, loaders, epochs=epochs, lr=recipe.lr, seed=seed, device=self.device,
+                     weight_decay=recipe.weight_decay, label_smoothing=recipe.label_smoothing,
+                     progress=False, on_epoch=on_epoch)
         return TrainOutcome(
             val_error=float(result.val_error),
             test_error=None if result.test_error is None else float(result.test_error),
             epochs=int(result.epochs), images_per_s=float(result.images_per_s or 0.0),
-            seconds=float(result.seconds), status=str(getattr(result, "status", "ok")),
+            seconds=float(result.seconds), status=str(result.status),
             proxy={"model": candidate.model, "kwargs": kwargs, "params": proxy_cx.params, "macs": proxy_cx.macs,
                    "input_size": loaders.image_size},
-            protocol={"dataset": getattr(loaders, "name", self.dataset), "budget": self.budget,
+            protocol={"dataset": loaders.name, "budget": self.budget,
                       "train_images": train_limit, "val_images": self.val_size,
                       "test_images": len(loaders.test.dataset) if loaders.test is not None else None,
                       "batch_size": recipe.batch_size, "lr": recipe.lr,
-                      "weight_decay": getattr(recipe, "weight_decay", None),
-                      "recipe_model_kwargs": dict(getattr(recipe, "model_kwargs", {}) or {})},
+                      "weight_decay": recipe.weight_decay, "recipe_model_kwargs": dict(recipe.model_kwargs)},
         )
 
 

@@ -6,7 +6,7 @@ shrunk with width/depth multipliers so that 2 shared CPU cores train it in minut
 columns always describe the full 224 px, 1000-class model; the report names the proxy.
 
 Budgets: ``"default"`` (one full proxy run, a few minutes, ``skmobile train``) and ``"trial"`` (one
-search trial, about a minute: a few thousand images, one epoch). Weight decay: 1e-4 for
+search trial or paper-grid run: 10,000 images, one epoch). Weight decay: 1e-4 for
 ResNeXt/SENet/SKNet, 4e-5 for ShuffleNet/MobileNet (Li et al., CVPR 2019, Sec. 4).
 """
 
@@ -43,23 +43,23 @@ class FamilyProxy:
 FAMILY_PROXIES = {
     "shufflenetv2": FamilyProxy(
         "shufflenetv2", {"stem": "small", "width_mult": 1.0}, WD_LIGHT, 0.1, 64,
-        default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 4000},
+        default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 10000},
         note="torchvision layout, 3x3/1 stem without max-pool: 28 -> 14 -> 7 -> 4"),
     "mobilenetv2": FamilyProxy(
         "mobilenetv2", {"stem": "small", "width_mult": 0.5}, WD_LIGHT, 0.1, 64,
-        default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 4000},
+        default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 10000},
         note="stride-1 stem, half width"),
     "mobilenetv1": FamilyProxy(
         "mobilenetv1", {"stem": "small", "width_mult": 0.5}, WD_LIGHT, 0.1, 64,
-        default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 4000},
+        default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 10000},
         note="stride-1 stem, half width"),
     "resnext": FamilyProxy(
         "resnext", {"stem": "small", "stem_stride": 2, "width_mult": 0.25, "depth_mult": 0.25}, WD_LARGE, 0.1, 64,
-        default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 4000},
+        default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 10000},
         note="3x3/2 stem (stages at 14, 7, 4, 2 px), quarter width and depth, cardinality kept"),
     "resnext-cifar": FamilyProxy(
         "resnext-cifar", {"stem": "small", "stem_stride": 2, "width_mult": 0.25, "depth_mult": 0.34}, WD_LARGE,
-        0.1, 64, default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 4000},
+        0.1, 64, default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 10000},
         note="ResNeXt-29 with one block per stage, quarter width, 3x3/2 stem"),
 }
 for _alias, _base in (("senet", "resnext"), ("sknet", "resnext"), ("senet-cifar", "resnext-cifar"),
