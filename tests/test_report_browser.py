@@ -1,0 +1,75 @@
+"""The HTML reports render in a real headless browser (Chromium), with every figure decoded.
+
+A probe script is appended to a copy of the page; after the load event it writes what the browser
+actually laid out (each <img>'s decoded size, the table's rows) into the DOM, which --dump-dom prints.
+Skipped, with the reason, where no Chromium is installed (.ci/run installs Debian's `chromium`).
+"""
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from skmobile.tables import get_table
+
+REPORTS = Path(__file__).resolve().parent.parent / "reports"
+BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--virtual-time-budget=10000", "--dump-dom"]
+PROBE = ("<script>window.addEventListener('load',()=>{const p=document.createElement('pre');p.id='probe';"
+         "p.textContent=JSON.stringify({imgs:[...document.images].map(i=>[i.complete,i.naturalWidth,i.naturalHeight]),"
+         "rows:document.querySelectorAll('tbody tr').length,"
+         "verdicts:document.querySelectorAll('h3 span').length});document.body.appendChild(p);});</script>")
+
+pytestmark = pytest.mark.skipif(BROWSER is None, reason="no headless Chromium installed (apt-get install chromium)")
+
+
+def render(html_path: Path, tmp_path: Path) -> dict:
+    """Load a copy of ``html_path`` with the probe in Chromium; return what the probe saw."""
+    page = tmp_path / html_path.name
+    page.write_text(html_path.read_text().replace("</body>", PROBE + "</body>"))
+    res = subprocess.run([BROWSER, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", page.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="probe">(.*?)</pre>', res.stdout, re.S)
+    assert found, f"the page did not finish loading: rc={res.returncode} {res.stderr[-500:]}"
+    return json.loads(found.group(1).replace("&quot;", '"'))
+
+
+@pytest.mark.parametrize("number", [4, 6, 7])
+def test_committed_report_renders_with_every_figure(number, tmp_path):
+    page = REPORTS / f"table{number}.html"
+    assert page.exists(), f"{page} missing: run skmobile reproduce --table {number} --train"
+    seen = render(page, tmp_path)
+    assert len(seen["imgs"]) == 3, seen
+    for complete, width, height in seen["imgs"]:
+        assert complete and width > 200 and height > 200, seen
+    assert seen["rows"] >= len([r for r in get_table(number).rows if r.model])
+    assert seen["verdicts"] >= 1
+
+
+def test_fresh_report_renders(tmp_path):
+    """A page rendered now from a study (not only the committed ones) loads with its figures."""
+    from skmobile.report import add_result
+
+    url = f"sqlite:///{tmp_path}/runs.db"
+    for i, row in enumerate(get_table(7).rows):
+        for seed in range(2):
+            err = 0.1 + 0.01 * i + 0.002 * seed
+            add_result(url, "grid", {"grid": "table7", "row": row.label, "label": "sknet50[x]", "seed": seed,
+                                     "test_error": err, "test_accuracy": 1 - err, "dataset": "fashion-mnist",
+                                     "budget": "trial", "epochs": 1}, err)
+    from typer.testing import CliRunner
+
+    from skmobile.cli import _load_commands, app
+
+    _load_commands()
+    out = tmp_path / "r"
+    res = CliRunner().invoke(app, ["report", "--storage", url, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    seen = render(out / "table7.html", tmp_path)
+    assert len(seen["imgs"]) == 3 and all(c and w > 200 for c, w, _ in seen["imgs"]), seen
+    assert seen["rows"] == len(get_table(7).rows)
