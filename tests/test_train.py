@@ -212,6 +212,15 @@ def test_cli_train_eval_bench(fmnist_dir, tmp_path, capsys):
     assert code in (0, None), err
     assert f"{m['test_accuracy']:.2f} %" in stdout
 
+    # the attention analysis reads the same checkpoint (the real CLI path, not a hand-built model)
+    rep = tmp_path / "rep"
+    code, stdout, err = _cli(["analyze", "attention", str(out), "--dataset", "fashion-mnist-scale", "--data-dir",
+                              str(fmnist_dir), "--bins", "2", "--out", str(rep)], capsys)
+    assert code in (0, None), err
+    result = json.loads((rep / "attention.json").read_text())
+    assert result["checkpoint"]["model"] == "sknet50" and len(result["units"]) > 0
+    assert {"attention.md", "attention.png", "attention.svg"} <= {p.name for p in rep.iterdir()}
+
     code, stdout, err = _cli(["bench", "train", "sknet50", "--fusion", "torch,nosuch", "--steps", "1", "--warmup", "0",
                               "--batch-size", "4", "--threads", "1"], capsys)
     assert code in (0, None), err

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import typer
@@ -18,20 +17,9 @@ def load_trained(checkpoint: Path):
     """The model stored in a checkpoint written by `skmobile train --out DIR` (no unpickling)."""
     if not checkpoint.exists():
         raise SKMobileError(f"no checkpoint at {checkpoint}")
-    try:
-        train = importlib.import_module("skmobile.train")
-    except ImportError as exc:
-        raise SKMobileError(f"loading checkpoints needs skmobile.train ({exc})") from None
-    for name in ("load_model", "load_checkpoint_model", "load_checkpoint"):
-        fn = getattr(train, name, None)
-        if fn is not None:
-            out = fn(checkpoint)
-            model = out if hasattr(out, "named_modules") else getattr(out, "model", None)
-            if model is None and isinstance(out, tuple):
-                model = next((o for o in out if hasattr(o, "named_modules")), None)
-            if model is not None:
-                return model
-    raise SKMobileError("skmobile.train offers no checkpoint loader returning a model")
+    from ..train import load_model
+
+    return load_model(checkpoint)
 
 
 def _quality(checkpoint: Path) -> dict:
@@ -67,7 +55,7 @@ def attention_cmd(
     model = load_trained(checkpoint)
     if not any(isinstance(m, SKConv2d) and m.attn is not None for m in model.modules()):
         raise SKMobileError(f"{checkpoint} holds no SK unit with attention; train an SK model")
-    loaders = make_loaders(dataset, data_dir, seed=seed)
+    loaders = make_loaders(dataset, data_dir, seed=seed, val_size=0, augment=False)  # only the test split is read
     test = loaders.test.dataset
     try:
         att.dataset_scales(test)
