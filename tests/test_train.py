@@ -234,3 +234,37 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert code == 2 and "--out" in err
     code, _, err = _cli(["eval", str(tmp_path / "none")], capsys)
     assert code == 2 and "no checkpoint" in err
+
+
+def test_cli_run_sigkilled_mid_epoch_resumes_to_the_same_epochs(tmp_path):
+    """A real `skmobile train` process is SIGKILLed after its first checkpoint (inside epoch 2);
+    `--resume` finishes the run with the asked-for number of epochs and a full history."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = write_fmnist(tmp_path / "fm", n_train=640, n_test=40)
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "skmobile", "train", "sknet50", "--data-dir", str(data), "--epochs", "3",
+            "--val-size", "40", "--batch-size", "16", "--out", str(out), "--no-progress", "--threads", "1"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        state = out / "state.json"
+        if state.exists() and json.loads(state.read_text() or "{}").get("epochs_done") == 1:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read()[-400:]}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    assert not (out / "metrics.json").exists()
+    assert json.loads((out / "state.json").read_text())["epochs_done"] == 1
+
+    res = subprocess.run(argv + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-800:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 3
+    assert [h["epoch"] for h in read_checkpoint(out)[1]["history"]] == [1, 2, 3]
