@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import optuna
+import torch
 
 from .spaces import Candidate, Space, check
 from .storage import WORKER_ATTR, worker_id
@@ -123,6 +124,7 @@ class Objective:
             "test_accuracy": None if out.test_error is None else 100.0 - out.test_error,
             "epochs": out.epochs, "images_per_s": round(out.images_per_s, 1), "train_s": round(out.seconds, 2),
             "wall_s": round(time.time() - start, 2), "proxy": out.proxy, "versions": versions(),
+            "threads": torch.get_num_threads(),  # CPU results differ slightly with the thread count
             **out.protocol,
         }
         for key, value in attrs.items():

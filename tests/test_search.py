@@ -114,7 +114,7 @@ def test_sqlite_search_records_everything_and_rerun_continues(tmp_path):
         a = t.user_attrs
         assert len(t.values) == 2 and t.values[1] == pytest.approx(a["mflops"])
         for key in ("params", "macs", "mflops", "val_error", "test_accuracy", "seed", "wall_s", "images_per_s",
-                    "epochs", "versions", "label", "spec"):
+                    "epochs", "versions", "label", "spec", "threads"):
             assert key in a, key
         assert a["params"] > 20e6 and a["macs"] > 4e9
 
