@@ -86,13 +86,18 @@ class _Link:
 
 
 def _graph_reaches(start, link, limit: int = 512) -> bool:
-    """Whether pool's backward node for ``link`` lies in the graph below ``start``."""
-    seen, stack = set(), [start]
+    """Whether pool's backward node for ``link`` lies in the graph below ``start``.
+
+    ``next_functions`` hands out a fresh Python wrapper per C++ node and call, so visited nodes
+    are kept alive here: an id() of a freed wrapper can be reused by the next one, which would
+    then be skipped as "seen" (this made the walk miss pool's node on a GPU machine)."""
+    seen: dict = {}
+    stack = [start]
     while stack and len(seen) < limit:
         node = stack.pop()
         if node is None or id(node) in seen:
             continue
-        seen.add(id(node))
+        seen[id(node)] = node
         if getattr(node, "sk_link", None) is link:
             return True
         stack.extend(f for f, _ in getattr(node, "next_functions", ()))

@@ -2,8 +2,11 @@
 
 Backends: ``numba`` (this package), ``eager`` (skmobile's torch fusion), ``compile``
 (``torch.compile`` of the eager fusion), ``timm`` (timm's SelectiveKernel op sequence: stack the
-branches, sum + mean, multiply, sum). The attention between pool and select is the same tiny
-differentiable map for all (softmax over M of s * w), so every backend runs the same math.
+branches, sum + mean, multiply, sum). Between pool and select every backend runs the same SK
+attention, as in the paper (Eq. 3-5, BN left out): z = relu(s W1) with d = max(C/16, 32), then a
+softmax over the M paths of z W2. It mixes channels, as a real SK unit's does, so no backend can
+fuse pool, attention and select into one pass over each plane (an attention that did not mix
+channels would let torch.compile do that, and the comparison would not hold for a network).
 Backends are timed round-robin in one process (noisy shared machines: ratios, medians).
 On CPU ``compile`` uses ``dynamic=True`` (one compiled graph for all shapes; per-shape static
 compiles take minutes on 2 cores), on CUDA static shapes. ``gbps`` counts the minimum traffic of the fusion, (2M+1) tensors forward and (2M+1) backward
@@ -58,8 +61,17 @@ def timm_pool_select(branches, w):
     return (x * a.unsqueeze(-1).unsqueeze(-1)).sum(1)
 
 
+def attention_weights(m: int, c: int, generator=None):
+    """W1 (C, d) and W2 (d, M*C) of the SK attention, d = max(C/16, 32) (paper: r = 16, L = 32)."""
+    d = max(c // 16, 32)
+    return (torch.randn(c, d, generator=generator) / c ** 0.5,
+            torch.randn(d, m * c, generator=generator) / d ** 0.5)
+
+
 def _attention(s, w):
-    return (s.unsqueeze(1) * w).softmax(dim=1)
+    w1, w2 = w
+    n, c = s.shape
+    return (torch.relu(s @ w1) @ w2).view(n, -1, c).softmax(dim=1)
 
 
 def _fusion(pool, select):
@@ -102,7 +114,7 @@ def _step(fn, branches, w, dv, backward: bool):
         with torch.no_grad():
             return fn(branches, w)
     v = fn(branches, w)
-    return torch.autograd.grad(v, list(branches) + [w], dv)
+    return torch.autograd.grad(v, list(branches) + list(w), dv)
 
 
 def _time_once(fn, args, iters: int, device) -> float:
@@ -142,7 +154,7 @@ def bench_shape(family, n, m, c, hw, backends, passes, device, dtype=torch.float
     mf = torch.channels_last if channels_last else torch.contiguous_format
     branches = [torch.randn(n, c, hw, hw, generator=gen).to(device, dtype).contiguous(memory_format=mf)
                 .requires_grad_() for _ in range(m)]
-    w = torch.randn(1, m, c, generator=gen).to(device, dtype).requires_grad_()
+    w = tuple(t.to(device, dtype).requires_grad_() for t in attention_weights(m, c, gen))
     dv = torch.randn(n, c, hw, hw, generator=gen).to(device, dtype).contiguous(memory_format=mf)
     fns = fns if fns is not None else {}
     plan, notes = [], {}

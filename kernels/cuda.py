@@ -1,9 +1,9 @@
 """CUDA SK fusion kernels (numba-cuda), the same five steps and array conventions as ``cpu.py``.
 
-Reductions (pool, da) give each (n, c) plane one block (NCHW) or each (n, 32-channel tile) one
-block (channels_last), accumulate in fp32 per thread and finish with a fixed-order tree reduction
-in shared memory: no atomics, so results are bitwise reproducible. Element-wise steps are flat
-grid-stride loops. fp16 inputs are read as fp16 and accumulated in fp32. No warp intrinsics, so the
+NCHW kernels see each branch as planes (P = N*C, L = H*W) and give each plane one warp-wide row of
+a (32, 8) block. channels_last reductions give each (n, 32-channel tile) one block; its
+element-wise steps are flat grid-stride loops. Reductions accumulate in fp32 per thread and finish
+with a fixed-order tree in shared memory: no atomics, so results are bitwise reproducible. fp16 inputs are read as fp16 and accumulated in fp32. No warp intrinsics, so the
 same code runs under ``NUMBA_ENABLE_CUDASIM=1``.
 """
 
@@ -15,6 +15,7 @@ MAXM = 8  # most branches the da kernels keep accumulators for
 TPB = 256  # threads per block of the element-wise kernels
 TILE_C = 32  # channels per block of the channels_last reductions
 TILE_L = 8  # rows of the channels_last reduction block
+THREADS = 256  # threads per NCHW block (the simulator launches 64)
 
 
 def _jit(fn):
@@ -23,136 +24,219 @@ def _jit(fn):
 
 
 
-# ---------------------------------------------------------------- NCHW: (N, C, L)
+# ---------------------------------------------------------------- NCHW: planes (P = N*C, L)
+# Block (lanes, rows): each row of 8, 16 or 32 threads (``lanes_for``: by plane size) owns one
+# (n, c) plane, so there is no per-element index division; loops are unrolled by four for
+# memory-level parallelism; row sums finish with a fixed-order tree over the lanes in shared
+# memory, all rows of the block at once.
 @_jit
 def pool_nchw(us, s):
-    n_, c_, l_ = us[0].shape
-    p = cuda.blockIdx.x
-    n = p // c_
-    c = p - n * c_
-    tid = cuda.threadIdx.x
-    nt = cuda.blockDim.x
-    acc = float32(0.0)
-    for m in range(len(us)):
-        u = us[m]
-        i = tid
-        while i < l_:
-            acc += float32(u[n, c, i])
-            i += nt
-    sh = cuda.shared.array(1024, float32)
-    sh[tid] = acc
+    p_, l_ = us[0].shape
+    lane = cuda.threadIdx.x
+    nl = cuda.blockDim.x
+    row = cuda.threadIdx.y
+    p = cuda.blockIdx.x * cuda.blockDim.y + row
+    x0 = float32(0.0)
+    x1 = float32(0.0)
+    x2 = float32(0.0)
+    x3 = float32(0.0)
+    if p < p_:
+        for m in range(len(us)):
+            u = us[m]
+            i = lane
+            while i + 3 * nl < l_:
+                x0 += float32(u[p, i])
+                x1 += float32(u[p, i + nl])
+                x2 += float32(u[p, i + 2 * nl])
+                x3 += float32(u[p, i + 3 * nl])
+                i += 4 * nl
+            while i < l_:
+                x0 += float32(u[p, i])
+                i += nl
+    sh = cuda.shared.array(THREADS, float32)
+    sh[row * nl + lane] = (x0 + x1) + (x2 + x3)
     cuda.syncthreads()
-    step = nt // 2  # fixed-order tree reduction over the block
+    step = nl // 2
     while step > 0:
-        if tid < step:
-            sh[tid] += sh[tid + step]
+        if lane < step:
+            sh[row * nl + lane] += sh[row * nl + lane + step]
         cuda.syncthreads()
         step //= 2
-    if tid == 0:
-        s[n, c] = sh[0] / float32(l_)
+    if lane == 0 and p < p_:
+        s[p] = sh[row * nl] / float32(l_)
 
 
 @_jit
 def select_nchw(us, a, v):
-    n_, c_, l_ = us[0].shape
-    total = n_ * c_ * l_
-    idx = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    while idx < total:
-        p = idx // l_
-        i = idx - p * l_
+    p_, l_ = v.shape
+    c_ = a.shape[2]
+    lane = cuda.threadIdx.x
+    nl = cuda.blockDim.x
+    p = cuda.blockIdx.x * cuda.blockDim.y + cuda.threadIdx.y
+    if p < p_:
         n = p // c_
         c = p - n * c_
-        acc = float32(us[0][n, c, i]) * float32(a[n, 0, c])
-        for m in range(1, len(us)):
-            acc = acc + float32(us[m][n, c, i]) * float32(a[n, m, c])
-        v[n, c, i] = acc
-        idx += stride
+        nm = len(us)
+        w = cuda.local.array(MAXM, float32)
+        for m in range(nm):
+            w[m] = float32(a[n, m, c])
+        i = lane
+        while i + 3 * nl < l_:
+            x0 = float32(0.0)
+            x1 = float32(0.0)
+            x2 = float32(0.0)
+            x3 = float32(0.0)
+            for m in range(nm):
+                u = us[m]
+                x0 += float32(u[p, i]) * w[m]
+                x1 += float32(u[p, i + nl]) * w[m]
+                x2 += float32(u[p, i + 2 * nl]) * w[m]
+                x3 += float32(u[p, i + 3 * nl]) * w[m]
+            v[p, i] = x0
+            v[p, i + nl] = x1
+            v[p, i + 2 * nl] = x2
+            v[p, i + 3 * nl] = x3
+            i += 4 * nl
+        while i < l_:
+            x0 = float32(0.0)
+            for m in range(nm):
+                x0 += float32(us[m][p, i]) * w[m]
+            v[p, i] = x0
+            i += nl
 
 
 @_jit
 def attn_grad_nchw(dv, us, da):
-    n_, c_, l_ = dv.shape
-    p = cuda.blockIdx.x
-    n = p // c_
-    c = p - n * c_
-    tid = cuda.threadIdx.x
-    nt = cuda.blockDim.x
-    acc = cuda.local.array(MAXM, float32)
+    p_, l_ = dv.shape
+    c_ = da.shape[2]
+    lane = cuda.threadIdx.x
+    nl = cuda.blockDim.x
+    row = cuda.threadIdx.y
+    p = cuda.blockIdx.x * cuda.blockDim.y + row
     nm = len(us)
+    acc = cuda.local.array(MAXM, float32)
     for m in range(nm):
         acc[m] = 0.0
-    i = tid
-    while i < l_:
-        g = float32(dv[n, c, i])
-        for m in range(nm):
-            acc[m] += g * float32(us[m][n, c, i])
-        i += nt
-    sh = cuda.shared.array(1024, float32)
+    if p < p_:
+        i = lane
+        while i + 3 * nl < l_:
+            g0 = float32(dv[p, i])
+            g1 = float32(dv[p, i + nl])
+            g2 = float32(dv[p, i + 2 * nl])
+            g3 = float32(dv[p, i + 3 * nl])
+            for m in range(nm):
+                u = us[m]
+                acc[m] += (g0 * float32(u[p, i]) + g1 * float32(u[p, i + nl])) + (
+                    g2 * float32(u[p, i + 2 * nl]) + g3 * float32(u[p, i + 3 * nl]))
+            i += 4 * nl
+        while i < l_:
+            g0 = float32(dv[p, i])
+            for m in range(nm):
+                acc[m] += g0 * float32(us[m][p, i])
+            i += nl
+    sh = cuda.shared.array(THREADS, float32)
     for m in range(nm):
-        sh[tid] = acc[m]
+        sh[row * nl + lane] = acc[m]
         cuda.syncthreads()
-        step = nt // 2  # fixed-order tree reduction (inlined: no device function, so
-        while step > 0:  # compile_ptx can type-check it without a GPU)
-            if tid < step:
-                sh[tid] += sh[tid + step]
+        step = nl // 2  # fixed-order tree (inlined: compile_ptx type-checks it without a GPU)
+        while step > 0:
+            if lane < step:
+                sh[row * nl + lane] += sh[row * nl + lane + step]
             cuda.syncthreads()
             step //= 2
-        if tid == 0:
-            da[n, m, c] = sh[0]
+        if lane == 0 and p < p_:
+            n = p // c_
+            da[n, m, p - n * c_] = sh[row * nl]
         cuda.syncthreads()
 
 
 @_jit
 def select_bwd_nchw(dv, us, a, da, du):
-    n_, c_, l_ = dv.shape
-    p = cuda.blockIdx.x
-    n = p // c_
-    c = p - n * c_
-    tid = cuda.threadIdx.x
-    nt = cuda.blockDim.x
-    acc = cuda.local.array(MAXM, float32)
+    p_, l_ = dv.shape
+    c_ = da.shape[2]
+    lane = cuda.threadIdx.x
+    nl = cuda.blockDim.x
+    row = cuda.threadIdx.y
+    p = cuda.blockIdx.x * cuda.blockDim.y + row
     nm = len(us)
+    acc = cuda.local.array(MAXM, float32)
+    w = cuda.local.array(MAXM, float32)
     for m in range(nm):
         acc[m] = 0.0
-    i = tid
-    while i < l_:
-        g = float32(dv[n, c, i])
+    if p < p_:
+        n = p // c_
+        c = p - n * c_
         for m in range(nm):
-            acc[m] += g * float32(us[m][n, c, i])
-            du[m, n, c, i] = float32(a[n, m, c]) * g
-        i += nt
-    sh = cuda.shared.array(1024, float32)
+            w[m] = float32(a[n, m, c])
+        i = lane
+        while i + 3 * nl < l_:
+            g0 = float32(dv[p, i])
+            g1 = float32(dv[p, i + nl])
+            g2 = float32(dv[p, i + 2 * nl])
+            g3 = float32(dv[p, i + 3 * nl])
+            for m in range(nm):
+                u = us[m]
+                acc[m] += (g0 * float32(u[p, i]) + g1 * float32(u[p, i + nl])) + (
+                    g2 * float32(u[p, i + 2 * nl]) + g3 * float32(u[p, i + 3 * nl]))
+                du[m][p, i] = w[m] * g0
+                du[m][p, i + nl] = w[m] * g1
+                du[m][p, i + 2 * nl] = w[m] * g2
+                du[m][p, i + 3 * nl] = w[m] * g3
+            i += 4 * nl
+        while i < l_:
+            g0 = float32(dv[p, i])
+            for m in range(nm):
+                acc[m] += g0 * float32(us[m][p, i])
+                du[m][p, i] = w[m] * g0
+            i += nl
+    sh = cuda.shared.array(THREADS, float32)
     for m in range(nm):
-        sh[tid] = acc[m]
+        sh[row * nl + lane] = acc[m]
         cuda.syncthreads()
-        step = nt // 2  # fixed-order tree reduction (inlined: no device function, so
-        while step > 0:  # compile_ptx can type-check it without a GPU)
-            if tid < step:
-                sh[tid] += sh[tid + step]
+        step = nl // 2
+        while step > 0:
+            if lane < step:
+                sh[row * nl + lane] += sh[row * nl + lane + step]
             cuda.syncthreads()
             step //= 2
-        if tid == 0:
-            da[n, m, c] = sh[0]
+        if lane == 0 and p < p_:
+            n = p // c_
+            da[n, m, p - n * c_] = sh[row * nl]
         cuda.syncthreads()
 
 
 @_jit
 def fused_bwd_nchw(dv, a, ds, du):
-    n_, c_, l_ = dv.shape
-    total = n_ * c_ * l_
-    idx = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    while idx < total:
-        p = idx // l_
-        i = idx - p * l_
+    p_, l_ = dv.shape
+    c_ = a.shape[2]
+    lane = cuda.threadIdx.x
+    nl = cuda.blockDim.x
+    p = cuda.blockIdx.x * cuda.blockDim.y + cuda.threadIdx.y
+    if p < p_:
         n = p // c_
         c = p - n * c_
-        g = float32(dv[n, c, i])
-        b = float32(ds[n, c]) / float32(l_)
-        for m in range(a.shape[1]):
-            du[m, n, c, i] = float32(a[n, m, c]) * g + b
-        idx += stride
+        nm = len(du)
+        w = cuda.local.array(MAXM, float32)
+        for m in range(nm):
+            w[m] = float32(a[n, m, c])
+        b = float32(ds[p]) / float32(l_)
+        i = lane
+        while i + 3 * nl < l_:
+            g0 = float32(dv[p, i])
+            g1 = float32(dv[p, i + nl])
+            g2 = float32(dv[p, i + 2 * nl])
+            g3 = float32(dv[p, i + 3 * nl])
+            for m in range(nm):
+                du[m][p, i] = w[m] * g0 + b
+                du[m][p, i + nl] = w[m] * g1 + b
+                du[m][p, i + 2 * nl] = w[m] * g2 + b
+                du[m][p, i + 3 * nl] = w[m] * g3 + b
+            i += 4 * nl
+        while i < l_:
+            g0 = float32(dv[p, i])
+            for m in range(nm):
+                du[m][p, i] = w[m] * g0 + b
+            i += nl
 
 
 # ---------------------------------------------------------------- NHWC: (N, L, C)
@@ -252,7 +336,7 @@ def select_bwd_nhwc(dv, us, a, da, du):
             g = float32(dv[n, i, c])
             for m in range(nm):
                 acc[m] += g * float32(us[m][n, i, c])
-                du[m, n, i, c] = float32(a[n, m, c]) * g
+                du[m][n, i, c] = float32(a[n, m, c]) * g
             i += TILE_L
     sh = cuda.shared.array((TILE_L, TILE_C), float32)
     for m in range(nm):
@@ -281,8 +365,8 @@ def fused_bwd_nhwc(dv, a, ds, du):
         n = r // l_
         g = float32(dv[n, r - n * l_, c])
         b = float32(ds[n, c]) / float32(l_)
-        for m in range(a.shape[1]):
-            du[m, n, r - n * l_, c] = float32(a[n, m, c]) * g + b
+        for m in range(len(du)):
+            du[m][n, r - n * l_, c] = float32(a[n, m, c]) * g + b
         idx += stride
 
 
@@ -295,27 +379,28 @@ KERNELS = {
 REDUCTIONS = ("pool", "attn_grad", "select_bwd")
 
 
-def reduction_threads(length: int, cap: int = 256) -> int:
-    """Threads per block for an NCHW plane of ``length`` elements (a power of two, 32..256)."""
-    t = 32
-    while t < cap and t < length:
-        t *= 2
-    return t
+def lanes_for(length: int) -> int:
+    """Threads per NCHW plane of ``length`` = H*W elements: a warp for large planes, fewer for
+    small ones (7x7, 14x14) so that lanes are not left idle."""
+    return 8 if length <= 64 else 16 if length <= 256 else 32
+
+
+def grid_block(step: str, layout: str, shape, sim: bool = False):
+    """(grid, block) of kernel ``step`` for planes ``shape``: (P, L) for nchw, (N, L, C) for nhwc."""
+    if layout == "nchw":
+        lanes = lanes_for(shape[1])
+        rows = (64 if sim else THREADS) // lanes  # the simulator runs one OS thread per CUDA thread
+        return (shape[0] + rows - 1) // rows, (lanes, rows)
+    if step in REDUCTIONS:
+        n_, l_, c_ = shape
+        return ((c_ + TILE_C - 1) // TILE_C, n_), (TILE_C, TILE_L)
+    total = shape[0] * shape[1] * shape[2]
+    tpb = 32 if sim else TPB
+    cap = 4 if sim else 65535 * 4
+    return max(1, min((total + tpb - 1) // tpb, cap)), tpb
 
 
 def launch(step: str, layout: str, shape, args, stream=0, sim: bool = False):
-    """Launch kernel ``step`` for a 3-D problem ``shape`` (N, C, L) or (N, L, C) on ``stream``."""
-    kern = KERNELS[layout][step]
-    if step in REDUCTIONS:
-        if layout == "nchw":
-            n_, c_, l_ = shape
-            grid, block = n_ * c_, reduction_threads(l_, 32 if sim else 256)
-        else:
-            n_, l_, c_ = shape
-            grid, block = ((c_ + TILE_C - 1) // TILE_C, n_), (TILE_C, TILE_L)
-    else:
-        total = shape[0] * shape[1] * shape[2]
-        tpb = 32 if sim else TPB  # the simulator runs one OS thread per CUDA thread
-        cap = 4 if sim else 65535 * 4
-        grid, block = max(1, min((total + tpb - 1) // tpb, cap)), tpb
-    kern[grid, block, stream](*args)
+    """Launch kernel ``step`` through numba's dispatcher (the simulator, and the fallback path)."""
+    grid, block = grid_block(step, layout, shape, sim)
+    KERNELS[layout][step][grid, block, stream](*args)

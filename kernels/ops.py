@@ -32,11 +32,12 @@ def to_layout(t: Tensor, layout: str) -> Tensor:
     return t if t.is_contiguous(memory_format=cl) else t.contiguous(memory_format=cl)
 
 
-def planes(t: Tensor, layout: str) -> Tensor:
-    """The 3-D view the kernels index: (N, C, L) or (N, L, C); ``t`` must already be in ``layout``."""
+def planes(t: Tensor, layout: str, flat: bool = False) -> Tensor:
+    """The view the kernels index: (N, C, L), or (N*C, L) when ``flat``, or (N, L, C) for "nhwc";
+    ``t`` must already be in ``layout``."""
     n, c, h, w = t.shape
     if layout == "nchw":
-        return t.view(n, c, h * w)
+        return t.view(n * c, h * w) if flat else t.view(n, c, h * w)
     return t.permute(0, 2, 3, 1).reshape(n, h * w, c)
 
 
@@ -45,12 +46,12 @@ def empty_like_layout(shape, layout: str, dtype, device) -> Tensor:
     return torch.empty(shape, dtype=dtype, device=device, memory_format=mf)
 
 
-def empty_grads(m: int, shape, layout: str, dtype, device):
+def empty_grads(m: int, shape, layout: str, dtype, device, flat: bool = False):
     """One (M, ...) buffer and its M slices as NCHW-shaped tensors in ``layout`` (no copies)."""
     n, c, h, w = shape
     if layout == "nchw":
         buf = torch.empty((m, n, c, h, w), dtype=dtype, device=device)
-        return buf.view(m, n, c, h * w), list(buf.unbind(0))
+        return buf.view(m, n * c, h * w) if flat else buf.view(m, n, c, h * w), list(buf.unbind(0))
     buf = torch.empty((m, n, h, w, c), dtype=dtype, device=device)
     return buf.view(m, n, h * w, c), [b.permute(0, 3, 1, 2) for b in buf.unbind(0)]
 
@@ -58,6 +59,7 @@ def empty_grads(m: int, shape, layout: str, dtype, device):
 # ---------------------------------------------------------------- backends
 class CpuBackend:
     name = "cpu"
+    flat_nchw = False  # NCHW planes as (N, C, L)
     dtypes = (torch.float32, torch.float64)
 
     def __init__(self):
@@ -68,6 +70,10 @@ class CpuBackend:
     def array(self, t: Tensor):
         return t.detach().numpy()
 
+    def grads(self, du3: Tensor):
+        """The branch-gradient buffer (M, ...) as the kernels take it: one array."""
+        return self.array(du3)
+
     def launch(self, step: str, layout: str, shape, args) -> None:
         with self.lock:
             self.kernels[layout][step](*args)
@@ -75,12 +81,18 @@ class CpuBackend:
 
 class CudaBackend:
     """numba-cuda kernels on torch's current stream; ``sim=True`` runs them in the CUDA simulator
-    on CPU tensors (``NUMBA_ENABLE_CUDASIM=1`` must be set before numba is first imported)."""
+    on CPU tensors (``NUMBA_ENABLE_CUDASIM=1`` must be set before numba is first imported).
+
+    On a GPU, tensors go to the kernels as they are and ``cuda_launch.Launcher`` passes them in
+    numba's argument ABI (``fast=True``); ``fast=False`` goes through numba's dispatcher with
+    ``__cuda_array_interface__`` views, 0.3-0.8 ms of host time per launch.
+    """
 
     name = "cuda"
     dtypes = (torch.float32, torch.float16)
+    flat_nchw = True  # NCHW planes as (N*C, L): one warp per plane
 
-    def __init__(self, sim: bool | None = None):
+    def __init__(self, sim: bool | None = None, fast: bool = True):
         from numba import cuda as nb_cuda
 
         from . import cuda
@@ -88,20 +100,46 @@ class CudaBackend:
         self.sim = bool(os.environ.get("NUMBA_ENABLE_CUDASIM") == "1") if sim is None else sim
         self.nb_cuda = nb_cuda
         self.mod = cuda
+        self.launcher = None
+        if fast and not self.sim:
+            from .cuda_launch import Launcher
+
+            self.launcher = Launcher()
 
     def array(self, t: Tensor):
         t = t.detach()
         if self.sim:
             return t.numpy()
+        if self.launcher is not None:
+            return t
         return self.nb_cuda.as_cuda_array(t, sync=False)
 
-    def _stream(self, device):
-        if self.sim:  # external streams are unsupported in the simulator
-            return 0
-        return self.nb_cuda.external_stream(torch.cuda.current_stream(device).cuda_stream)
+    def grads(self, du3: Tensor):
+        """The branch-gradient buffer (M, ...) as a tuple of M arrays: M is then a compile-time
+        constant and the per-branch weights stay in registers."""
+        return tuple(self.array(d) for d in du3.unbind(0))
 
     def launch(self, step: str, layout: str, shape, args, device=None) -> None:
-        self.mod.launch(step, layout, shape, args, stream=self._stream(device), sim=self.sim)
+        if self.sim:  # external streams are unsupported in the simulator
+            return self.mod.launch(step, layout, shape, args, stream=0, sim=True)
+        handle = torch.cuda.current_stream(device).cuda_stream
+        if self.launcher is not None:
+            grid, block = self.mod.grid_block(step, layout, shape)
+            try:
+                return self.launcher(self.mod.KERNELS[layout][step], grid, block, handle, args)
+            except Exception as exc:  # e.g. another cuda.core API: numba's dispatcher still works
+                from .autograd import warn_once
+
+                warn_once("cuda-launch", f"skmobile.kernels: fast CUDA launch failed ({exc}); "
+                          f"using numba's dispatcher (slower launches)")
+                self.launcher = None
+                args = tuple(self._numba_args(a) for a in args)
+        self.mod.launch(step, layout, shape, args, stream=self.nb_cuda.external_stream(handle))
+
+    def _numba_args(self, a):
+        if isinstance(a, tuple):
+            return tuple(self._numba_args(t) for t in a)
+        return self.nb_cuda.as_cuda_array(a, sync=False) if isinstance(a, Tensor) else a
 
 
 # ---------------------------------------------------------------- the five steps
@@ -109,8 +147,17 @@ class CudaBackend:
 CALLS: Counter = Counter()
 
 
+def _planes(backend, t: Tensor, layout: str):
+    return backend.array(planes(t, layout, backend.flat_nchw))
+
+
+def _per_plane(backend, t: Tensor, layout: str):
+    """An (N, C) tensor as the kernels index it: (N*C,) for flat NCHW planes."""
+    return backend.array(t.view(-1) if backend.flat_nchw and layout == "nchw" else t)
+
+
 def _us(backend, branches: Sequence[Tensor], layout: str):
-    return tuple(backend.array(planes(b, layout)) for b in branches)
+    return tuple(_planes(backend, b, layout) for b in branches)
 
 
 def _launch(backend, step, layout, shape3, args, device):
@@ -127,7 +174,7 @@ def pool(backend, branches: Sequence[Tensor], layout: str) -> Tensor:
     n, c = b0.shape[:2]
     s = torch.zeros((n, c), dtype=b0.dtype, device=b0.device)  # tiny; zeros seed the CPU accumulators
     us = _us(backend, branches, layout)
-    _launch(backend, "pool", layout, us[0].shape, (us, backend.array(s)), b0.device)
+    _launch(backend, "pool", layout, us[0].shape, (us, _per_plane(backend, s, layout)), b0.device)
     return s
 
 
@@ -137,7 +184,7 @@ def select(backend, branches: Sequence[Tensor], attn: Tensor, layout: str) -> Te
     v = empty_like_layout(b0.shape, layout, torch.promote_types(b0.dtype, attn.dtype), b0.device)
     us = _us(backend, branches, layout)
     _launch(backend, "select", layout, us[0].shape,
-            (us, backend.array(attn), backend.array(planes(v, layout))), b0.device)
+            (us, backend.array(attn), _planes(backend, v, layout)), b0.device)
     return v
 
 
@@ -145,9 +192,8 @@ def attn_grad(backend, dv: Tensor, branches: Sequence[Tensor], attn: Tensor, lay
     """da (N, M, C) = sum over H, W of dV * U_m."""
     da = torch.zeros(attn.shape, dtype=attn.dtype, device=attn.device)
     us = _us(backend, branches, layout)
-    dv3 = planes(dv, layout)
-    _launch(backend, "attn_grad", layout, dv3.shape,
-            (backend.array(dv3), us, backend.array(da)), dv.device)
+    dv3 = _planes(backend, dv, layout)
+    _launch(backend, "attn_grad", layout, dv3.shape, (dv3, us, backend.array(da)), dv.device)
     return da
 
 
@@ -155,18 +201,18 @@ def select_backward(backend, dv: Tensor, branches: Sequence[Tensor], attn: Tenso
     """(da, [dU_m = a_m * dV]) in one pass."""
     b0 = branches[0]
     da = torch.zeros(attn.shape, dtype=attn.dtype, device=attn.device)
-    du3, dus = empty_grads(len(branches), b0.shape, layout, b0.dtype, b0.device)
+    du3, dus = empty_grads(len(branches), b0.shape, layout, b0.dtype, b0.device, backend.flat_nchw)
     us = _us(backend, branches, layout)
-    dv3 = planes(dv, layout)
+    dv3 = _planes(backend, dv, layout)
     _launch(backend, "select_bwd", layout, dv3.shape,
-            (backend.array(dv3), us, backend.array(attn), backend.array(da), backend.array(du3)), dv.device)
+            (dv3, us, backend.array(attn), backend.array(da), backend.grads(du3)), dv.device)
     return da, dus
 
 
 def fused_backward(backend, dv: Tensor, attn: Tensor, ds: Tensor, shape, dtype, layout: str):
     """[dU_m = a_m * dV + ds / (H W)]: the branch gradients of pool and select in one pass."""
-    du3, dus = empty_grads(attn.shape[1], shape, layout, dtype, dv.device)
-    dv3 = planes(dv, layout)
+    du3, dus = empty_grads(attn.shape[1], shape, layout, dtype, dv.device, backend.flat_nchw)
+    dv3 = _planes(backend, dv, layout)
     _launch(backend, "fused_bwd", layout, dv3.shape,
-            (backend.array(dv3), backend.array(attn), backend.array(ds), backend.array(du3)), dv.device)
+            (dv3, backend.array(attn), _per_plane(backend, ds, layout), backend.grads(du3)), dv.device)
     return dus

@@ -21,6 +21,8 @@ CASES = [  # N, M, C, H, W
     (2, 2, 3, 5, 7),
     (1, 1, 4, 3, 3),
     (2, 3, 3, 4, 5),
+    (1, 2, 2, 12, 13),  # L = 156: 16 lanes per plane in the CUDA kernels, unrolled loop and tail
+    (1, 2, 1, 17, 16),  # L = 272: 32 lanes per plane
 ]
 
 

@@ -34,3 +34,26 @@ def test_bench_bad_input_is_one_line_exit_2(args):
     p = _cli(*args)
     assert p.returncode == 2
     assert p.stderr.strip().startswith("error:") and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_bench_backends_run_the_same_sk_fusion_and_numba_links_its_backward():
+    import torch
+
+    from skmobile.kernels import bench, ops
+
+    gen = torch.Generator().manual_seed(1)
+    n, m, c, hw = 2, 3, 40, 9
+    branches = [torch.randn(n, c, hw, hw, generator=gen, dtype=torch.float64).float().requires_grad_()
+                for _ in range(m)]
+    w = tuple(t.requires_grad_() for t in bench.attention_weights(m, c, gen))
+    assert w[0].shape == (c, 32) and w[1].shape == (32, m * c)  # d = max(C/16, 32)
+    dv = torch.randn(n, c, hw, hw, generator=gen)
+    results = {}
+    for name in ("eager", "timm", "numba"):
+        ops.CALLS.clear()
+        results[name] = bench._step(bench.make_fn(name), branches, w, dv, True)
+        if name == "numba":  # the linked backward: da pass + one fused branch-gradient pass
+            assert dict(ops.CALLS) == {"pool": 1, "select": 1, "attn_grad": 1, "fused_bwd": 1}
+    for name in ("timm", "numba"):
+        for got, ref in zip(results[name], results["eager"]):
+            torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)

@@ -138,3 +138,26 @@ def test_set_fusion_auto_on_a_model():
     skmobile.set_fusion(unit, "auto")
     torch.testing.assert_close(unit(x), y1, rtol=1e-5, atol=1e-5)
     assert autograd.choose_backend([x, x]) is not None
+
+
+class _FreshWrapperNode:
+    """A graph node whose ``next_functions`` builds fresh wrapper objects on every access, as
+    torch's C++ autograd nodes do; the chain ends at the node that carries ``sk_link``."""
+
+    def __init__(self, depth: int, link, end: int):
+        self.depth, self.link, self.end = depth, link, end
+        if depth == end:
+            self.sk_link = link
+
+    @property
+    def next_functions(self):
+        return () if self.depth >= self.end else ((_FreshWrapperNode(self.depth + 1, self.link, self.end), 0),)
+
+
+@pytest.mark.parametrize("depth", [1, 3, 7, 20])
+def test_graph_walk_finds_pool_behind_fresh_wrappers(depth):
+    # Regression: the walk kept only id()s of visited wrappers; a freed wrapper's id was reused by
+    # the next one, which was skipped, so select never linked to pool (seen on an H100 machine).
+    link = object()
+    assert autograd._graph_reaches(_FreshWrapperNode(0, link, depth), link)
+    assert not autograd._graph_reaches(_FreshWrapperNode(0, object(), depth), link)

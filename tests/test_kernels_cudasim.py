@@ -12,12 +12,14 @@ pytestmark = pytest.mark.xdist_group("kernels_sim")
 
 
 def test_cuda_kernels_in_simulator_match_torch():
+    from skmobile.kernels import selfcheck
+
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
     proc = subprocess.run([sys.executable, "-m", "skmobile.kernels.selfcheck", "--backend", "cuda-sim",
                            "--dtype", "float32,float16"], env=env, capture_output=True, text=True, timeout=300)
     lines = proc.stdout.splitlines()
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert len([ln for ln in lines if ln.startswith("ok ")]) == 2 * 2 * 3 + 1, proc.stdout
+    assert len([ln for ln in lines if ln.startswith("ok ")]) == 2 * 2 * len(selfcheck.CASES) + 1, proc.stdout
     assert "channels_last" in proc.stdout and "float16" in proc.stdout
 
 
@@ -31,18 +33,27 @@ def test_cuda_kernels_compile_to_ptx():
 
     f32 = types.float32
     for dt in (types.float32, types.float16):
-        us = types.UniTuple(arr(dt, 3), 3)
-        sigs = dict(pool=(us, arr(dt, 2)), select=(us, arr(f32, 3), arr(dt, 3)),
-                    attn_grad=(arr(dt, 3), us, arr(f32, 3)),
-                    select_bwd=(arr(dt, 3), us, arr(f32, 3), arr(f32, 3), arr(dt, 4)),
-                    fused_bwd=(arr(dt, 3), arr(dt, 3), arr(dt, 2), arr(dt, 4)))
-        for layout in ("nchw", "nhwc"):
+        # NCHW: planes (N*C, L), per-plane vectors (N*C,); channels_last: (N, L, C), (N, C)
+        for layout, nd in (("nchw", 2), ("nhwc", 3)):
+            us = types.UniTuple(arr(dt, nd), 3)
+            vec = arr(dt, nd - 1)
+            sigs = dict(pool=(us, vec), select=(us, arr(f32, 3), arr(dt, nd)),
+                        attn_grad=(arr(dt, nd), us, arr(f32, 3)),
+                        select_bwd=(arr(dt, nd), us, arr(f32, 3), arr(f32, 3), us),
+                        fused_bwd=(arr(dt, nd), arr(dt, 3), vec, us))
             for step, sig in sigs.items():
                 ptx, _ = cuda.compile_ptx(kc.KERNELS[layout][step].py_func, sig, cc=(7, 5))
                 assert ".entry" in ptx and "atom" not in ptx, (layout, step)  # no atomics anywhere
+                assert ".local" not in ptx or step != "fused_bwd", (layout, step)  # weights in registers
 
 
 def test_launch_geometry():
-    from skmobile.kernels.cuda import reduction_threads
+    from skmobile.kernels.cuda import THREADS, grid_block, lanes_for
 
-    assert [reduction_threads(n) for n in (1, 49, 196, 3136)] == [32, 64, 256, 256]
+    # NCHW: one row of lanes per plane (8, 16, 32 by plane size), THREADS per block (64 simulated)
+    assert [lanes_for(n) for n in (1, 49, 64, 65, 196, 256, 257, 3136)] == [8, 8, 8, 16, 16, 16, 32, 32]
+    assert grid_block("pool", "nchw", (4096, 3136)) == (4096 * 32 // THREADS, (32, THREADS // 32))
+    assert grid_block("select", "nchw", (33, 49)) == (2, (8, 32))
+    assert grid_block("select", "nchw", (9, 49), sim=True) == (2, (8, 8))
+    # channels_last reductions: one block per (32-channel tile, sample)
+    assert grid_block("attn_grad", "nhwc", (4, 49, 100)) == ((4, 4), (32, 8))
