@@ -29,7 +29,7 @@ for s in $steps; do
                --rounds 5 --format table --out "$OUT/kernels.md" 2>&1 | tee "$OUT/bench_kernels.txt" ;;
     kernels-all) sk bench kernels --device cuda --rounds 5 --format table --out "$OUT/kernels.md" 2>&1 \
                | tee "$OUT/bench_kernels.txt" ;;
-    model) for b in 64 128; do
+    model) for b in ${MODEL_BATCHES:-64 128}; do
              sk bench model sknet50 --vs resnext50_32x4d --device cuda --train --batch $b --iters 10 \
                --rounds 3 --fusions torch,numba,auto 2>&1 | tee -a "$OUT/bench_model.txt"
            done ;;
