@@ -176,3 +176,14 @@ def test_bad_arguments_are_one_line_errors():
 
     with pytest.raises(SKMobileError):
         ShuffleNetV2(width=0.75)
+
+
+def test_shufflenet_stem_stride_halves_the_maps_not_the_params():
+    one = create_model("shufflenetv2_x0_5_sk", stem="small", num_classes=10, in_chans=1).eval()
+    two = create_model("shufflenetv2_x0_5_sk", stem="small", stem_stride=2, num_classes=10, in_chans=1).eval()
+    x = torch.randn(1, 1, 28, 28)
+    assert one.forward_features(x).shape[-1] == 4 and two.forward_features(x).shape[-1] == 2  # 28/7, 14/7
+    assert n_params(one) == n_params(two) and two.config["stem_stride"] == 2
+    assert complexity(two, 28).macs < complexity(one, 28).macs / 3
+    with pytest.raises(SKMobileError, match="stem_stride"):
+        create_model("shufflenetv2_x0_5", stem="small", stem_stride=3)

@@ -105,7 +105,7 @@ def train_cmd(
     meta = {"recipe": recipe.to_dict(), "train_limit": limit, "threads": n_threads}
     res = fit(net, loaders, epochs=epochs, lr=lr, weight_decay=recipe.weight_decay,
               label_smoothing=recipe.label_smoothing, seed=seed, device=device, out_dir=out, resume=resume,
-              progress=progress, meta=meta)
+              progress=progress, meta=meta, channels_last=True if recipe.channels_last else None)
     wall = time.perf_counter() - t0
     metrics = {
         "model": model, "dataset": loaders.name, "seed": seed, "status": res.status,

@@ -117,12 +117,14 @@ class ShuffleNetV2(nn.Module):
             (also their projection branch).
         se_reduction, se_min, se_head: SE ratio, minimum SE width, SE after conv5.
         stem: "imagenet" (conv1 3x3/2 + max-pool) or "small" (3x3/1, no pool: 28-32 px proxy).
+        stem_stride: stride of the stem conv (default 2 for "imagenet", 1 for "small"; the proxy
+            recipe uses a 3x3/2 "small" stem, as ResNeXt's does).
         width_mult: extra multiplier on every channel count (proxy models; 1.0 = the table).
     """
 
     def __init__(self, width: float = 1.0, block: str = "base", sk=None, sk_downsample=False,
                  se_reduction: float = 16, se_min: int = 16, se_head: bool = True, stem: str = "imagenet",
-                 num_classes: int = 1000, in_chans: int = 3, width_mult: float = 1.0,
+                 stem_stride: int | None = None, num_classes: int = 1000, in_chans: int = 3, width_mult: float = 1.0,
                  drop_rate: float = 0.0, repeats=REPEATS, channels=None):
         super().__init__()
         if block not in BLOCKS:
@@ -146,7 +148,9 @@ class ShuffleNetV2(nn.Module):
         self.sk_spec = sk_spec
 
         stem_ch = channels[0]
-        stride = 2 if stem == "imagenet" else 1
+        stride = (2 if stem == "imagenet" else 1) if stem_stride is None else int(stem_stride)
+        if stride not in (1, 2):
+            raise SKMobileError(f"stem_stride must be 1 or 2; got {stem_stride!r}")
         layers = [ConvBnAct(in_chans, stem_ch, 3, stride)]
         if stem == "imagenet":
             layers.append(nn.MaxPool2d(3, 2, 1))
@@ -172,7 +176,7 @@ class ShuffleNetV2(nn.Module):
         self.fc = nn.Linear(channels[-1], num_classes)
         self.config = dict(width=width, block=block, sk=sk_spec.to_dict() if sk_spec else None,
                            sk_downsample=sk_downsample, se_reduction=se_reduction, se_min=se_min,
-                           se_head=se_head, stem=stem, channels=list(channels), repeats=list(repeats),
+                           se_head=se_head, stem=stem, stem_stride=stride, channels=list(channels), repeats=list(repeats),
                            num_classes=num_classes, in_chans=in_chans, width_mult=width_mult)
         init_weights(self)
 
