@@ -2,7 +2,7 @@
 
 A backend turns a torch tensor into what its kernels take (a numpy view on CPU; a numba device
 array through ``__cuda_array_interface__`` on CUDA) and launches a step. Branches are viewed as
-3-D planes without copies: contiguous NCHW -> (N, C, H*W) ("nchw"), channels_last -> (N, H*W, C)
+views without copies: contiguous NCHW -> planes (N*C, H*W) ("nchw"), channels_last -> (N, H*W, C)
 ("nhwc"); anything else is converted once to NCHW. Gradients come back in the forward's layout.
 """
 
@@ -14,6 +14,8 @@ from typing import Sequence
 
 import torch
 from torch import Tensor
+
+from . import buffers
 
 
 # ---------------------------------------------------------------- layouts
@@ -32,34 +34,36 @@ def to_layout(t: Tensor, layout: str) -> Tensor:
     return t if t.is_contiguous(memory_format=cl) else t.contiguous(memory_format=cl)
 
 
-def planes(t: Tensor, layout: str, flat: bool = False) -> Tensor:
-    """The view the kernels index: (N, C, L), or (N*C, L) when ``flat``, or (N, L, C) for "nhwc";
+def planes(t: Tensor, layout: str) -> Tensor:
+    """The view the kernels index: planes (N*C, L) for "nchw", (N, L, C) for "nhwc";
     ``t`` must already be in ``layout``."""
     n, c, h, w = t.shape
     if layout == "nchw":
-        return t.view(n * c, h * w) if flat else t.view(n, c, h * w)
+        return t.view(n * c, h * w)
     return t.permute(0, 2, 3, 1).reshape(n, h * w, c)
 
 
 def empty_like_layout(shape, layout: str, dtype, device) -> Tensor:
-    mf = torch.contiguous_format if layout == "nchw" else torch.channels_last
-    return torch.empty(shape, dtype=dtype, device=device, memory_format=mf)
+    """An output of NCHW ``shape`` laid out as ``layout`` (pooled on CPU: see buffers.py)."""
+    n, c, h, w = shape
+    if layout == "nchw":
+        return buffers.empty((n, c, h, w), dtype, device)
+    return buffers.empty((n, h, w, c), dtype, device).permute(0, 3, 1, 2)
 
 
-def empty_grads(m: int, shape, layout: str, dtype, device, flat: bool = False):
+def empty_grads(m: int, shape, layout: str, dtype, device):
     """One (M, ...) buffer and its M slices as NCHW-shaped tensors in ``layout`` (no copies)."""
     n, c, h, w = shape
     if layout == "nchw":
-        buf = torch.empty((m, n, c, h, w), dtype=dtype, device=device)
-        return buf.view(m, n * c, h * w) if flat else buf.view(m, n, c, h * w), list(buf.unbind(0))
-    buf = torch.empty((m, n, h, w, c), dtype=dtype, device=device)
+        buf = buffers.empty((m, n, c, h, w), dtype, device)
+        return buf.view(m, n * c, h * w), list(buf.unbind(0))
+    buf = buffers.empty((m, n, h, w, c), dtype, device)
     return buf.view(m, n, h * w, c), [b.permute(0, 3, 1, 2) for b in buf.unbind(0)]
 
 
 # ---------------------------------------------------------------- backends
 class CpuBackend:
     name = "cpu"
-    flat_nchw = False  # NCHW planes as (N, C, L)
     dtypes = (torch.float32, torch.float64)
 
     def __init__(self):
@@ -90,7 +94,6 @@ class CudaBackend:
 
     name = "cuda"
     dtypes = (torch.float32, torch.float16)
-    flat_nchw = True  # NCHW planes as (N*C, L): one warp per plane
 
     def __init__(self, sim: bool | None = None, fast: bool = True):
         from numba import cuda as nb_cuda
@@ -148,12 +151,12 @@ CALLS: Counter = Counter()
 
 
 def _planes(backend, t: Tensor, layout: str):
-    return backend.array(planes(t, layout, backend.flat_nchw))
+    return backend.array(planes(t, layout))
 
 
 def _per_plane(backend, t: Tensor, layout: str):
-    """An (N, C) tensor as the kernels index it: (N*C,) for flat NCHW planes."""
-    return backend.array(t.view(-1) if backend.flat_nchw and layout == "nchw" else t)
+    """An (N, C) tensor as the kernels index it: (N*C,) for NCHW planes."""
+    return backend.array(t.view(-1) if layout == "nchw" else t)
 
 
 def _us(backend, branches: Sequence[Tensor], layout: str):
@@ -201,7 +204,7 @@ def select_backward(backend, dv: Tensor, branches: Sequence[Tensor], attn: Tenso
     """(da, [dU_m = a_m * dV]) in one pass."""
     b0 = branches[0]
     da = torch.zeros(attn.shape, dtype=attn.dtype, device=attn.device)
-    du3, dus = empty_grads(len(branches), b0.shape, layout, b0.dtype, b0.device, backend.flat_nchw)
+    du3, dus = empty_grads(len(branches), b0.shape, layout, b0.dtype, b0.device)
     us = _us(backend, branches, layout)
     dv3 = _planes(backend, dv, layout)
     _launch(backend, "select_bwd", layout, dv3.shape,
@@ -211,7 +214,7 @@ def select_backward(backend, dv: Tensor, branches: Sequence[Tensor], attn: Tenso
 
 def fused_backward(backend, dv: Tensor, attn: Tensor, ds: Tensor, shape, dtype, layout: str):
     """[dU_m = a_m * dV + ds / (H W)]: the branch gradients of pool and select in one pass."""
-    du3, dus = empty_grads(attn.shape[1], shape, layout, dtype, dv.device, backend.flat_nchw)
+    du3, dus = empty_grads(attn.shape[1], shape, layout, dtype, dv.device)
     dv3 = _planes(backend, dv, layout)
     _launch(backend, "fused_bwd", layout, dv3.shape,
             (dv3, backend.array(attn), _per_plane(backend, ds, layout), backend.grads(du3)), dv.device)
