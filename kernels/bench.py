@@ -225,6 +225,17 @@ def device_name(device) -> str:
 
 
 # ---------------------------------------------------------------- report
+#: Everything from this line on in an existing report is kept when the table is regenerated.
+NOTES_MARKER = "<!-- notes below this line are kept when skmobile bench kernels rewrites the table -->"
+
+
+def keep_notes(new_text: str, old_text: str) -> str:
+    """``new_text`` followed by the hand-written part of ``old_text`` (from NOTES_MARKER on)."""
+    if NOTES_MARKER not in old_text:
+        return new_text
+    return new_text.rstrip("\n") + "\n\n" + old_text[old_text.index(NOTES_MARKER):]
+
+
 def _by_key(records):
     table: dict = {}
     for r in records:

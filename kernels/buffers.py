@@ -17,6 +17,8 @@ is full, idle buffers of other sizes are dropped first, then new requests get pl
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 import threading
 import weakref
@@ -39,6 +41,11 @@ def _default_limit() -> int:
     except (ValueError, OSError):  # pragma: no cover - non-POSIX
         ram = 16 << 30
     return min(2 << 30, ram // 8)
+
+
+@functools.lru_cache(maxsize=None)
+def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
+    return torch.empty((), dtype=dtype).numpy().dtype
 
 
 class _Buffer:
@@ -70,15 +77,14 @@ class BufferPool:
 
     def empty(self, shape, dtype: torch.dtype) -> torch.Tensor:
         """An uninitialised contiguous CPU tensor of ``shape`` and ``dtype``."""
-        np_dtype = torch.empty((), dtype=dtype).numpy().dtype
-        nbytes = int(np.prod(shape)) * np_dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize
         if nbytes < self.min_bytes or self.limit <= 0:
             return torch.empty(shape, dtype=dtype)
         with self.lock:
             buf = self._take(nbytes)
             if buf is None:
                 return torch.empty(shape, dtype=dtype)
-            return torch.from_numpy(buf.lend(np_dtype, shape))
+            return torch.from_numpy(buf.lend(_numpy_dtype(dtype), shape))
 
     def _take(self, nbytes: int) -> _Buffer | None:
         for buf in self.by_size.get(nbytes, ()):

@@ -1,7 +1,7 @@
 """Tensor-level fusion steps: layout handling, output allocation, and launching on a backend.
 
 A backend turns a torch tensor into what its kernels take (a numpy view on CPU; a numba device
-array through ``__cuda_array_interface__`` on CUDA) and launches a step. Branches are viewed as
+array through ``__cuda_array_interface__`` on CUDA) and launches a step. Branches are seen through
 views without copies: contiguous NCHW -> planes (N*C, H*W) ("nchw"), channels_last -> (N, H*W, C)
 ("nhwc"); anything else is converted once to NCHW. Gradients come back in the forward's layout.
 """

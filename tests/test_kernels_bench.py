@@ -15,7 +15,10 @@ def _cli(*args):
 
 
 def test_bench_kernels_json_and_report(tmp_path):
+    from skmobile.kernels.bench import NOTES_MARKER
+
     out = tmp_path / "k.md"
+    out.write_text(f"# old table\n| stale |\n\n{NOTES_MARKER}\n## Analysis\nkept words\n")
     p = _cli("kernels", "--family", "shufflenetv2", "--batch", "1", "--backends", "numba,eager,timm",
              "--rounds", "1", "--format", "json", "--out", str(out))
     assert p.returncode == 0, p.stderr
@@ -27,6 +30,7 @@ def test_bench_kernels_json_and_report(tmp_path):
         assert r["shape"][:2] == [1, 2] and r["ms"] > 0 and r["gbps"] > 0
     text = out.read_text()
     assert "copy bandwidth" in text and "| shufflenetv2 | 1,2,58,28,28 | fwd+bwd |" in text
+    assert "| stale |" not in text and text.endswith(f"{NOTES_MARKER}\n## Analysis\nkept words\n")
 
 
 @pytest.mark.parametrize("args", [["kernels", "--backends", "cuda_magic"], ["model", "sknet50", "--vs", "nope_net"]])

@@ -97,7 +97,8 @@ def kernels(
     if out != "-":
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(bench.to_markdown(result, command, _versions()))
+        old = path.read_text() if path.exists() else ""
+        path.write_text(bench.keep_notes(bench.to_markdown(result, command, _versions()), old))
         if fmt == "table":
             typer.echo(f"wrote {path}")
 
