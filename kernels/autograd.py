@@ -62,6 +62,10 @@ def choose_backend(branches: Sequence[Tensor], attn: Tensor | None = None):
     backend = backend_for(b0)
     if backend is None:
         return None
+    if backend.name == "cpu" and not backend.usable():
+        warn_once("cpu-fork", "skmobile.kernels: this process was forked after its parent ran the "
+                  "numba CPU kernels on GNU OpenMP, which is not fork-safe; using the torch fusion here")
+        return None
     bad = [t.dtype for t in tensors if t.dtype not in backend.dtypes]
     if backend.name == "cpu" and attn is not None and attn.dtype != b0.dtype:
         bad.append(attn.dtype)

@@ -37,6 +37,28 @@ if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY
         numba.config.THREADING_LAYER = "workqueue"
 LOCK = threading.Lock()
 
+# GNU OpenMP is not fork-safe: numba kills a forked child (SIGTERM) that starts a parallel region
+# after its parent ran one with the "omp" layer. A child forked after a launch therefore marks the
+# kernels unusable, and the fusion falls back to torch there (autograd.choose_backend).
+_state = {"launched": False, "unusable_in_child": False}
+
+
+def note_launch() -> None:
+    _state["launched"] = True
+
+
+def usable() -> bool:
+    """False in a process forked after this one ran a kernel on the OpenMP layer."""
+    return not _state["unusable_in_child"]
+
+
+def _after_fork_in_child() -> None:
+    if _state["launched"] and numba.threading_layer() == "omp":
+        _state["unusable_in_child"] = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
 _RED = dict(parallel=True, cache=True, fastmath={"reassoc"}, nogil=True)
 _ELT = dict(parallel=True, cache=True, nogil=True)
 RB = 64  # rows (H*W positions) per task in the channels_last reductions

@@ -69,7 +69,7 @@ class CpuBackend:
     def __init__(self):
         from . import cpu
 
-        self.kernels, self.lock = cpu.KERNELS, cpu.LOCK
+        self.kernels, self.lock, self.cpu = cpu.KERNELS, cpu.LOCK, cpu
 
     def array(self, t: Tensor):
         return t.detach().numpy()
@@ -78,9 +78,13 @@ class CpuBackend:
         """The branch-gradient buffer (M, ...) as the kernels take it: one array."""
         return self.array(du3)
 
+    def usable(self) -> bool:
+        return self.cpu.usable()
+
     def launch(self, step: str, layout: str, shape, args) -> None:
         with self.lock:
             self.kernels[layout][step](*args)
+            self.cpu.note_launch()
 
 
 class CudaBackend:

@@ -1,4 +1,4 @@
-"""The CPU output-buffer pool: a buffer is lent again only once every tensor over it is gone."""
+"""CPU kernel runtime: the output-buffer pool, the OpenMP thread pool, and forked children."""
 
 import numba
 import pytest
@@ -96,3 +96,30 @@ def test_cpu_kernels_run_in_torchs_openmp_pool(monkeypatch):
     bs = [torch.randn(2, 3, 4, 4) for _ in range(2)]
     K.pool(bs)
     assert numba.threading_layer() == "omp"
+
+
+def _pool_in_forked_child(bs, queue):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = K.pool(bs)
+    queue.put((s.tolist(), [str(w.message) for w in caught]))
+
+
+def test_forked_child_falls_back_to_torch_instead_of_being_killed():
+    """numba SIGTERMs a child forked after an OpenMP parallel region; the fusion must not go there."""
+    import multiprocessing as mp
+
+    bs = [torch.randn(2, 3, 8, 8) for _ in range(2)]
+    K.pool(bs)  # the parent runs a kernel first
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_pool_in_forked_child, args=(bs, queue))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    values, messages = queue.get(timeout=5)
+    torch.testing.assert_close(torch.tensor(values), torch_pool(bs))
+    if numba.threading_layer() == "omp":
+        assert any("fork" in m for m in messages)
