@@ -18,15 +18,16 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-# Which thread pool runs the prange loops matters more than the loops (2-core Intel Xeon, SKNet-50
-# fusion fwd+bwd at batch 32, torch ops in between as in a network): numba's "workqueue" pool
-# competes for the cores with torch's OpenMP threads, which keep spinning after each torch op,
-# and every kernel took 3-4x its time alone (stage 1: 46 ms per step). numba's "omp" layer binds
-# to the OpenMP runtime torch has already loaded into the global symbol scope (LD_DEBUG shows the
-# GOMP_* symbols resolved in torch/lib/libgomp.so.1), so kernels run in torch's own warm pool:
-# 25.5 ms at stage 1, 4.0-5.3 ms instead of 8.2-10.4 ms at stage 4. So: omp first when torch uses
-# OpenMP, workqueue as the fallback, unless the user chose a layer. LOCK serialises launches
-# (workqueue is not re-entrant).
+# Which thread pool runs the prange loops matters as much as the loops. numba's "workqueue" pool
+# competes for the cores with torch's OpenMP threads, which keep spinning after each torch op.
+# numba's "omp" layer binds its GOMP_* calls to the libgomp torch has already loaded into the
+# global symbol scope (LD_DEBUG shows them resolved in torch/lib/libgomp.so.1), so the kernels run
+# in torch's own warm pool. Measured on a 2-core Intel Xeon, SKNet-50 fusion fwd+bwd at batch 32
+# (`skmobile bench kernels --family sknet50 --batch 32 --backends numba,eager --pass fwd+bwd`, with
+# and without NUMBA_THREADING_LAYER=workqueue, two runs each): stage 1 58-68 ms with workqueue,
+# 30-34 ms with omp; stage 4 8.4-9.9 ms vs 4.9-5.2 ms. So: omp first when torch uses OpenMP,
+# workqueue as the fallback, unless the user chose a layer. LOCK serialises launches (workqueue is
+# not re-entrant).
 if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
     import torch
 
@@ -65,8 +66,7 @@ RB = 64  # rows (H*W positions) per task in the channels_last reductions
 
 
 # ---------------------------------------------------------------- NCHW: planes (P = N*C, L)
-# One plane per prange iteration; n, c = divmod(p, C) once per plane. Flat planes index faster
-# than (N, C, L) at small L (measured at 32x1024x7x7: pool 0.67 -> 0.41 ms, select 0.75 -> 0.51 ms).
+# One plane per prange iteration; n, c = divmod(p, C) once per plane (the CUDA kernels' layout).
 @njit(**_RED)
 def pool_nchw(us, s):
     """s[p] = mean_L sum_m us[m][p, :]."""
@@ -149,9 +149,9 @@ def fused_bwd_nchw(dv, a, ds, du):
 
 # ---------------------------------------------------------------- NHWC: (N, L, C)
 # Reductions: one task per (n, block of RB rows) reads whole contiguous rows and keeps C partial
-# sums; a second loop adds the blocks in order (deterministic). Measured at 32x2x512x14x14: pool
-# 2.70 -> 0.74 ms, attention grad 4.25 -> 1.12 ms, select backward 9.27 -> 2.30 ms against the
-# earlier channel-block tasks, which read rows with a stride of C.
+# sums; a second loop adds the blocks in order (deterministic). tools/cpu_probe.py at SKNet-50's
+# batch-32 stages: 18-39 GB/s, where the earlier tasks (one n, 64 channels, all rows: reads with a
+# stride of C) ran at 5-11 GB/s.
 @njit(**_RED)
 def _add_blocks(part, out, scale):
     """out[n, m, c] = (out[n, m, c] + sum_b part[n, b, m, c]) * scale, the blocks in order."""
