@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 MIN_BYTES = 1 << 20
+ALIGN = 64
 
 
 def _default_limit() -> int:
@@ -54,7 +55,9 @@ class _Buffer:
     __slots__ = ("data", "loan")
 
     def __init__(self, nbytes: int):
-        self.data = np.empty(nbytes, np.uint8)
+        raw = np.empty(nbytes + ALIGN, np.uint8)
+        start = -raw.ctypes.data % ALIGN  # torch's CPU allocator aligns to 64 bytes too
+        self.data = raw[start:start + nbytes]
         self.loan = None  # weakref to the numpy view lent out last
 
     def idle(self) -> bool:

@@ -16,6 +16,7 @@ def test_buffer_is_lent_again_only_after_its_tensor_is_gone():
     a = pool.empty((4, 8), torch.float32)
     b = pool.empty((4, 8), torch.float32)
     assert a.shape == (4, 8) and a.dtype == torch.float32 and a.is_contiguous()
+    assert a.data_ptr() % 64 == 0 and b.data_ptr() % 64 == 0
     assert a.data_ptr() != b.data_ptr()  # a is alive: b must not share its memory
     ptr = a.data_ptr()
     del a
