@@ -1,11 +1,13 @@
 """The "auto" fusion: numba or torch per device and problem size, from measured benchmark results.
 
 The thresholds are what ``skmobile bench kernels`` measured (reports/kernels.md,
-reports/kernels-h100.md). On CPU the numba path won forward+backward on every shape with at least
-2**18 elements per branch (all batch-32 shapes, and SKNet-50 stage 1 / MobileNetV2 96@56 at batch 1);
-below that torch's few small ops beat numba's dispatch (about 30 us per kernel call, four calls per
-step), so "auto" keeps torch. On an H100 the fusion alone (``bench kernels``) costs about 1.2 ms
-of host time per forward+backward with the numba path and 0.8-1.0 ms with torch's ops, so alone it
+reports/kernels-h100.md). On CPU (2-core Intel Xeon, numba in torch's OpenMP pool) the numba path
+won forward+backward on every shape with at least 2**18 elements per branch (1.3-7.7x: all
+batch-32 shapes, and SKNet-50 stage 1 / MobileNetV2 96@56 at batch 1); below that torch's few
+small ops mostly win (0.77-0.96x; SKNet-50's 256@28 and 512@14 at batch 1 gave 1.1-1.2x), since
+the numba path's fixed cost per step (two autograd Functions, four kernel calls) dominates there.
+On an H100 the fusion alone (``bench kernels``) costs about 1.2 ms of host time per
+forward+backward with the numba path and 0.8-1.0 ms with torch's ops, so alone it
 wins only where device time dominates (SKNet-50 at batch 256: 2.62x eager at stage 1, 1.83x at
 stage 2, 1.06x at stage 3). Inside a network that host time overlaps the convolutions' device time:
 SKNet-50 training (``bench model``) ran 0.717x/0.720x of ResNeXt-50's images/s at batch 128/256
