@@ -23,6 +23,7 @@ import functools
 import math
 import os
 import threading
+import warnings
 import weakref
 
 import numpy as np
@@ -36,9 +37,12 @@ def _default_limit() -> int:
     env = os.environ.get("SKMOBILE_CPU_BUFFER_MB")
     if env is not None:
         try:
-            return max(0, int(env)) << 20
+            if int(env) >= 0:
+                return int(env) << 20
         except ValueError:
             pass
+        warnings.warn(f"SKMOBILE_CPU_BUFFER_MB={env!r} is not a whole number of MiB >= 0 "
+                      f"(0 turns the buffer pool off); using the default", RuntimeWarning, stacklevel=2)
     try:
         ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):  # pragma: no cover - non-POSIX

@@ -50,6 +50,16 @@ def test_limit_and_eviction_of_idle_buffers():
     assert pool.release() == 192 and pool.stats()["buffers"] == 0
 
 
+def test_buffer_limit_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SKMOBILE_CPU_BUFFER_MB", "3")
+    assert buffers.BufferPool().limit == 3 << 20
+    monkeypatch.setenv("SKMOBILE_CPU_BUFFER_MB", "0")
+    assert buffers.BufferPool().limit == 0
+    monkeypatch.setenv("SKMOBILE_CPU_BUFFER_MB", "lots")
+    with pytest.warns(RuntimeWarning, match="SKMOBILE_CPU_BUFFER_MB='lots'"):
+        assert buffers.BufferPool().limit > 0
+
+
 def test_small_requests_bypass_the_pool():
     pool = buffers.BufferPool(limit_bytes=1 << 20, min_bytes=1024)
     pool.empty((8,), torch.float32)
