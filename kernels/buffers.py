@@ -7,9 +7,10 @@ it on a 2-core Intel Xeon (``SKMOBILE_CPU_BUFFER_MB=0 skmobile bench kernels --f
 --batch 32 --backends numba,eager --pass fwd+bwd`` against the same without the variable, two runs
 each; stages 3-4, under glibc's 32 MiB mmap limit, did not change). This pool keeps the buffers
 of V and dU_m and hands a buffer out again once every tensor made from it is gone, as torch's CUDA
-caching allocator does on a GPU. Each loan is a numpy view of the buffer wrapped by ``torch.from_numpy``, whose storage holds
-the view for as long as any tensor or view of it lives; the pool keeps only a weak reference to the
-view, so the buffer is free again when that reference is dead.
+caching allocator does on a GPU. Each loan is a numpy view of the buffer wrapped by
+``torch.from_numpy``, whose storage holds the view for as long as any tensor or view of it lives;
+the pool keeps only a weak reference to the view, so the buffer is free again when that reference
+is dead.
 
 Buffers under ``MIN_BYTES`` come from torch as usual (small blocks stay in malloc's heap anyway).
 The pool holds at most ``SKMOBILE_CPU_BUFFER_MB`` (default: an eighth of RAM, at most 2 GiB); when it
