@@ -62,9 +62,9 @@ def choose_backend(branches: Sequence[Tensor], attn: Tensor | None = None):
     backend = backend_for(b0)
     if backend is None:
         return None
-    if backend.name == "cpu" and not backend.usable():
-        warn_once("cpu-fork", "skmobile.kernels: this process was forked after its parent ran the "
-                  "numba CPU kernels on GNU OpenMP, which is not fork-safe; using the torch fusion here")
+    reason = backend.unusable_reason()
+    if reason:
+        warn_once(f"{backend.name}:unusable", f"skmobile.kernels: {reason}; using the torch fusion here")
         return None
     bad = [t.dtype for t in tensors if t.dtype not in backend.dtypes]
     if backend.name == "cpu" and attn is not None and attn.dtype != b0.dtype:

@@ -78,8 +78,11 @@ class CpuBackend:
         """The branch-gradient buffer (M, ...) as the kernels take it: one array."""
         return self.array(du3)
 
-    def usable(self) -> bool:
-        return self.cpu.usable()
+    def unusable_reason(self) -> str | None:
+        if self.cpu.usable():
+            return None
+        return ("this process was forked after its parent ran the numba CPU kernels on GNU OpenMP, "
+                "which is not fork-safe")
 
     def launch(self, step: str, layout: str, shape, args) -> None:
         with self.lock:
@@ -112,6 +115,9 @@ class CudaBackend:
             from .cuda_launch import Launcher
 
             self.launcher = Launcher()
+
+    def unusable_reason(self) -> str | None:
+        return None
 
     def array(self, t: Tensor):
         t = t.detach()
