@@ -147,6 +147,13 @@ def fusion_bytes(n, m, c, h, w, itemsize: int, backward: bool) -> int:
     return units * n * c * h * w * itemsize
 
 
+def roof_ms(shape, dtype: str, backward: bool, copy_gbps: float) -> float:
+    """Milliseconds to move the fusion's minimum traffic at ``copy_gbps``. A soft bound: kernels
+    that mostly read can beat a copy by a few percent (torch.compile's forward on the H100 did)."""
+    itemsize = torch.tensor([], dtype=getattr(torch, dtype)).element_size()
+    return fusion_bytes(*shape, itemsize, backward) / copy_gbps / 1e6
+
+
 def bench_shape(family, n, m, c, hw, backends, passes, device, dtype=torch.float32, rounds=5,
                 channels_last=False, fns=None, min_ms=20.0) -> list[Record]:
     """Time every backend x pass on one shape, round-robin; one Record per (backend, pass)."""
@@ -263,19 +270,30 @@ def to_markdown(result: dict, command: str, versions: dict, notes=()) -> str:
              "- Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
              f"- Command: `{command}`",
              "- Times are medians of interleaved rounds (backends take turns, so load on this shared machine "
-             "hits them alike); GB/s counts the fusion's minimum traffic, (2M+1) tensors per pass.", ""]
+             "hits them alike); GB/s counts the fusion's minimum traffic, (2M+1) tensors per pass.",
+             "- roof ms: that minimum traffic at the copy bandwidth; eager/roof and compile/roof: what a backend "
+             "moving only those bytes at copy speed would gain over eager and torch.compile (read-heavy "
+             "kernels can beat a copy by a few percent, so this is a soft ceiling).",
+             ""]
+    others = ["eager"] + (["compile"] if "compile" in backends else [])
     head = ["family", "N,M,C,H,W", "pass"] + [f"{b} ms" for b in backends]
-    head += [f"eager/numba"] + (["compile/numba"] if "compile" in backends else []) + ["numba GB/s", "% of copy"]
+    head += [f"{o}/numba" for o in others] + ["numba GB/s", "% of copy", "roof ms"]
+    head += [f"{o}/roof" for o in others]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for (fam, shape, _, p), row in _by_key(recs).items():
+    for (fam, shape, dtype, p), row in _by_key(recs).items():
         cells = [fam, ",".join(map(str, shape)), p]
         cells += [f"{row[b].ms:.3f}" if b in row and row[b].ms else "n/a" for b in backends]
         nb = row.get("numba")
-        for other in ["eager"] + (["compile"] if "compile" in backends else []):
+        for other in others:
             o = row.get(other)
             cells.append(f"{o.ms / nb.ms:.2f}x" if nb and o and nb.ms and o.ms else "n/a")
         cells.append(f"{nb.gbps:.2f}" if nb and nb.gbps else "n/a")
         cells.append(f"{100 * nb.gbps / copy:.0f}%" if nb and nb.gbps else "n/a")
+        roof = roof_ms(shape, dtype, p == "fwd+bwd", copy)
+        cells.append(f"{roof:.3f}")
+        for other in others:
+            o = row.get(other)
+            cells.append(f"{o.ms / roof:.2f}x" if o and o.ms else "n/a")
         lines.append("| " + " | ".join(cells) + " |")
     missing = sorted({f"{r.backend}: {r.note}" for r in recs if r.ms is None})
     if missing:

@@ -1,11 +1,58 @@
-"""Whole-network throughput: images/s of a model with each fusion backend against a baseline."""
+"""Whole-network throughput: images/s of a model with each fusion backend against a baseline.
+
+Besides the real fusion backends, ``compare`` accepts ``FREE``: a timing-only fusion that moves no
+data (pool returns zeros, select returns the first branch as a view and hands dV to every branch;
+the attention MLP still runs forward and backward). Its images/s is the ceiling any fusion backend
+can reach in that network, so ``--fusions torch,numba,free`` says how much of the gap to the
+baseline the fusion could close at all. Its outputs are wrong; it is registered only while timed.
+"""
 
 from __future__ import annotations
 
 import statistics
 import time
+from contextlib import contextmanager
 
 import torch
+from torch.autograd import Function
+
+#: Name of the timing-only, zero-traffic fusion (the ceiling of any fusion backend).
+FREE = "free"
+
+
+def free_pool(branches):
+    """s = 0 without reading the branches."""
+    b0 = branches[0]
+    return b0.new_zeros(b0.shape[:2])
+
+
+class _FreeSelect(Function):
+    """V = U_1 (a view, no copy); backward passes dV to every branch and zeros to the attention."""
+
+    @staticmethod
+    def forward(ctx, attn, *branches):
+        ctx.attn_shape, ctx.m = attn.shape, len(branches)
+        return branches[0].view_as(branches[0])
+
+    @staticmethod
+    def backward(ctx, dv):
+        return (dv.new_zeros(ctx.attn_shape), *([dv] * ctx.m))
+
+
+def free_select(branches, attn):
+    return _FreeSelect.apply(attn, *branches)
+
+
+@contextmanager
+def timing_only_fusions():
+    """Register ``FREE`` for the duration of a benchmark."""
+    from skmobile.layers.sk_fusion import register_fusion, unregister_fusion
+
+    register_fusion(FREE, free_pool, free_select)
+    try:
+        yield
+    finally:
+        unregister_fusion(FREE)
 
 
 def images_per_second(model, batch: int, input_size: int, device, train: bool, iters: int,
@@ -43,22 +90,31 @@ def images_per_second(model, batch: int, input_size: int, device, train: bool, i
 
 def compare(model_name: str, baseline: str, fusions, device="cpu", train=False, batch=8, input_size=224,
             iters=3, rounds=1, channels_last=False) -> list[dict]:
-    """Rows {model, fusion, images_per_s, vs_baseline}; models alternate per round (noisy machines)."""
+    """Rows {model, fusion, images_per_s, vs_baseline}; models alternate per round (noisy machines).
+
+    The SK model's weights are snapshotted once and restored before each fusion's run, so every
+    fusion times the same weights (SGD steps and BN statistics would otherwise carry over)."""
+    import copy
+
     import skmobile
     from skmobile.layers.selective_kernel import set_fusion
 
     torch.manual_seed(0)
     models = {"baseline": skmobile.create_model(baseline)}
     sk = skmobile.create_model(model_name)
+    start = copy.deepcopy(sk.state_dict())
     results: dict[str, list[float]] = {"baseline": []}
     results.update({f: [] for f in fusions})
-    for _ in range(rounds):
-        results["baseline"].append(images_per_second(models["baseline"], batch, input_size, device, train,
-                                                     iters, channels_last=channels_last))
-        for f in fusions:
-            set_fusion(sk, f)
-            results[f].append(images_per_second(sk, batch, input_size, device, train, iters,
-                                                channels_last=channels_last))
+    with timing_only_fusions():
+        for _ in range(rounds):
+            results["baseline"].append(images_per_second(models["baseline"], batch, input_size, device,
+                                                         train, iters, channels_last=channels_last))
+            for f in fusions:
+                sk.load_state_dict(start)
+                set_fusion(sk, f)
+                results[f].append(images_per_second(sk, batch, input_size, device, train, iters,
+                                                    channels_last=channels_last))
+        set_fusion(sk, "torch")
     base = statistics.median(results["baseline"])
     rows = [dict(model=baseline, fusion="-", images_per_s=round(base, 2), vs_baseline=1.0)]
     for f in fusions:

@@ -61,3 +61,51 @@ def test_bench_backends_run_the_same_sk_fusion_and_numba_links_its_backward():
     for name in ("timm", "numba"):
         for got, ref in zip(results[name], results["eager"]):
             torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_free_fusion_moves_no_data_but_every_branch_gets_a_gradient():
+    import torch
+
+    from skmobile.kernels import model_bench
+    from skmobile.layers import SKConv2d, fusion_names
+
+    unit = SKConv2d(8, 8, paths="K3+K5", groups=2)
+    x = torch.randn(2, 8, 6, 6)
+    with model_bench.timing_only_fusions():
+        assert model_bench.FREE in fusion_names()
+        unit.fusion = model_bench.FREE
+        v = unit(x)
+        v.sum().backward()
+        unit.fusion = "torch"
+    assert model_bench.FREE not in fusion_names()  # never left behind for real models
+    assert v._base is not None  # a view of the first branch: no copy
+    assert torch.equal(v, unit.paths[0](x))
+    for p in unit.paths:  # dV reaches every branch, so the network's whole backward is timed
+        assert p.conv.weight.grad is not None and p.conv.weight.grad.abs().sum() > 0
+    assert unit.attn.fc_select.weight.grad is not None  # the attention MLP still runs backward
+
+
+def test_bench_model_json_with_free_ceiling():
+    p = _cli("model", "sknet50", "--vs", "resnext50_32x4d", "--train", "--batch", "2", "--input-size", "32",
+             "--iters", "1", "--fusions", "torch,free", "--format", "json")
+    assert p.returncode == 0, p.stderr
+    rows = json.loads(p.stdout)
+    assert [(r["model"], r["fusion"]) for r in rows] == [
+        ("resnext50_32x4d", "-"), ("sknet50", "torch"), ("sknet50", "free")]
+    assert all(r["images_per_s"] > 0 for r in rows) and rows[0]["vs_baseline"] == 1.0
+
+
+def test_roof_columns_bound_every_backend_by_copy_bandwidth():
+    from skmobile.kernels import bench
+
+    # 10 tensors (2M+1 forward, 2M+1 backward) of 1*2*4*2*2 float32 = 160 B each = 640 B at 1 GB/s
+    assert abs(bench.roof_ms((1, 2, 4, 2, 2), "float32", True, 1.0) - 640e-6) < 1e-12
+    assert abs(bench.roof_ms((1, 2, 4, 2, 2), "float32", False, 1.0) - 320e-6) < 1e-12
+    shape = [256, 2, 128, 56, 56]  # roof at 2000 GB/s: 10 * 411,041,792 B / 2e12 B/s = 2.0552 ms
+    recs = [bench.Record("sknet50", shape, "float32", b, "fwd+bwd", ms, 1.0)
+            for b, ms in (("numba", 2.5), ("eager", 6.1656), ("compile", 2.0552))]
+    text = bench.to_markdown({"device": "test", "copy_gbps": 2000.0, "records": recs}, "cmd", {})
+    head, _, row = [ln for ln in text.splitlines() if ln.startswith("|")]
+    cells = {k.strip(): v.strip() for k, v in zip(head.strip("|").split("|"), row.strip("|").split("|"))}
+    assert cells["roof ms"] == "2.055"
+    assert cells["eager/roof"] == "3.00x" and cells["compile/roof"] == "1.00x"

@@ -31,7 +31,7 @@ for s in $steps; do
                | tee "$OUT/bench_kernels.txt" ;;
     model) for b in ${MODEL_BATCHES:-64 128}; do
              sk bench model sknet50 --vs resnext50_32x4d --device cuda --train --batch $b --iters 10 \
-               --rounds 3 --fusions torch,numba,auto 2>&1 | tee -a "$OUT/bench_model.txt"
+               --rounds 3 --fusions torch,numba,auto,free 2>&1 | tee -a "$OUT/bench_model.txt"
            done ;;
     *) echo "unknown step $s"; exit 2 ;;
   esac

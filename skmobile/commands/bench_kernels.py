@@ -110,7 +110,8 @@ def model(
     train: bool = typer.Option(False, "--train", help="time forward + backward + SGD step"),
     batch: int = typer.Option(8, help="batch size"),
     input_size: int = typer.Option(224, help="input height = width"),
-    fusions: str = typer.Option("torch,numba", help="fusion backends to time: torch, numba, auto"),
+    fusions: str = typer.Option("torch,numba", help="fusion backends to time: torch, numba, auto; "
+                                "'free' times a zero-traffic fusion (wrong outputs): the ceiling of any fusion"),
     iters: int = typer.Option(3, help="timed steps per round (after one warm-up step)"),
     rounds: int = typer.Option(1, help="interleaved rounds (median reported)"),
     channels_last: bool = typer.Option(False, "--channels-last"),
@@ -122,7 +123,7 @@ def model(
 
     dev = _device(device)
     choose("format", fmt, ["table", "json"])
-    fus = _csv(fusions, "fusion", fusion_names())
+    fus = _csv(fusions, "fusion", fusion_names() + [model_bench.FREE])
     if batch < 1 or input_size < 32 or iters < 1 or rounds < 1:
         raise SKMobileError("need --batch >= 1, --input-size >= 32, --iters >= 1, --rounds >= 1")
     rows = model_bench.compare(name, vs, fus, dev, train, batch, input_size, iters, rounds, channels_last)

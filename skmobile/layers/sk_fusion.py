@@ -47,6 +47,11 @@ def register_fusion(name: str, pool, select) -> None:
     _FUSIONS[name] = Fusion(name, pool, select)
 
 
+def unregister_fusion(name: str) -> None:
+    """Forget ``name`` (the benchmark's timing-only fusions are registered only while they run)."""
+    _FUSIONS.pop(name, None)
+
+
 def fusion_names() -> list[str]:
     return sorted(set(_FUSIONS) | set(_LAZY))
 
