@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # One call on a lent GPU machine (no network): install skmobile over the image's torch/numba, run the
 # real-GPU kernel tests, the kernel probe and the benchmarks. Logs go to $OUT (or ./gpu-out).
-# Usage: bash tools/gpu_check.sh [tests] [probe] [kernels] [model]   (default: all four)
+# Usage: bash tools/gpu_check.sh [tests] [probe] [host] [kernels] [model]   (default: all five)
 set -uo pipefail
 OUT=${OUT:-gpu-out}; mkdir -p "$OUT"
-steps=${*:-tests probe kernels model}
+steps=${*:-tests probe host kernels model}
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv | tee "$OUT/gpu.txt"
 python3 -m pip show numba numba-cuda torch timm 2>/dev/null | grep -E '^(Name|Version)' | paste - - | tee -a "$OUT/gpu.txt"
@@ -22,6 +22,7 @@ for s in $steps; do
   case $s in
     tests) python3 -m pytest -q -p no:cacheprovider tests/test_kernels_gpu.py 2>&1 | tail -15 | tee "$OUT/tests.txt" ;;
     probe) python3 tools/cuda_probe.py 2>&1 | tee "$OUT/probe.txt" ;;
+    host) python3 tools/host_probe.py --device cuda 2>&1 | tee "$OUT/host.txt" ;;
     link) python3 tools/cuda_probe.py --link 2>&1 | tee "$OUT/link.txt" ;;
     trace) python3 tools/cuda_probe.py --trace 2>&1 | tee "$OUT/trace.txt" ;;
     profile) python3 tools/cuda_probe.py --profile 2>&1 | tee "$OUT/profile.txt" ;;
