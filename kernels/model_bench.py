@@ -88,6 +88,46 @@ def images_per_second(model, batch: int, input_size: int, device, train: bool, i
     return batch / statistics.median(times)
 
 
+#: The numba path's autograd Functions (forward) and their backward nodes, as the profiler names them.
+FUSION_EVENTS = ("_Pool", "_Select", "_PoolBackward", "_SelectBackward")
+
+
+def fusion_profile(model_name: str, fusion: str, batch: int, input_size: int, device="cpu",
+                   channels_last: bool = False) -> dict:
+    """One profiled training step after a warm-up: {"step_ms", "fusion_ms", "share"}.
+
+    ``fusion_ms`` is the CPU time spent inside the numba fusion's autograd Functions, forward and
+    backward (on CUDA that is host time). It attributes time inside the step itself, so it holds on
+    a machine too noisy to compare whole-network images/s; the torch fusion's ops are ordinary aten
+    ops and give 0 here."""
+    import skmobile
+    from skmobile.layers.selective_kernel import set_fusion
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.manual_seed(0)
+    model = set_fusion(skmobile.create_model(model_name), fusion)
+    mf = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(device).to(memory_format=mf).train()
+    x = torch.randn(batch, 3, input_size, input_size, device=device).contiguous(memory_format=mf)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        model(x).float().mean().backward()
+        opt.step()
+        if torch.device(device).type == "cuda":
+            torch.cuda.synchronize(device)
+
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        t0 = time.perf_counter()
+        step()
+        step_ms = (time.perf_counter() - t0) * 1e3
+    fusion_us = sum(e.cpu_time_total for e in prof.key_averages() if e.key in FUSION_EVENTS)
+    return dict(step_ms=round(step_ms, 2), fusion_ms=round(fusion_us / 1e3, 2),
+                share=round(fusion_us / 1e3 / step_ms, 4))
+
+
 def compare(model_name: str, baseline: str, fusions, device="cpu", train=False, batch=8, input_size=224,
             iters=3, rounds=1, channels_last=False) -> list[dict]:
     """Rows {model, fusion, images_per_s, vs_baseline}; models alternate per round (noisy machines).

@@ -85,14 +85,16 @@ def test_free_fusion_moves_no_data_but_every_branch_gets_a_gradient():
     assert unit.attn.fc_select.weight.grad is not None  # the attention MLP still runs backward
 
 
-def test_bench_model_json_with_free_ceiling():
+def test_bench_model_json_with_free_ceiling_and_profile():
     p = _cli("model", "sknet50", "--vs", "resnext50_32x4d", "--train", "--batch", "2", "--input-size", "32",
-             "--iters", "1", "--fusions", "torch,free", "--format", "json")
+             "--iters", "1", "--fusions", "torch,numba,free", "--profile", "--format", "json")
     assert p.returncode == 0, p.stderr
     rows = json.loads(p.stdout)
     assert [(r["model"], r["fusion"]) for r in rows] == [
-        ("resnext50_32x4d", "-"), ("sknet50", "torch"), ("sknet50", "free")]
+        ("resnext50_32x4d", "-"), ("sknet50", "torch"), ("sknet50", "numba"), ("sknet50", "free")]
     assert all(r["images_per_s"] > 0 for r in rows) and rows[0]["vs_baseline"] == 1.0
+    assert [r["fusion"] for r in rows if "profiled_step" in r] == ["numba"]  # only numba's Functions attribute
+    assert 0 < rows[2]["profiled_step"]["share"] < 1
 
 
 def test_roof_columns_bound_every_backend_by_copy_bandwidth():
@@ -109,3 +111,12 @@ def test_roof_columns_bound_every_backend_by_copy_bandwidth():
     cells = {k.strip(): v.strip() for k, v in zip(head.strip("|").split("|"), row.strip("|").split("|"))}
     assert cells["roof ms"] == "2.055"
     assert cells["eager/roof"] == "3.00x" and cells["compile/roof"] == "1.00x"
+
+
+def test_fusion_profile_attributes_time_to_the_numba_functions_only():
+    from skmobile.kernels import model_bench
+
+    numba = model_bench.fusion_profile("sknet50", "numba", batch=2, input_size=32)
+    assert numba["fusion_ms"] > 0 and 0 < numba["share"] < 1 and numba["step_ms"] > numba["fusion_ms"]
+    torch_fusion = model_bench.fusion_profile("sknet50", "torch", batch=2, input_size=32)
+    assert torch_fusion["fusion_ms"] == 0 and torch_fusion["step_ms"] > 0

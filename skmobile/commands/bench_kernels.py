@@ -116,6 +116,8 @@ def model(
     rounds: int = typer.Option(1, help="interleaved rounds (median reported)"),
     channels_last: bool = typer.Option(False, "--channels-last"),
     fmt: str = typer.Option("table", "--format", help="table or json"),
+    profile: bool = typer.Option(False, "--profile", help="also profile one training step per numba/auto "
+                                 "fusion: time inside the fusion's autograd Functions, and its share of the step"),
 ) -> None:
     """Images/s of MODEL with each fusion backend against BASELINE (the SK overhead as a ratio)."""
     from ..kernels import model_bench
@@ -127,6 +129,11 @@ def model(
     if batch < 1 or input_size < 32 or iters < 1 or rounds < 1:
         raise SKMobileError("need --batch >= 1, --input-size >= 32, --iters >= 1, --rounds >= 1")
     rows = model_bench.compare(name, vs, fus, dev, train, batch, input_size, iters, rounds, channels_last)
+    if profile:
+        for r in rows:
+            if r["fusion"] in ("numba", "auto"):
+                r["profiled_step"] = model_bench.fusion_profile(name, r["fusion"], batch, input_size, dev,
+                                                                channels_last)
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=1))
         return
@@ -135,6 +142,11 @@ def model(
     for r in rows:
         typer.echo(f"{r['model']:24s} fusion={r['fusion']:6s} {r['images_per_s']:10.2f} img/s  "
                    f"{r['vs_baseline']:.3f}x of {vs}")
+    for r in rows:
+        if "profiled_step" in r:
+            p = r["profiled_step"]
+            typer.echo(f"profiled training step, fusion={r['fusion']}: {p['fusion_ms']:.1f} ms inside the fusion "
+                       f"of a {p['step_ms']:.1f} ms step ({100 * p['share']:.1f} %)")
 
 
 def register(app: typer.Typer) -> None:
