@@ -55,9 +55,9 @@ def timing_only_fusions():
         unregister_fusion(FREE)
 
 
-def images_per_second(model, batch: int, input_size: int, device, train: bool, iters: int,
-                      warmup: int = 1, channels_last: bool = False) -> float:
-    """Median images/s over ``iters`` steps (forward, or forward + backward + SGD step)."""
+def make_step(model, batch: int, input_size: int, device, train: bool, channels_last: bool = False):
+    """``model`` moved to ``device`` (and channels_last), and a function that runs one step on a
+    random batch: forward, or forward + backward + SGD step; it waits for the GPU."""
     device = torch.device(device)
     mf = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(device).to(memory_format=mf)
@@ -73,17 +73,22 @@ def images_per_second(model, batch: int, input_size: int, device, train: bool, i
         else:
             with torch.no_grad():
                 model(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
 
+    return step
+
+
+def images_per_second(model, batch: int, input_size: int, device, train: bool, iters: int,
+                      warmup: int = 1, channels_last: bool = False) -> float:
+    """Median images/s over ``iters`` steps (forward, or forward + backward + SGD step)."""
+    step = make_step(model, batch, input_size, device, train, channels_last)
     for _ in range(warmup):
         step()
     times = []
     for _ in range(iters):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
         t0 = time.perf_counter()
         step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
         times.append(time.perf_counter() - t0)
     return batch / statistics.median(times)
 
@@ -106,18 +111,7 @@ def fusion_profile(model_name: str, fusion: str, batch: int, input_size: int, de
 
     torch.manual_seed(0)
     model = set_fusion(skmobile.create_model(model_name), fusion)
-    mf = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(device).to(memory_format=mf).train()
-    x = torch.randn(batch, 3, input_size, input_size, device=device).contiguous(memory_format=mf)
-    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        model(x).float().mean().backward()
-        opt.step()
-        if torch.device(device).type == "cuda":
-            torch.cuda.synchronize(device)
-
+    step = make_step(model, batch, input_size, device, True, channels_last)
     step()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         t0 = time.perf_counter()
