@@ -8,7 +8,7 @@ import types
 import pytest
 from typer.testing import CliRunner
 
-from skmobile.report import add_result, load_records, write_table_report
+from skmobile.report import add_result, load_records
 from skmobile.report.conclusions import conclusions
 from skmobile.tables import get_table
 
@@ -180,19 +180,31 @@ def test_report_errors_are_one_line(tmp_path, study):
     assert isinstance(res.exception, SKMobileError) and "no study 'nope'" in str(res.exception)
 
 
-def test_reproduce_train_runs_the_grid_and_writes_the_report(tmp_path, monkeypatch):
-    """The grid runs through the search machinery (here with its instant fake trainer): every
-    row x seed lands in the study once, and a rerun resumes with nothing left to run."""
-    from skmobile.report import runner
+def test_reproduce_train_runs_the_grid_through_run_search(tmp_path, monkeypatch):
+    """``reproduce --train`` runs the grid with ``run_search`` (here with its instant fake trainer):
+    every row x seed lands in the study once, a rerun resumes with nothing left to run, and the
+    report is written from the study."""
+    from skmobile.cli import _load_commands, app
 
     monkeypatch.setenv("SKMOBILE_SEARCH_TRAINER", "test_search_support:FakeTrainer")
+    monkeypatch.setenv("SKMOBILE_FAKE_SLEEP", "0")
+    _load_commands()
     url = f"sqlite:///{tmp_path}/runs.db"
-    assert runner.run_grid(6, 2, url, "g6") == 10
-    assert runner.run_grid(6, 2, url, "g6") == 0  # resumed: nothing left to run
-    res = write_table_report(6, load_records(url, "g6"), tmp_path / "out", "skmobile reproduce --table 6 --train")
-    rows = res["rows"]
+    args = ["reproduce", "--table", "6", "--train", "--seeds", "2", "--storage", url, "--out", str(tmp_path / "out")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "Table 6: 10 trials run into" in res.output
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0 and "Table 6: 0 trials run into" in res.output  # resumed: nothing left to run
+    import optuna
+
+    from skmobile.search.storage import open_storage
+
+    study = optuna.load_study(study_name="grid-table6", storage=open_storage(url))
+    assert study.user_attrs["space"] == "table6"  # made by run_search (its study attributes)
+    rows = json.loads((tmp_path / "out" / "table6.json").read_text())
     assert all(r["measured"]["top1_err_n"] == 2 for r in rows)
-    records = load_records(url, "g6")
+    records = load_records(url, "grid-table6")
     first = [r.test_error for r in records if r.label == rows[0]["label"]]
     assert len(first) == 2
     assert rows[0]["measured"]["top1_err"] == pytest.approx(sum(first) / 2, abs=0.01)
