@@ -33,9 +33,9 @@ def models_cmd(
     choose("format", fmt, ["table", "json"])
     entries = [model_entry(n) for n in list_models(family)]
     if family and not entries:
-        from ..models._registry import _REGISTRY
+        from ..models import model_families
 
-        raise SKMobileError(f"unknown family {family!r}; allowed: {', '.join(sorted({e.family for e in _REGISTRY.values()}))}")
+        raise SKMobileError(f"unknown family {family!r}; allowed: {', '.join(model_families())}")
     if fmt == "json":
         typer.echo(json.dumps([{"name": e.name, "family": e.family, "description": e.description,
                                 "in_timm_registry": e.in_timm} for e in entries], indent=1))
