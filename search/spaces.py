@@ -268,7 +268,7 @@ def _sk_channels(model: str, kwargs_json: str) -> tuple[int, ...]:
     from skmobile.models import create_model
 
     kwargs = json.loads(kwargs_json)
-    kwargs["sk"] = {"paths": "K3", "groups": 1, "attention": False}
+    kwargs["sk"] = {"paths": "K3", "attention": False, **({} if depthwise(model) else {"groups": 1})}
     with torch.device("meta"):
         net = create_model(model, **kwargs)
     units = [m for m in net.modules() if isinstance(m, SKConv2d)]
