@@ -11,7 +11,6 @@ device, M > 8, tracing/compiling) run the torch reference, with a one-time warni
 
 from __future__ import annotations
 
-import warnings
 import weakref
 from typing import Sequence
 
@@ -23,16 +22,10 @@ from torch.autograd.function import once_differentiable
 from skmobile.layers.sk_fusion import torch_pool, torch_select
 
 from . import ops
+from .warn import warn_once
 
 MAX_PATHS = 8
 _BACKENDS: dict[str, object] = {}
-_WARNED: set[str] = set()
-
-
-def warn_once(key: str, message: str) -> None:
-    if key not in _WARNED:
-        _WARNED.add(key)
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 def backend_for(t: Tensor):

@@ -18,12 +18,6 @@ TILE_L = 8  # rows of the channels_last reduction block
 THREADS = 256  # threads per NCHW block (the simulator launches 64)
 
 
-def _jit(fn):
-    return cuda.jit(fn)
-
-
-
-
 # ---------------------------------------------------------------- NCHW: planes (P = N*C, L)
 # Block (lanes, rows): each row of 8, 16 or 32 threads (``lanes_for``: by plane size) owns one
 # (n, c) plane, so there is no per-element index division; loops are unrolled by four for
@@ -31,7 +25,7 @@ def _jit(fn):
 # memory, all rows of the block at once. The trees are written out in each kernel on purpose: a
 # cuda.jit device function would make compile_ptx ask for a CUDA driver, and CI (no GPU) type-checks
 # every kernel through compile_ptx (tried: CudaSupportError without a driver).
-@_jit
+@cuda.jit
 def pool_nchw(us, s):
     p_, l_ = us[0].shape
     lane = cuda.threadIdx.x
@@ -68,7 +62,7 @@ def pool_nchw(us, s):
         s[p] = sh[row * nl] / float32(l_)
 
 
-@_jit
+@cuda.jit
 def select_nchw(us, a, v):
     p_, l_ = v.shape
     c_ = a.shape[2]
@@ -107,7 +101,7 @@ def select_nchw(us, a, v):
             i += nl
 
 
-@_jit
+@cuda.jit
 def attn_grad_nchw(dv, us, da):
     p_, l_ = dv.shape
     c_ = da.shape[2]
@@ -152,7 +146,7 @@ def attn_grad_nchw(dv, us, da):
         cuda.syncthreads()
 
 
-@_jit
+@cuda.jit
 def select_bwd_nchw(dv, us, a, da, du):
     p_, l_ = dv.shape
     c_ = da.shape[2]
@@ -207,7 +201,7 @@ def select_bwd_nchw(dv, us, a, da, du):
         cuda.syncthreads()
 
 
-@_jit
+@cuda.jit
 def fused_bwd_nchw(dv, a, ds, du):
     p_, l_ = dv.shape
     c_ = a.shape[2]
@@ -242,7 +236,7 @@ def fused_bwd_nchw(dv, a, ds, du):
 
 
 # ---------------------------------------------------------------- NHWC: (N, L, C)
-@_jit
+@cuda.jit
 def pool_nhwc(us, s):
     n_, l_, c_ = us[0].shape
     tx = cuda.threadIdx.x
@@ -270,7 +264,7 @@ def pool_nhwc(us, s):
         s[n, c] = sh[0, tx] / float32(l_)
 
 
-@_jit
+@cuda.jit
 def select_nhwc(us, a, v):
     n_, l_, c_ = us[0].shape
     total = n_ * l_ * c_
@@ -288,7 +282,7 @@ def select_nhwc(us, a, v):
         idx += stride
 
 
-@_jit
+@cuda.jit
 def attn_grad_nhwc(dv, us, da):
     n_, l_, c_ = dv.shape
     tx = cuda.threadIdx.x
@@ -321,7 +315,7 @@ def attn_grad_nhwc(dv, us, da):
         cuda.syncthreads()
 
 
-@_jit
+@cuda.jit
 def select_bwd_nhwc(dv, us, a, da, du):
     n_, l_, c_ = dv.shape
     tx = cuda.threadIdx.x
@@ -355,7 +349,7 @@ def select_bwd_nhwc(dv, us, a, da, du):
         cuda.syncthreads()
 
 
-@_jit
+@cuda.jit
 def fused_bwd_nhwc(dv, a, ds, du):
     n_, l_, c_ = dv.shape
     total = n_ * l_ * c_

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from . import buffers
+from .warn import warn_once
 
 
 # ---------------------------------------------------------------- layouts
@@ -153,8 +154,6 @@ class CudaBackend:
             try:
                 return self.launcher(self.mod.KERNELS[layout][step], grid, block, handle, args)
             except Exception as exc:  # e.g. another cuda.core API: numba's dispatcher still works
-                from .autograd import warn_once
-
                 warn_once("cuda-launch", f"skmobile.kernels: fast CUDA launch failed ({exc}); "
                           f"using numba's dispatcher (slower launches)")
                 self.launcher = None
