@@ -110,7 +110,7 @@ class CudaBackend:
     """
 
     name = "cuda"
-    dtypes = (torch.float32, torch.float16)
+    dtypes = (torch.float32, torch.float16, torch.bfloat16)
 
     def __init__(self, sim: bool | None = None, fast: bool = True):
         from numba import cuda as nb_cuda
@@ -131,6 +131,8 @@ class CudaBackend:
 
     def array(self, t: Tensor):
         t = t.detach()
+        if t.dtype == torch.bfloat16:  # the kernels see bfloat16 as its bits (cuda_dtypes.py)
+            t = t.view(torch.int16)
         if self.sim:
             return t.numpy()
         if self.launcher is not None:
@@ -202,10 +204,18 @@ def pool(backend, branches: Sequence[Tensor], layout: str) -> Tensor:
     return s
 
 
-def select(backend, branches: Sequence[Tensor], attn: Tensor, layout: str) -> Tensor:
-    """V (N, C, H, W) in ``layout``; dtype follows torch's promotion of branches and attn."""
+def select_dtype(branch: Tensor, attn: Tensor) -> torch.dtype:
+    """V's dtype: the branches' under autocast when they are 16-bit (the attention comes out of
+    softmax in float32 there, and V goes on to a 16-bit conv), else torch's promotion."""
+    if branch.dtype in (torch.float16, torch.bfloat16) and torch.is_autocast_enabled(branch.device.type):
+        return branch.dtype
+    return torch.promote_types(branch.dtype, attn.dtype)
+
+
+def select(backend, branches: Sequence[Tensor], attn: Tensor, layout: str, dtype=None) -> Tensor:
+    """V (N, C, H, W) in ``layout``, of ``dtype`` (default: :func:`select_dtype`)."""
     b0 = branches[0]
-    v = empty_like_layout(b0.shape, layout, torch.promote_types(b0.dtype, attn.dtype), b0.device)
+    v = empty_like_layout(b0.shape, layout, dtype or select_dtype(b0, attn), b0.device)
     us = _us(backend, branches, layout)
     _launch(backend, "select", layout, us[0].shape,
             (us, backend.array(attn), _planes(backend, v, layout)), b0.device)
