@@ -42,6 +42,28 @@ def _tracing() -> bool:
     return torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()
 
 
+_KERNEL_DTYPES = {"cpu": (torch.float32, torch.float64), "cuda": (torch.float32, torch.float16, torch.bfloat16)}
+
+
+def _compiled_op_fits(branches: Sequence[Tensor], attn: Tensor | None = None) -> bool:
+    """Whether ``torch.compile`` can put the custom ops here (tensor metadata only, so dynamo traces
+    it): not while exporting (ONNX/export graphs keep the plain torch ops), and only for inputs the
+    kernels take."""
+    exporting = getattr(torch.compiler, "is_exporting", lambda: False)()
+    if exporting or torch.jit.is_tracing() or not branches or len(branches) > MAX_PATHS:
+        return False
+    b0 = branches[0]
+    dtypes = _KERNEL_DTYPES.get(b0.device.type, ())
+    if b0.dim() != 4 or b0.dtype not in dtypes or any(b.shape != b0.shape or b.dtype != b0.dtype
+                                                      or b.device != b0.device for b in branches):
+        return False
+    if attn is None:
+        return True
+    same_dtype = b0.device.type == "cpu"
+    return (attn.dtype in dtypes and attn.device == b0.device and (attn.dtype == b0.dtype or not same_dtype)
+            and tuple(attn.shape) == (b0.shape[0], len(branches), b0.shape[1]))
+
+
 def choose_backend(branches: Sequence[Tensor], attn: Tensor | None = None):
     """The backend that runs these inputs, or None for the torch reference."""
     if _tracing() or not branches:
@@ -176,7 +198,12 @@ def pool(branches: Sequence[Tensor], backend=None) -> Tensor:
     """s[n, c] = mean over H, W of sum_m U_m (numba; torch for unsupported inputs).
 
     ``backend`` forces a kernel backend (tests: the CUDA kernels in the simulator on CPU tensors).
+    Under ``torch.compile`` it is the ``skmobile::sk_pool`` custom op.
     """
+    if backend is None and torch.compiler.is_compiling():
+        from . import custom_ops
+
+        return custom_ops.pool(branches) if _compiled_op_fits(branches) else torch_pool(branches)
     backend = backend or choose_backend(branches)
     if backend is None:
         return torch_pool(branches)
@@ -193,7 +220,13 @@ def pool(branches: Sequence[Tensor], backend=None) -> Tensor:
 
 
 def select(branches: Sequence[Tensor], attn: Tensor, backend=None) -> Tensor:
-    """V = sum_m a[:, m] * U_m (numba; torch for unsupported inputs)."""
+    """V = sum_m a[:, m] * U_m (numba; torch for unsupported inputs; ``skmobile::sk_select`` under
+    ``torch.compile``)."""
+    if backend is None and torch.compiler.is_compiling():
+        from . import custom_ops
+
+        fits = _compiled_op_fits(branches, attn)
+        return custom_ops.select(branches, attn) if fits else torch_select(branches, attn)
     backend = backend or choose_backend(branches, attn)
     if backend is None or attn.shape != (branches[0].shape[0], len(branches), branches[0].shape[1]):
         return torch_select(branches, attn)

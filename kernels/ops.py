@@ -53,13 +53,14 @@ def empty_like_layout(shape, layout: str, dtype, device) -> Tensor:
 
 
 def empty_grads(m: int, shape, layout: str, dtype, device):
-    """One (M, ...) buffer and its M slices as NCHW-shaped tensors in ``layout`` (no copies)."""
+    """One (M, ...) buffer as the kernels index it, and the same buffer as an (M, N, C, H, W) tensor
+    whose slices are in ``layout`` (no copies)."""
     n, c, h, w = shape
     if layout == "nchw":
         buf = buffers.empty((m, n, c, h, w), dtype, device)
-        return buf.view(m, n * c, h * w), list(buf.unbind(0))
+        return buf.view(m, n * c, h * w), buf
     buf = buffers.empty((m, n, h, w, c), dtype, device)
-    return buf.view(m, n, h * w, c), [b.permute(0, 3, 1, 2) for b in buf.unbind(0)]
+    return buf.view(m, n, h * w, c), buf.permute(0, 1, 4, 2, 3)
 
 
 # ---------------------------------------------------------------- backends
@@ -231,11 +232,14 @@ def attn_grad(backend, dv: Tensor, branches: Sequence[Tensor], attn: Tensor, lay
     return da
 
 
-def select_backward(backend, dv: Tensor, branches: Sequence[Tensor], attn: Tensor, layout: str):
-    """(da, [dU_m = a_m * dV]) in one pass."""
+def select_backward(backend, dv: Tensor, branches: Sequence[Tensor], attn: Tensor, layout: str,
+                    stacked: bool = False):
+    """(da, [dU_m = a_m * dV]) in one pass; ``stacked``: the dU_m as one (M, N, C, H, W) tensor."""
     b0 = branches[0]
     da = torch.zeros(attn.shape, dtype=attn.dtype, device=attn.device)
     du3, dus = empty_grads(len(branches), b0.shape, layout, b0.dtype, b0.device)
+    if not stacked:
+        dus = list(dus.unbind(0))
     us = _us(backend, branches, layout)
     dv3 = _planes(backend, dv, layout)
     _launch(backend, "select_bwd", layout, dv3.shape,
@@ -249,4 +253,4 @@ def fused_backward(backend, dv: Tensor, attn: Tensor, ds: Tensor, shape, dtype, 
     dv3 = _planes(backend, dv, layout)
     _launch(backend, "fused_bwd", layout, dv3.shape,
             (dv3, backend.array(attn), _per_plane(backend, ds, layout), backend.grads(du3)), dv.device)
-    return dus
+    return list(dus.unbind(0))
