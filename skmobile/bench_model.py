@@ -33,20 +33,26 @@ AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 @dataclass(frozen=True)
 class Mode:
     """How a step runs: ``train`` (forward + backward + optimizer step) or inference, autocast
-    dtype ``amp`` (none, bf16, fp16), channels_last memory format, and ``torch.compile``."""
+    dtype ``amp`` (none, bf16, fp16), channels_last memory format, ``torch.compile``, and the form
+    of the dilated depthwise SK paths (``layers.dilated_depthwise``: rule, dense, dilated)."""
 
     train: bool = False
     amp: str = "none"
     channels_last: bool = False
     compile: bool = False
+    dilated_as: str = "rule"
 
     def __post_init__(self):
+        from .layers.dilated_depthwise import FORMS
+
         choose("amp", self.amp, list(AMP_DTYPES))
+        choose("dilated form", self.dilated_as, FORMS)
 
     def describe(self) -> str:
         parts = ["train" if self.train else "inference", "fp32" if self.amp == "none" else f"{self.amp} autocast",
                  "channels_last" if self.channels_last else "NCHW"]
-        return ", ".join(parts + (["torch.compile"] if self.compile else ["eager"]))
+        parts += ["torch.compile" if self.compile else "eager"]
+        return ", ".join(parts + ([f"dilated paths as {self.dilated_as}"] if self.dilated_as != "rule" else []))
 
 
 # ---------------------------------------------------------------- the timing-only fusion
@@ -92,9 +98,11 @@ def make_step(model, batch: int, input_size: int, device, mode: Mode = Mode(), i
     random batch; it waits for the GPU. Training uses cross-entropy on random labels when
     ``num_classes`` is given (else the output's mean) and ``optimizer(model)`` (default SGD with
     momentum); fp16 autocast scales the loss on CUDA, as mixed-precision training does."""
+    from .layers.dilated_depthwise import set_dilated_form
+
     device = torch.device(device)
     mf = torch.channels_last if mode.channels_last else torch.contiguous_format
-    model = model.to(device).to(memory_format=mf)
+    model = set_dilated_form(model.to(device).to(memory_format=mf), mode.dilated_as)
     model.train(mode.train)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(batch, in_chans, input_size, input_size, generator=g).to(device).contiguous(memory_format=mf)

@@ -129,6 +129,8 @@ def model(
     amp: str = typer.Option("none", help="autocast dtype: none, bf16, fp16"),
     channels_last: bool = typer.Option(False, "--channels-last", help="model and input in channels_last"),
     compile_: bool = typer.Option(False, "--compile", help="torch.compile both models (default mode)"),
+    dilated_as: str = typer.Option("rule", "--dilated-as", help="dilated depthwise SK paths run as: rule "
+                                   "(per device/dtype/layout), dense, dilated"),
     iters: int = typer.Option(3, help="timed steps per round (after the warm-up steps)"),
     rounds: int = typer.Option(1, help="interleaved rounds (median reported)"),
     fmt: str = typer.Option("table", "--format", help="table or json"),
@@ -142,7 +144,8 @@ def model(
 
     dev = _device(device)
     choose("format", fmt, ["table", "json"])
-    mode = bench_model.Mode(train=train, amp=amp, channels_last=channels_last, compile=compile_)
+    mode = bench_model.Mode(train=train, amp=amp, channels_last=channels_last, compile=compile_,
+                            dilated_as=dilated_as)
     fus = _csv(fusions, "fusion", fusion_names() + [bench_model.FREE])
     if batch < 1 or input_size < 32 or iters < 1 or rounds < 1:
         raise SKMobileError("need --batch >= 1, --input-size >= 32, --iters >= 1, --rounds >= 1")
