@@ -30,17 +30,18 @@ def grid_rows(grid: str):
     return rows
 
 
-def enqueue_grid(study, grid: str, seeds: int) -> int:
-    """Enqueue the missing (row, repeat) pairs; returns how many trials this run must execute."""
+def enqueue_grid(study, grid: str, seeds: int, budget: str = "trial") -> int:
+    """Enqueue the (row, repeat) pairs the study does not hold for ``budget`` (a trial without a
+    budget attribute counts as "trial"); returns how many trials this run must execute."""
     if seeds < 1:
         raise SKMobileError(f"--seeds must be >= 1; got {seeds}")
     held = {(t.params.get("row", t.system_attrs.get("fixed_params", {}).get("row")),
              t.params.get("rep", t.system_attrs.get("fixed_params", {}).get("rep")))
-            for t in study.get_trials(deepcopy=False, states=_KEEP)}
+            for t in study.get_trials(deepcopy=False, states=_KEEP) if t.user_attrs.get("budget", "trial") == budget}
     for rep in range(seeds):
         for row in grid_rows(grid):
             if (row.label, rep) not in held:
-                study.enqueue_trial({"row": row.label, "rep": rep}, user_attrs={"grid": grid})
+                study.enqueue_trial({"row": row.label, "rep": rep}, user_attrs={"grid": grid, "budget": budget})
     return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
 
 

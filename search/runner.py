@@ -57,7 +57,9 @@ class SearchConfig:
         choose("objective", self.objective, OBJECTIVES)
         if self.grid is not None:
             choose("grid", self.grid, GRIDS)
-        choose("budget", self.budget, ("trial", "default"))
+        from skmobile.train import BUDGETS
+
+        choose("budget", self.budget, BUDGETS)
         for name in ("trials", "workers", "seeds", "train_limit", "epochs"):
             v = getattr(self, name)
             if v is not None and v < (0 if name == "trials" else 1):
@@ -80,8 +82,8 @@ class SearchConfig:
     def study_name(self) -> str:
         if self.study:
             return self.study
-        if self.grid:
-            return f"grid-{self.grid}"
+        if self.grid:  # one study per budget: a grid's (row, repeat) pairs are per budget
+            return f"grid-{self.grid}" + ("" if self.budget == "trial" else f"-{self.budget}")
         return self.space if self.objective == "multi" else f"{self.space}-{self.objective}"
 
 
@@ -146,7 +148,7 @@ def _search(cfg: SearchConfig, console: Console | None) -> dict:
     if stale and cfg.worker_index == 0:
         console.print(f"failed stale trial(s) {stale} of dead workers; they are retried")
     if cfg.grid:
-        waiting = enqueue_grid(study, cfg.grid, cfg.seeds) if cfg.worker_index == 0 else 0
+        waiting = enqueue_grid(study, cfg.grid, cfg.seeds, cfg.budget) if cfg.worker_index == 0 else 0
         n_trials = waiting if cfg.trials is None else min(waiting, cfg.trials)
         if cfg.worker_index:
             n_trials = cfg.trials or 0

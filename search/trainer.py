@@ -51,13 +51,15 @@ class ProxyTrainer:
     #: Held-out images for a "trial"-budget run: validation (what the search optimises) and test (a
     #: fixed subset, the same for every trial). Training images and epochs come from the recipe.
     TRIAL_BUDGET = {"val_size": 2000, "test_limit": 5000}
+    #: The "table" budget holds out 5,000 validation images and tests on the whole test split.
+    TABLE_BUDGET = {"val_size": 5000, "test_limit": None}
 
     def __init__(self, dataset: str = "fashion-mnist", data_dir: str | None = None, budget: str = "trial",
                  train_limit: int | None = None, epochs: int | None = None, device: str = "cpu",
                  val_size: int | None = None, test_limit: int | None = None):
         self.dataset, self.data_dir, self.budget = dataset, data_dir, budget
         self.train_limit, self.epochs, self.device = train_limit, epochs, device
-        small = self.TRIAL_BUDGET if budget == "trial" else {}
+        small = {"trial": self.TRIAL_BUDGET, "table": self.TABLE_BUDGET}.get(budget, {})
         if self.train_limit is None:
             self.train_limit = small.get("train_limit")
         self.val_size = val_size if val_size is not None else small.get("val_size", 5000)
@@ -90,7 +92,9 @@ class ProxyTrainer:
             epochs=int(result.epochs), images_per_s=float(result.images_per_s or 0.0),
             seconds=float(result.seconds), status=str(result.status),
             proxy={"model": candidate.model, "kwargs": run.model_kwargs, "params": cx.params if cx else None,
-                   "macs": cx.macs if cx else None, "input_size": loaders.image_size},
+                   "macs": cx.macs if cx else None, "input_size": loaders.image_size,
+                   **{k: v for k, v in (run.shape or {}).items() if k in ("net_input", "stage_maps", "largest_rf",
+                                                                        "last_map_ok")}},
             protocol={"dataset": loaders.name, "budget": self.budget,
                       "train_images": train_limit, "val_images": self.val_size,
                       "test_images": len(loaders.test.dataset) if loaders.test is not None else None,

@@ -193,6 +193,35 @@ def merge_sk(defaults: SKSpec, sk) -> SKSpec:
     raise SKMobileError(f"cannot read an SK spec from {sk!r}; give an SKSpec or a dict")
 
 
+def scale_sk_groups(spec: SKSpec, factor: float) -> SKSpec:
+    """``spec`` for a network ``factor`` times as wide with the same channels per group: the unit's G,
+    every path's own groups, L and an explicit attention width d all scale by ``factor`` (a proxy that
+    keeps the full model's group width; 1.0 returns ``spec``). A count that does not scale to a whole
+    number is an error naming it."""
+    if factor == 1:
+        return spec
+
+    def scaled(what: str, value: int) -> int:
+        v = value * factor
+        if abs(v - round(v)) > 1e-9 or round(v) < 1:
+            raise SKMobileError(f"{what}={value} does not scale by the width multiplier {factor} to a whole number; "
+                                f"allowed: {what} values that are multiples of {_denominator(factor)}")
+        return int(round(v))
+
+    paths = tuple(PathSpec(p.kernel, p.dilation, None if p.groups is None else scaled(f"path {p.name} groups", p.groups))
+                  for p in spec.paths)
+    return spec.replace(paths=paths, groups=scaled("SK groups G", spec.groups),
+                        min_attn=max(1, int(round(spec.min_attn * factor))),
+                        attn_channels=None if spec.attn_channels is None
+                        else max(1, int(round(spec.attn_channels * factor))))
+
+
+def _denominator(factor: float) -> int:
+    from fractions import Fraction
+
+    return Fraction(factor).limit_denominator(1000).denominator
+
+
 def as_sk_spec(spec) -> SKSpec:
     """Accept an SKSpec, a dict (over the paper default) or None (the paper default)."""
     return merge_sk(SKSpec(), spec)

@@ -21,7 +21,7 @@ def reproduce_cmd(
     study: str = typer.Option(None, "--study", help="study name for --train (default grid-tableN)"),
     dataset: str = typer.Option("fashion-mnist", "--dataset", help="proxy data set for --train"),
     data_dir: str = typer.Option(None, "--data-dir", help="data set directory for --train"),
-    budget: str = typer.Option("trial", "--budget", help="proxy budget for --train: trial | default"),
+    budget: str = typer.Option("trial", "--budget", help="proxy budget for --train: trial | table | default"),
     out: Path = typer.Option(Path("reports"), "--out", help="output directory"),
 ) -> None:
     """Rebuild every row of a paper table, measure it, and write DIR/tableN.{md,csv,json}.

@@ -71,7 +71,7 @@ def train_cmd(
     out: Path = typer.Option(None, "--out", help="directory for checkpoints and metrics.json"),
     resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in --out"),
     train_limit: int = typer.Option(None, "--train-limit", help="train on this many images (default: recipe)"),
-    budget: str = typer.Option("default", "--budget", help="proxy budget: default | trial"),
+    budget: str = typer.Option("default", "--budget", help="proxy budget: default | trial | table"),
     val_size: int = typer.Option(5000, "--val-size", help="images held out of train for validation"),
     threads: int = typer.Option(0, "--threads", help="CPU threads (0 = auto: 1 on a busy machine)"),
     workers: int = typer.Option(0, "--workers", help="data loader worker processes"),
@@ -106,7 +106,8 @@ def train_cmd(
         "train_images": len(loaders.train.dataset), "batch_size": batch_size, "lr": lr,
         "weight_decay": recipe.weight_decay, "threads": n_threads, "device": device,
         "proxy": {"kwargs": getattr(net, "skmobile_kwargs", {}), "input_size": loaders.image_size,
-                  "params": cx.params if cx else None, "macs": cx.macs if cx else None},
+                  "params": cx.params if cx else None, "macs": cx.macs if cx else None,
+                  "stage_maps": (run.shape or {}).get("stage_maps"), "net_input": (run.shape or {}).get("net_input")},
         "recipe": recipe.to_dict(), "units": {"test_error": "%", "test_accuracy": "%", "val_error": "%"},
     }
     if out is not None:
@@ -118,6 +119,7 @@ def train_cmd(
             ("val error", _fmt(res.val_error, " %")),
             ("params", f"{cx.params / 1e6:.3f} M" if cx else "-"),
             ("MACs", f"{cx.macs / 1e6:.2f} M at {loaders.image_size} px" if cx else "-"),
+            ("stage maps", "/".join(map(str, (run.shape or {}).get("stage_maps") or [])) + " px" if run.shape else "-"),
             ("images/s", f"{res.images_per_s:.0f} (train, {n_threads} threads)"),
             ("time", f"{res.seconds:.1f} s fit, {wall:.1f} s in all")]
     if out is not None:

@@ -149,7 +149,9 @@ def _check_sk_applies(name: str, model, sk) -> None:
         raise SKMobileError(f"model {name!r} has no SK units, so sk={sk!r} cannot apply{hint}")
     if not isinstance(sk, dict):
         return
-    asked = as_sk_spec(sk)
+    from ..specs import scale_sk_groups
+
+    asked = scale_sk_groups(as_sk_spec(sk), getattr(model, "sk_group_scale", 1.0))  # a group-scaled proxy
     for key in sk:
         want = getattr(asked, key)
         used = sorted({str(getattr(u.spec, key)) for u in units if getattr(u.spec, key) != want})

@@ -6,9 +6,12 @@ The bottleneck's grouped 3x3 is either a plain conv (ResNeXt, SENet) or an :clas
 A Table 6/7 row is ``sknet50`` with another ``sk`` spec.
 
 Stems: "imagenet" (7x7/2 + max-pool, 224 px), "cifar" (3x3, no pool: ResNeXt-29 of Table 5),
-"small" (3x3/1, no pool: the proxy form for 28-32 px images). ``width_mult``/``depth_mult`` shrink
-the network for proxy training; ``stem_stride=2`` makes the 3x3 stem of "cifar"/"small" stride 2
-(the fast CPU proxy of skmobile.train.proxy).
+"small" (3x3/1, no pool: the proxy form for 28-64 px images). ``width_mult``/``depth_mult`` shrink
+the network for proxy training; ``stem_stride=2`` makes the 3x3 stem of "cifar"/"small" stride 2.
+``scale_groups=True`` makes ``width_mult`` scale the cardinality and every SK group count too, so each
+group keeps the full model's channels (4/8/16/32 per group in SKNet-50's stages) and Table 6's
+G=64/128 rows stay complexity-matched; ``input_upsample=k`` repeats each input pixel k x k (nearest)
+before the stem, so a 28 px image reaches the stages at 56 px (skmobile.train.proxy says why).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from torch import Tensor, nn
 
 from ..errors import SKMobileError
 from ..layers import ConvBnAct, SKConv2d, SqueezeExcite
-from ..specs import SKSpec, as_sk_spec, merge_sk
+from ..specs import SKSpec, as_sk_spec, merge_sk, scale_sk_groups
 from ._registry import register_model
 
 STEMS = ("imagenet", "cifar", "small")
@@ -62,7 +65,7 @@ class ResNeXt(nn.Module):
     def __init__(self, layers=(3, 4, 6, 3), cardinality=32, base_width=4, attn=None, sk=None,
                  se_reduction=16, stem="imagenet", planes=(64, 128, 256, 512), expansion=4,
                  stem_channels=64, num_classes=1000, in_chans=3, width_mult=1.0, depth_mult=1.0,
-                 drop_rate=0.0, zero_init_last=True, stem_stride=1):
+                 drop_rate=0.0, zero_init_last=True, stem_stride=1, scale_groups=False, input_upsample=1):
         super().__init__()
         if attn not in ATTNS:
             raise SKMobileError(f"unknown block attention {attn!r}; allowed: none, se, sk")
@@ -70,9 +73,22 @@ class ResNeXt(nn.Module):
             raise SKMobileError(f"unknown stem {stem!r}; allowed: {', '.join(STEMS)}")
         if width_mult <= 0 or depth_mult <= 0:
             raise SKMobileError(f"width/depth multipliers must be > 0; got {width_mult}, {depth_mult}")
+        if isinstance(input_upsample, bool) or input_upsample not in (1, 2, 3, 4):
+            raise SKMobileError(f"input_upsample {input_upsample!r} is not allowed; allowed: 1, 2, 3, 4")
         if attn == "sk":
             sk = as_sk_spec(sk)
-        self.sk_spec = sk
+        self.sk_spec = sk  # as given (the full-size model's); the units get ``unit_sk``
+        self.sk_group_scale = float(width_mult) if scale_groups else 1.0
+        unit_sk = scale_sk_groups(sk, self.sk_group_scale) if sk is not None else None
+        full_widths = [max(1, int(math.floor(p * base_width / 64))) * cardinality for p in planes]
+        if scale_groups:
+            scaled = cardinality * width_mult
+            if abs(scaled - round(scaled)) > 1e-9 or round(scaled) < 1:
+                raise SKMobileError(f"cardinality {cardinality} x width_mult {width_mult} = {scaled:g} is not a whole "
+                                    "number; allowed with scale_groups: a width_mult that scales it to one")
+            group_width = [w // cardinality for w in full_widths]
+            cardinality = int(round(scaled))
+            full_widths = [g * cardinality for g in group_width]
         layers = [max(1, int(round(n * depth_mult))) for n in layers]
         planes = [max(8, int(round(p * width_mult))) for p in planes]
         stem_channels = max(8, int(round(stem_channels * width_mult)))
@@ -83,14 +99,18 @@ class ResNeXt(nn.Module):
             if stem_stride not in (1, 2):
                 raise SKMobileError(f"stem_stride {stem_stride} is not allowed; allowed: 1, 2")
             self.stem = ConvBnAct(in_chans, stem_channels, 3, stem_stride)
+        self.upsample = nn.Upsample(scale_factor=input_upsample, mode="nearest") if input_upsample > 1 else None
         stages, in_ch = [], stem_channels
         for i, (n, p) in enumerate(zip(layers, planes)):
-            width = max(1, int(math.floor(p * base_width / 64))) * cardinality
+            if scale_groups:
+                width = full_widths[i]
+            else:
+                width = max(1, int(math.floor(p * base_width / 64))) * cardinality
             out_ch = p * expansion
             blocks = []
             for j in range(n):
                 stride = 2 if (j == 0 and i > 0) else 1
-                blocks.append(Bottleneck(in_ch, width, out_ch, stride, cardinality, attn, sk, se_reduction))
+                blocks.append(Bottleneck(in_ch, width, out_ch, stride, cardinality, attn, unit_sk, se_reduction))
                 in_ch = out_ch
             stages.append(nn.Sequential(*blocks))
         self.stages = nn.Sequential(*stages)
@@ -100,10 +120,14 @@ class ResNeXt(nn.Module):
         self.fc = nn.Linear(in_ch, num_classes)
         self.config = dict(layers=layers, cardinality=cardinality, base_width=base_width, attn=attn,
                            stem=stem, stem_stride=stem_stride, planes=planes, num_classes=num_classes,
-                           sk=sk.to_dict() if sk is not None else None)
+                           sk=sk.to_dict() if sk is not None else None,
+                           unit_sk=unit_sk.to_dict() if unit_sk is not None else None,
+                           scale_groups=bool(scale_groups), input_upsample=int(input_upsample))
         _init_weights(self, zero_init_last)
 
     def forward_features(self, x: Tensor) -> Tensor:
+        if self.upsample is not None:
+            x = self.upsample(x)
         return self.stages(self.stem(x))
 
     def forward_head(self, x: Tensor) -> Tensor:

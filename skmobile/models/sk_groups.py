@@ -1,7 +1,8 @@
 """SK group counts against a model's channels: whether a spec fits, and the largest groups that do.
 
 The search samples G = 16/32/64 and Table 6's 5x5g64 / 7x7g128 paths for full-size SKNet-50; a
-narrow proxy (quarter width) has SK units too thin for some of them. :func:`fit_sk_groups` lowers
+narrow proxy that keeps the cardinality (the "default" budget's quarter-width form) has SK units too
+thin for some of them; the group-scaled proxy of the "trial"/"table" budgets scales them instead. :func:`fit_sk_groups` lowers
 each group count to the largest divisor of every SK unit's channels, so the search and
 ``skmobile train`` build the same proxy. Depthwise families (the registry's ``depthwise_sk``) set
 G = C themselves and are never changed.
@@ -30,6 +31,7 @@ def _sk_channels(model: str, kwargs_json: str) -> tuple[int, ...]:
     from ..layers import SKConv2d
 
     kwargs = json.loads(kwargs_json)
+    kwargs.pop("scale_groups", None)
     kwargs["sk"] = SKSpec(paths="K3", groups=1, attention=False)  # any G fits: only the widths matter
     with torch.device("meta"):
         net = create_model(model, **kwargs)
@@ -55,10 +57,13 @@ def sk_spec_of(model: str, kwargs: dict | None = None) -> SKSpec | None:
 
 
 def groups_problem(model: str, kwargs: dict | None = None) -> str | None:
-    """Why the SK group counts of ``model`` built with ``kwargs`` do not divide its SK channels, or None."""
+    """Why the SK group counts of ``model`` built with ``kwargs`` do not divide its SK channels, or None.
+    With ``scale_groups`` (the counts scale with the width) the build itself is the check."""
     spec = sk_spec_of(model, kwargs)
     if spec is None or model_entry(model).depthwise_sk:
         return None
+    if (kwargs or {}).get("scale_groups"):
+        return _build_problem(model, kwargs)
     channels = sk_channels(model, kwargs)
     for path in spec.paths:
         g = path.groups or spec.groups
@@ -68,10 +73,25 @@ def groups_problem(model: str, kwargs: dict | None = None) -> str | None:
     return None
 
 
+def _build_problem(model: str, kwargs: dict) -> str | None:
+    import torch
+
+    from ..errors import SKMobileError
+
+    try:
+        with torch.device("meta"):
+            create_model(model, **kwargs)
+    except SKMobileError as exc:
+        return str(exc)
+    return None
+
+
 def fit_sk_groups(model: str, kwargs: dict) -> dict:
     """``kwargs`` with every SK group count lowered to the largest divisor of all SK channels, when
-    the spec does not fit as given (else ``kwargs`` unchanged)."""
-    if groups_problem(model, kwargs) is None:
+    the spec does not fit as given (else ``kwargs`` unchanged). A group-scaled proxy
+    (``scale_groups``) is never changed: its counts scale with its channels, so they fit whenever the
+    full-size spec fits the full-size model."""
+    if kwargs.get("scale_groups") or groups_problem(model, kwargs) is None:
         return kwargs
     spec = sk_spec_of(model, kwargs)
     common = functools.reduce(math.gcd, sk_channels(model, kwargs), 0) or 1

@@ -37,6 +37,17 @@ def protocol(per_row: dict[str, list[Record]]) -> dict:
             "studies": sorted({r.study for r in recs}), "runs": len(recs)}
 
 
+def proxy_shape(recs: list[Record]) -> dict:
+    """The trained proxy's parameters, MACs and stage maps over a row's runs (None where not recorded;
+    the runs of one row and budget build the same network, so the first recorded one stands)."""
+    def first(values):
+        return next((v for v in values if v is not None), None)
+
+    maps = first(r.proxy_maps for r in recs)
+    return {"params": first(r.proxy_params for r in recs), "macs": first(r.proxy_macs for r in recs),
+            "stage_maps": list(maps) if maps else None}
+
+
 def attach_accuracy(table: Table, rows: list[dict], per_row: dict[str, list[Record]]) -> None:
     """Add measured top1_err (mean), std, n, per-seed values, data set and budget to each row."""
     for row in rows:
@@ -48,5 +59,5 @@ def attach_accuracy(table: Table, rows: list[dict], per_row: dict[str, list[Reco
         m["top1_err"], m["top1_err_std"], m["top1_err_n"] = s.mean, s.std, s.n
         m["top1_err_seeds"] = [{"seed": r.seed, "top1_err": rnd(r.test_error)} for r in recs]
         p = protocol({row["label"]: recs})
-        m["proxy"] = {"dataset": p["dataset"], "budget": p["budget"], "epochs": p["epochs"]}
+        m["proxy"] = {"dataset": p["dataset"], "budget": p["budget"], "epochs": p["epochs"], **proxy_shape(recs)}
         m["convention"]["top1_err"] = f"proxy test error (%) on {p['dataset']}, budget {p['budget']}"

@@ -32,6 +32,9 @@ class Record:
     macs: float | None        # full-size model, paper convention
     model: str | None
     spec: str | None          # JSON text
+    proxy_params: float | None = None   # the trained proxy itself (user attr "proxy")
+    proxy_macs: float | None = None     # the proxy's MACs at its data's image size, paper convention
+    proxy_maps: tuple | None = None     # the proxy's stage map sides (px), e.g. (56, 28, 14, 7)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,9 +66,12 @@ def _table_number(grid) -> int | None:
 def records_from_trial(study_name: str, trial) -> Record:
     a = dict(trial.user_attrs)
     label = a.get("row") if a.get("row") is not None else a.get("label")  # a grid row, else the candidate
+    proxy = a.get("proxy") if isinstance(a.get("proxy"), dict) else {}
+    maps = proxy.get("stage_maps")
     return Record(study_name, trial.number, label, _table_number(a.get("grid")), _int(a.get("seed")),
                   _float(a.get("test_error")), _float(a.get("val_error")), a.get("dataset"), a.get("budget"),
-                  _int(a.get("epochs")), a.get("params"), a.get("macs"), a.get("model"), _spec_text(a.get("spec")))
+                  _int(a.get("epochs")), a.get("params"), a.get("macs"), a.get("model"), _spec_text(a.get("spec")),
+                  _float(proxy.get("params")), _float(proxy.get("macs")), tuple(int(m) for m in maps) if maps else None)
 
 
 def load_records(storage: str | None = None, study: str | None = None) -> list[Record]:

@@ -21,6 +21,7 @@ class ProxyRun:
     result: FitResult
     complexity: object | None   # skmobile.profile.Complexity of the proxy at the data's image size
     lr: float
+    shape: dict | None = None   # skmobile.train.proxy_shape.proxy_shape: params, MACs, stage maps
 
 
 def _complexity(model: nn.Module, image_size: int):
@@ -29,6 +30,15 @@ def _complexity(model: nn.Module, image_size: int):
     try:
         return complexity(model, image_size, "paper")
     except Exception:  # noqa: BLE001 - a summary without MACs is still a result
+        return None
+
+
+def _shape(model: nn.Module, image_size: int) -> dict | None:
+    from .proxy_shape import proxy_shape
+
+    try:
+        return proxy_shape(model, image_size)
+    except Exception:  # noqa: BLE001 - a result without the proxy's shape is still a result
         return None
 
 
@@ -51,8 +61,9 @@ def train_proxy(model_name: str, loaders, *, budget: str = "default", seed: int 
     torch.manual_seed(seed)
     model = build_proxy_model(model_name, loaders, budget, **(overrides or {}))
     cx = _complexity(model, loaders.image_size)
+    shape = _shape(model, loaders.image_size)
     result = fit(model, loaders, epochs=epochs or recipe.epochs, lr=lr, weight_decay=recipe.weight_decay,
                  label_smoothing=recipe.label_smoothing, seed=seed, device=device, out_dir=out_dir, resume=resume,
                  progress=progress, on_epoch=on_epoch, meta={"recipe": recipe.to_dict(), **(meta or {})},
                  channels_last=True if recipe.channels_last else None)
-    return ProxyRun(model, dict(model.skmobile_kwargs), recipe, result, cx, float(lr))
+    return ProxyRun(model, dict(model.skmobile_kwargs), recipe, result, cx, float(lr), shape)
