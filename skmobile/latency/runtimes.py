@@ -1,0 +1,107 @@
+"""Callables that run one inference of a model: eager torch or an onnxruntime session.
+
+The ONNX graph comes from :func:`skmobile.export.export_onnx` (eval mode, fixed input shape). Each
+runner is a zero-argument callable that returns only when the result is ready (CUDA synchronised).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Callable
+
+from ..errors import SKMobileError, choose
+
+RUNTIMES = ("torch", "onnxruntime")
+DEVICES = ("cpu", "cuda")
+
+
+def check_settings(runtime: str, device: str, threads: int, batch: int) -> None:
+    """Raise a one-line SKMobileError for a setting that cannot run here."""
+    choose("runtime", runtime, RUNTIMES)
+    choose("device", device, DEVICES)
+    if threads < 1:
+        raise SKMobileError(f"threads must be >= 1; got {threads}")
+    if batch < 1:
+        raise SKMobileError(f"batch must be >= 1; got {batch}")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SKMobileError("device 'cuda' is unavailable on this machine (no CUDA); allowed: cpu")
+        if runtime == "onnxruntime":
+            import onnxruntime
+
+            if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+                raise SKMobileError("onnxruntime here has no CUDAExecutionProvider; allowed on cuda: torch")
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int):
+    """Set torch's intra-op thread count for the block, then restore it."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def torch_runner(model, shape: tuple[int, ...], device: str = "cpu") -> Callable[[], object]:
+    """Eager inference (eval, inference_mode) of ``model`` on a fixed random input."""
+    import torch
+
+    model = model.eval().to(device)
+    x = torch.randn(*shape, device=device)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+    def run():
+        with torch.inference_mode():
+            out = model(x)
+        sync()
+        return out
+
+    return run
+
+
+def export(model, path: str | os.PathLike, shape: tuple[int, ...], opset: int = 17, name: str = "model") -> str:
+    """Export ``model`` to ``path`` for ``shape`` unless a file is already there; one-line error on failure."""
+    from ..export import export_onnx
+
+    path = Path(path)
+    if path.is_file():
+        return str(path)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.onnx")
+    try:
+        export_onnx(model, tmp, input_size=shape[-1], opset=opset, batch_size=shape[0], in_chans=shape[1],
+                    verify=False)
+    except Exception as exc:  # noqa: BLE001 - any exporter failure means "cannot export"
+        tmp.unlink(missing_ok=True)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise SKMobileError(f"model {name!r} cannot be exported to ONNX (opset {opset}): {first}") from exc
+    os.replace(tmp, path)
+    return str(path)
+
+
+def ort_runner(onnx_path: str, shape: tuple[int, ...], device: str = "cpu", threads: int = 1) -> Callable[[], object]:
+    """An onnxruntime session (all graph optimisations, sequential, ``threads`` intra-op threads)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    providers = ["CUDAExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
+    sess = ort.InferenceSession(onnx_path, opts, providers=providers)
+    feed = {sess.get_inputs()[0].name: np.random.default_rng(0).standard_normal(shape, dtype=np.float32)}
+
+    def run():
+        return sess.run(None, feed)
+
+    return run
