@@ -120,3 +120,19 @@ def measure(models: list[str], setting: Setting, vs: str | None = None, plan: Ti
         rows.append(row)
     return {"setting": asdict(setting), "rounds": result.rounds, "stable": result.stable, "models": rows,
             "machine": machine.describe(setting.device)}
+
+
+def measure_one(arch: Arch, setting: Setting, plan: TimingPlan | None = None) -> dict:
+    """One architecture's latency record: p10/p50/p90 ms, setting, runtime version and machine."""
+    result = timed({"arch": arch}, setting, plan)
+    spread = result.spread("arch").scaled(1e3)
+    return {"latency_ms": round(spread.p50, 4), "latency_p10_ms": round(spread.p10, 4),
+            "latency_p90_ms": round(spread.p90, 4), "latency_calls": spread.n,
+            **record_setting(setting), "measured": machine.describe(setting.device)["date"]}
+
+
+def record_setting(setting: Setting) -> dict:
+    """How a latency was obtained, as stored beside it (trial user attributes, cache, table)."""
+    return {"latency_runtime": machine.runtime_version(setting.runtime), "latency_device": setting.device,
+            "latency_threads": setting.threads, "latency_batch": setting.batch,
+            "latency_machine": machine.machine_id(setting.device)}

@@ -38,6 +38,23 @@ def check_settings(runtime: str, device: str, threads: int, batch: int) -> None:
 
 
 @contextlib.contextmanager
+def quiet_fd2():
+    """Send file descriptor 2 to /dev/null for the block (the exporters print C++ dumps there)."""
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(null)
+        os.close(saved)
+
+
+@contextlib.contextmanager
 def torch_threads(threads: int):
     """Set torch's intra-op thread count for the block, then restore it."""
     import torch
@@ -76,8 +93,9 @@ def export(model, path: str | os.PathLike, shape: tuple[int, ...], opset: int = 
         return str(path)
     tmp = path.with_suffix(f".{os.getpid()}.tmp.onnx")
     try:
-        export_onnx(model, tmp, input_size=shape[-1], opset=opset, batch_size=shape[0], in_chans=shape[1],
-                    verify=False)
+        with quiet_fd2():
+                export_onnx(model, tmp, input_size=shape[-1], opset=opset, batch_size=shape[0], in_chans=shape[1],
+                        verify=False)
     except Exception as exc:  # noqa: BLE001 - any exporter failure means "cannot export"
         tmp.unlink(missing_ok=True)
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
