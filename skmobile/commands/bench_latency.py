@@ -120,7 +120,7 @@ def _table(models, setting, path, build, predict, check, report, fmt, plan) -> N
         with _progress("timing layers", fmt == "table") as update:
             table = predictor.build_table(models, setting, table,
                                           on_model=lambda name, i, n: update(i - 1, n, name),
-                                          measure=partial(measure_one, plan=plan) if check else None)
+                                          measure=partial(measure_one, plan=plan) if check else None, save_to=path)
         table.save(path)
         command = "skmobile " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         if report is not None:

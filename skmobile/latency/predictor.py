@@ -34,7 +34,7 @@ from typing import Callable, Iterable
 from ..errors import SKMobileError
 from . import machine
 from .measure import Arch, Setting, build, input_shape
-from .runtimes import quiet_fd2, torch_threads
+from .runtimes import quiet_fds, torch_threads
 from .timer import TimingPlan, time_rounds
 
 #: a light plan for one layer: short turns, a few rounds (a layer is micro- to milliseconds)
@@ -176,7 +176,7 @@ def _export_unit(module, inputs, path: str, opset: int) -> None:
     import torch
 
     sink = io.StringIO()
-    with warnings.catch_warnings(), redirect_stdout(sink), redirect_stderr(sink), quiet_fd2():
+    with warnings.catch_warnings(), redirect_stdout(sink), redirect_stderr(sink), quiet_fds():
         warnings.simplefilter("ignore")
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)
         torch.onnx.export(module, tuple(inputs), path, dynamo=False, opset_version=opset,
@@ -337,9 +337,11 @@ def light_models() -> list[str]:
 
 def build_table(models: list[str], setting: Setting, table: LatencyTable | None = None,
                 on_model: Callable[[str, int, int], None] | None = None,
-                measure: Callable[[Arch, Setting], dict] | None = None) -> LatencyTable:
+                measure: Callable[[Arch, Setting], dict] | None = None,
+                save_to: str | os.PathLike | None = None) -> LatencyTable:
     """Time every layer of ``models`` into ``table`` (new if None); with ``measure``, also time each
-    whole model and store measured vs predicted ms and the error in ``table.models``."""
+    whole model and store measured vs predicted ms and the error in ``table.models``. With
+    ``save_to``, the table is saved after every model (a long build interrupted keeps its work)."""
     table = table or new_table(setting)
     table.check_setting(setting)
     for i, name in enumerate(models, 1):
@@ -357,6 +359,8 @@ def build_table(models: list[str], setting: Setting, table: LatencyTable | None 
                        measured_p90_ms=measured["latency_p90_ms"],
                        error_pct=round(100 * (predicted - measured["latency_ms"]) / measured["latency_ms"], 2))
         table.models[name] = row
+        if save_to is not None:
+            table.save(save_to)
     return table
 
 

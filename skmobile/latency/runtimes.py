@@ -38,20 +38,23 @@ def check_settings(runtime: str, device: str, threads: int, batch: int) -> None:
 
 
 @contextlib.contextmanager
-def quiet_fd2():
-    """Send file descriptor 2 to /dev/null for the block (the exporters print C++ dumps there)."""
+def quiet_fds():
+    """Send file descriptors 1 and 2 to /dev/null for the block (exporters print C++ graph dumps there)."""
     import sys
 
+    sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(2)
+    saved = [os.dup(1), os.dup(2)]
     null = os.open(os.devnull, os.O_WRONLY)
     try:
+        os.dup2(null, 1)
         os.dup2(null, 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(null)
-        os.close(saved)
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved + [null]:
+            os.close(fd)
 
 
 @contextlib.contextmanager
@@ -93,8 +96,8 @@ def export(model, path: str | os.PathLike, shape: tuple[int, ...], opset: int = 
         return str(path)
     tmp = path.with_suffix(f".{os.getpid()}.tmp.onnx")
     try:
-        with quiet_fd2():
-                export_onnx(model, tmp, input_size=shape[-1], opset=opset, batch_size=shape[0], in_chans=shape[1],
+        with quiet_fds():
+            export_onnx(model, tmp, input_size=shape[-1], opset=opset, batch_size=shape[0], in_chans=shape[1],
                         verify=False)
     except Exception as exc:  # noqa: BLE001 - any exporter failure means "cannot export"
         tmp.unlink(missing_ok=True)
