@@ -15,12 +15,12 @@ sk() { python3 -m skmobile "$@"; }
 { nproc; lscpu | grep -E 'Model name|Thread|Core|Socket|NUMA node'; python3 -c 'import torch, onnxruntime; print(torch.__version__, onnxruntime.__version__, onnxruntime.get_available_providers())'; } 2>&1 | tee "$OUT/machine.txt"
 for s in $steps; do
   case $s in
-    ratio) for i in 1 2 3; do
+    ratio) for i in $(seq ${RATIO_RUNS:-3}); do
              taskset -c 2 python3 -m skmobile bench latency mobilenetv2_100_sk --vs mobilenetv2_100 --runtime onnxruntime --threads 1
            done 2>&1 | tee "$OUT/ratio.txt" ;;
     table) shuf=$(python3 -c 'from skmobile.latency.predictor import light_models as l; print(" ".join(m for m in l() if m.startswith("shuffle")))')
            mob=$(python3 -c 'from skmobile.latency.predictor import light_models as l; print(" ".join(m for m in l() if m.startswith("mobile")))')
-           for rt in onnxruntime torch; do
+           for rt in ${RUNTIMES:-onnxruntime torch}; do
              c=$([ $rt = torch ] && echo 8 || echo 4)
              taskset -c $c timeout 330 python3 -m skmobile bench latency --build-table $shuf --runtime $rt --threads 1 \
                --max-seconds 20 --table "$OUT/table_${rt}_shufflenet.json" --report "$OUT/pred_${rt}_shufflenet.md" > "$OUT/log_${rt}_shufflenet.txt" 2>&1 &

@@ -15,6 +15,15 @@ full one-line ``repr`` (every constructor argument) and input shape(s), so equal
 models share one entry. Each standalone call pays the runtime's fixed per-call cost once, which
 the whole model pays once in all: the table keeps that cost (``overhead_ms``, timed on a no-op),
 each entry is stored net of it, and a prediction adds it back once.
+
+onnxruntime on x86 runs convolutions in a blocked layout (NCHWc): a whole graph reorders once
+into it and stays there across convs, adds and pools, while a layer alone reorders its input in
+and its output out. The table times those boundary reorders (a ReorderInput -> ReorderOutput
+graph at the same shape, half each), stores every layer net of its own, and a prediction adds a
+reorder only where the layout changes: entering a blocked layer from a plain one, or leaving a
+blocked layer for a layer that needs the plain layout (reshape, transpose, slice, concat, linear).
+The layout is followed along the execution order, so a second branch that starts from a plain
+tensor after a blocked one (ShuffleNetV2's stride-2 units) misses one reorder.
 """
 
 from __future__ import annotations
@@ -34,12 +43,14 @@ from typing import Callable, Iterable
 from ..errors import SKMobileError
 from . import machine
 from .measure import Arch, Setting, build, input_shape
-from .runtimes import quiet_fds, torch_threads
+from .runtimes import ort_runner, quiet_fds, torch_threads
 from .timer import TimingPlan, time_rounds
 
 #: a light plan for one layer: short turns, a few rounds (a layer is micro- to milliseconds)
 UNIT_PLAN = TimingPlan(warmup_calls=3, warmup_s=0.03, round_s=0.02, min_calls=3, max_calls=500,
                        min_rounds=3, max_rounds=8, rel_ci=0.02, max_s=3.0)
+#: layers that run in whichever layout their input has (onnxruntime's NCHWc: see the module docstring)
+LAYOUT_NEUTRAL = {"glue:add", "glue:mul", "glue:dropout", "glue:relu", "ReLU", "ReLU6", "Sigmoid"}
 #: tensor functions outside layers that cost nothing to record (shape queries and the like)
 _SKIP = {"__get__", "dim", "size", "numel", "randn", "__len__", "__format__", "__repr__", "tolist", "item"}
 
@@ -194,8 +205,8 @@ def _noop_module():
 
 
 def unit_runner(make: Callable, shapes: list[tuple[int, ...]], setting: Setting, workdir: str):
-    """A zero-argument callable running one layer alone under ``setting`` (None if it cannot export)."""
-    import numpy as np
+    """(callable running one layer alone under ``setting``, its boundary reorders); (None, {}) if it
+    cannot export. The boundary maps "in"/"out" to the shape reordered at the graph's input/output."""
     import torch
 
     module = make().eval().to(setting.device)
@@ -209,26 +220,54 @@ def unit_runner(make: Callable, shapes: list[tuple[int, ...]], setting: Setting,
             sync()
             return out
 
-        return run
-    import onnxruntime as ort
-
+        return run, {}
     path = os.path.join(workdir, f"unit{len(os.listdir(workdir))}.onnx")
     try:
         _export_unit(module.cpu(), [t.cpu() for t in inputs], path, setting.opset)
     except Exception:  # noqa: BLE001 - an op the exporter cannot write is left out, and counted
+        return None, {}
+    optimized = path.replace(".onnx", ".opt.onnx")
+    fn = ort_runner(path, list(shapes), setting.device, setting.threads, optimized_path=optimized)
+    return fn, boundary_reorders(optimized)
+
+
+def boundary_reorders(optimized_path: str) -> dict:
+    """Shapes reordered into NCHWc at the graph input ("in") and out of it at the output ("out")."""
+    import onnx
+
+    if not os.path.isfile(optimized_path):
+        return {}
+    graph = onnx.load(optimized_path).graph
+    shape = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim] for v in list(graph.input) + list(graph.output)}
+    found = {}
+    for node in graph.node:
+        if node.op_type == "ReorderInput" and node.input[0] in shape:
+            found["in"] = shape[node.input[0]]
+        if node.op_type == "ReorderOutput" and node.output[0] in shape:
+            found["out"] = shape[node.output[0]]
+    return found
+
+
+def reorder_pair_runner(shape: list[int], setting: Setting):
+    """onnxruntime's ReorderInput -> ReorderOutput alone at ``shape`` (None where it does not apply)."""
+    if setting.runtime != "onnxruntime" or setting.device != "cpu" or len(shape) != 4 or shape[1] % 4:
         return None
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    domain = "com.microsoft.nchwc"
+    nodes = [helper.make_node("ReorderInput", ["x"], ["y"], domain=domain),
+             helper.make_node("ReorderOutput", ["y"], ["z"], domain=domain, channels=shape[1])]
+    graph = helper.make_graph(nodes, "reorder", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("z", TensorProto.FLOAT, shape)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", setting.opset), helper.make_opsetid(domain, 1)])
     opts = ort.SessionOptions()
     opts.intra_op_num_threads, opts.inter_op_num_threads, opts.log_severity_level = setting.threads, 1, 3
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    providers = ["CUDAExecutionProvider"] if setting.device == "cuda" else ["CPUExecutionProvider"]
-    session = ort.InferenceSession(path, opts, providers=providers)
-    feed = {i.name: np.random.default_rng(0).standard_normal(s, dtype=np.float32)
-            for i, s in zip(session.get_inputs(), shapes)}
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    from .runtimes import bound_run
 
-    def run():
-        return session.run(None, feed)
-
-    return run
+    return bound_run(sess, [np.random.default_rng(0).standard_normal(shape, dtype=np.float32)])
 
 
 def time_one(fn, plan: TimingPlan = UNIT_PLAN) -> float:
@@ -243,10 +282,11 @@ class LatencyTable:
     setting: dict
     machine: dict
     overhead_ms: float = 0.0
+    reorders: dict[str, float] = field(default_factory=dict)  # shape -> ms of one NCHWc reorder there
     entries: dict[str, dict] = field(default_factory=dict)   # key -> {"kind", "ms"}
     skipped: dict[str, str] = field(default_factory=dict)    # key -> why it has no time
     models: dict[str, dict] = field(default_factory=dict)    # evaluation: name -> measured/predicted
-    version: int = 1
+    version: int = 2
 
     def save(self, path: str | os.PathLike) -> Path:
         path = Path(path)
@@ -273,14 +313,37 @@ class LatencyTable:
             raise SKMobileError(f"latency table was built for {self.setting}; asked for {asdict(setting)}")
 
     def predict_units(self, units: Iterable[Unit]) -> tuple[float, list[Unit]]:
-        """(predicted ms, units missing from the table); skipped units count as 0 ms."""
+        """(predicted ms, units missing from the table); skipped units count as 0 ms.
+
+        Follows the layout along the units (see the module docstring) to add the reorders a whole
+        graph runs."""
         total, missing = self.overhead_ms, []
+        blocked, leave = False, 0.0
         for u in units:
-            if u.key in self.entries:
-                total += self.entries[u.key]["ms"]
-            elif u.key not in self.skipped:
-                missing.append(u)
-        return total, missing
+            e = self.entries.get(u.key)
+            if e is None:
+                if u.key not in self.skipped:
+                    missing.append(u)
+                continue
+            neutral = e["kind"] in LAYOUT_NEUTRAL
+            if e.get("reorder_in_ms") is not None:
+                total += 0.0 if blocked else e["reorder_in_ms"]
+            elif blocked and not neutral:
+                total += leave
+                blocked = False
+            total += e["ms"]
+            if e.get("reorder_out_ms") is not None:
+                blocked, leave = True, e["reorder_out_ms"]
+            elif not neutral:
+                blocked = False
+        return total + (leave if blocked else 0.0), missing
+
+    def reorder_ms(self, shape, setting: Setting, plan: TimingPlan) -> float:
+        key = str(list(shape))
+        if key not in self.reorders:
+            fn = reorder_pair_runner(list(shape), setting)
+            self.reorders[key] = 0.0 if fn is None else round(max(0.0, time_one(fn, plan) - self.overhead_ms) / 2, 5)
+        return self.reorders[key]
 
     def add_units(self, units: Iterable[Unit], setting: Setting, plan: TimingPlan = UNIT_PLAN,
                   on_unit: Callable[[int, int], None] | None = None) -> int:
@@ -288,11 +351,18 @@ class LatencyTable:
         todo = list({u.key: u for u in units if u.key not in self.entries and u.key not in self.skipped}.values())
         with tempfile.TemporaryDirectory(prefix="skmobile-units-") as tmp, torch_threads(setting.threads):
             for i, u in enumerate(todo, 1):
-                fn = unit_runner(u.make, u.shapes, setting, tmp)
+                fn, boundary = unit_runner(u.make, u.shapes, setting, tmp)
                 if fn is None:
                     self.skipped[u.key] = "cannot export alone"
                 else:
-                    self.entries[u.key] = {"kind": u.kind, "ms": round(max(0.0, time_one(fn, plan) - self.overhead_ms), 5)}
+                    entry = {"kind": u.kind}
+                    ms = time_one(fn, plan) - self.overhead_ms
+                    for side in ("in", "out"):
+                        if side in boundary:
+                            entry[f"reorder_{side}_ms"] = self.reorder_ms(boundary[side], setting, plan)
+                            ms -= entry[f"reorder_{side}_ms"]
+                    entry["ms"] = round(max(0.0, ms), 5)
+                    self.entries[u.key] = entry
                 if on_unit is not None:
                     on_unit(i, len(todo))
         return len(todo)
@@ -302,7 +372,7 @@ def new_table(setting: Setting, plan: TimingPlan = UNIT_PLAN) -> LatencyTable:
     """An empty table for ``setting`` with its per-call overhead timed."""
     setting.check()
     with tempfile.TemporaryDirectory(prefix="skmobile-units-") as tmp, torch_threads(setting.threads):
-        fn = unit_runner(_noop_module, [(1,)], setting, tmp)
+        fn, _ = unit_runner(_noop_module, [(1,)], setting, tmp)
         overhead = time_one(fn, plan)
     record = machine.describe(setting.device)
     record["id"] = machine.machine_id(setting.device)

@@ -107,8 +107,11 @@ def export(model, path: str | os.PathLike, shape: tuple[int, ...], opset: int = 
     return str(path)
 
 
-def ort_runner(onnx_path: str, shape: tuple[int, ...], device: str = "cpu", threads: int = 1) -> Callable[[], object]:
-    """An onnxruntime session (all graph optimisations, sequential, ``threads`` intra-op threads)."""
+def ort_runner(onnx_path: str, shape, device: str = "cpu", threads: int = 1,
+               optimized_path: str | None = None) -> Callable[[], object]:
+    """An onnxruntime session (all graph optimisations, sequential, ``threads`` intra-op threads) on
+    random inputs of ``shape`` (one shape, or a list of shapes for several inputs). With
+    ``optimized_path``, the graph as optimised for this machine is written there."""
     import numpy as np
     import onnxruntime as ort
 
@@ -118,11 +121,35 @@ def ort_runner(onnx_path: str, shape: tuple[int, ...], device: str = "cpu", thre
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
+    if optimized_path is not None:
+        opts.optimized_model_filepath = optimized_path
     providers = ["CUDAExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
     sess = ort.InferenceSession(onnx_path, opts, providers=providers)
-    feed = {sess.get_inputs()[0].name: np.random.default_rng(0).standard_normal(shape, dtype=np.float32)}
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal(s, dtype=np.float32)
+              for s in ([shape] if isinstance(shape[0], int) else shape)]
+    return bound_run(sess, inputs, device)
+
+
+def bound_run(sess, inputs, device: str = "cpu") -> Callable[[], object]:
+    """``sess.run`` through an IO binding: inputs bound once, outputs into buffers allocated once.
+
+    A plain ``run`` allocates every output afresh; for megabyte outputs (one layer timed alone)
+    that page-faults on every call, which a whole graph (arena memory) never pays.
+    """
+    import numpy as np
+    import onnxruntime as ort
+
+    dev = "cuda" if device == "cuda" else "cpu"
+    io = sess.io_binding()
+    for meta, arr in zip(sess.get_inputs(), inputs):
+        io.bind_ortvalue_input(meta.name, ort.OrtValue.ortvalue_from_numpy(arr, dev, 0))
+    first = sess.run(None, {m.name: a for m, a in zip(sess.get_inputs(), inputs)})
+    for meta, out in zip(sess.get_outputs(), first):
+        io.bind_ortvalue_output(meta.name, ort.OrtValue.ortvalue_from_numpy(np.empty_like(out), dev, 0))
 
     def run():
-        return sess.run(None, feed)
+        sess.run_with_iobinding(io)
+        return io
 
     return run
