@@ -261,7 +261,8 @@ def reorder_pair_runner(shape: list[int], setting: Setting):
              helper.make_node("ReorderOutput", ["y"], ["z"], domain=domain, channels=shape[1])]
     graph = helper.make_graph(nodes, "reorder", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
                               [helper.make_tensor_value_info("z", TensorProto.FLOAT, shape)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", setting.opset), helper.make_opsetid(domain, 1)])
+    model = helper.make_model(graph, ir_version=8,   # IR 8 = opset 17; older onnxruntimes reject newer IRs
+                              opset_imports=[helper.make_opsetid("", setting.opset), helper.make_opsetid(domain, 1)])
     opts = ort.SessionOptions()
     opts.intra_op_num_threads, opts.inter_op_num_threads, opts.log_severity_level = setting.threads, 1, 3
     sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
