@@ -302,3 +302,134 @@ def test_cli_measures_a_tiny_model_as_json(monkeypatch, capsys):
     assert first["model"] == "tiny_latency" and first["vs"]["base"] == "tiny_latency2"
     assert first["vs"]["ratio"]["n"] == 2 and first["ms"]["n"] == 4 and first["input_size"] == 16
     assert out["setting"]["runtime"] == "torch" and out["machine"]["cpu"]
+
+
+# --- search integration (fake trainer, fake timing: no training, no measuring) ----------------------
+
+@pytest.fixture
+def fake_search(monkeypatch, tmp_path):
+    import os
+
+    from skmobile.latency import cache as cache_mod
+
+    tests = os.path.dirname(os.path.abspath(__file__))
+    monkeypatch.setenv("SKMOBILE_SEARCH_TRAINER", "test_search_support:FakeTrainer")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("SKMOBILE_FAKE_SLEEP", "0")
+    monkeypatch.delenv("SKMOBILE_FAKE_FAIL", raising=False)
+    measured = []
+
+    def fake_measure(arch, setting):
+        measured.append(arch.canonical())
+        return {"latency_ms": 1.0 + len(json.dumps(arch.canonical())) / 1000, "latency_p10_ms": 1.0,
+                "latency_p90_ms": 2.0, "latency_calls": 3,
+                **__import__("skmobile.latency.measure", fromlist=["x"]).record_setting(setting)}
+
+    monkeypatch.setattr(cache_mod, "measure_one", fake_measure)
+    from skmobile.search.runner import SearchConfig, run_search
+
+    def search(**kw):
+        kw.setdefault("storage", f"sqlite:///{tmp_path}/s.db")
+        kw.setdefault("live", False)
+        kw.setdefault("latency_cache", str(tmp_path / "lat.sqlite"))
+        return run_search(SearchConfig(**kw))
+
+    return search, measured
+
+
+def _study_trials(tmp_path, study):
+    import optuna
+
+    from skmobile.search.storage import open_storage
+
+    return optuna.load_study(study_name=study, storage=open_storage(f"sqlite:///{tmp_path}/s.db")).get_trials()
+
+
+def test_search_error_latency_stores_latency_and_a_rerun_hits_the_cache(fake_search, tmp_path):
+    from optuna.trial import TrialState
+
+    search, measured = fake_search
+    first = search(space="mobile", objective="error,latency", trials=3, study="a", seed=5)
+    trials = _study_trials(tmp_path, "a")
+    assert first["study"] == "a" and len(trials) == 3
+    for t in trials:
+        assert t.state == TrialState.COMPLETE
+        a = t.user_attrs
+        assert t.values[1] == pytest.approx(a["latency_ms"])
+        assert a["latency_runtime"].startswith("onnxruntime") and a["latency_threads"] == 1 and a["latency_machine"]
+    distinct = len({json.dumps(t.user_attrs["spec"], sort_keys=True) + t.user_attrs["model"] for t in trials})
+    assert first["latency"]["measured"] == len(measured) == distinct
+    assert first["latency"]["cache_hits"] == 3 - distinct
+    # the same seed in a new study proposes the same configurations: nothing is measured again
+    second = search(space="mobile", objective="error,latency", trials=3, study="b", seed=5)
+    assert second["latency"]["measured"] == 0 and second["latency"]["cache_hits"] == 3
+    assert len(measured) == distinct
+    again = _study_trials(tmp_path, "b")
+    assert [t.user_attrs["latency_ms"] for t in again] == [t.user_attrs["latency_ms"] for t in trials]
+    assert all(t.user_attrs["latency_cached"] for t in again)
+
+
+def test_search_max_latency_is_a_constraint_and_multi_keeps_mflops(fake_search, tmp_path):
+    search, _ = fake_search
+    out = search(space="mobile", trials=2, study="c", max_latency_ms=1.05)
+    for t in _study_trials(tmp_path, "c"):
+        cons = t.constraints   # {name: value}, value <= 0 when satisfied
+        assert cons["latency_ms"] == pytest.approx(t.user_attrs["latency_ms"] - 1.05)
+        assert t.values[1] == pytest.approx(t.user_attrs["mflops"])
+    assert out["latency"]["trials"] == 2
+
+
+def test_search_bad_latency_options_are_one_line(fake_search, tmp_path):
+    search, measured = fake_search
+    with pytest.raises(SKMobileError, match="unknown latency mode 'guess'"):
+        search(space="mobile", trials=1, latency="guess")
+    with pytest.raises(SKMobileError, match="--max-latency-ms must be > 0"):
+        search(space="mobile", trials=1, max_latency_ms=0)
+    with pytest.raises(SKMobileError, match="does not exist"):
+        search(space="mobile", trials=1, latency="predict", latency_table=str(tmp_path / "none.json"))
+    assert measured == [] and not (tmp_path / "s.db").exists()
+
+
+def test_search_predict_sums_the_table(fake_search, tmp_path, monkeypatch):
+    search, measured = fake_search
+    table = predictor.LatencyTable({**json.loads(json.dumps(Setting().__dict__))}, {}, overhead_ms=0.25)
+    table.save(tmp_path / "table.json")
+    timed = []
+
+    def fake_add(self, units, setting, plan=None, on_unit=None):
+        new = [u for u in units if u.key not in self.entries]
+        for u in new:
+            self.entries[u.key] = {"kind": u.kind, "ms": 0.01}
+        timed.extend(new)
+        return len(new)
+
+    monkeypatch.setattr(predictor.LatencyTable, "add_units", fake_add)
+    out = search(space="mobile", trials=2, study="p", latency="predict", latency_table=str(tmp_path / "table.json"))
+    assert measured == [] and out["latency"]["predicted"] == 2 and out["latency"]["measured"] == 0
+    for t in _study_trials(tmp_path, "p"):
+        a = t.user_attrs
+        units = predictor.units_of(Arch(a["model"], {k: v for k, v in a["spec"].items() if k != "num_classes"}))
+        assert a["latency_source"] == "predicted"
+        assert a["latency_ms"] == pytest.approx(0.25 + 0.01 * len(units), abs=1e-3)
+    assert len(predictor.LatencyTable.load(tmp_path / "table.json").entries) == len({u.key for u in timed})
+
+
+def test_live_view_and_trial_line_show_latency():
+    from types import SimpleNamespace
+
+    from optuna.trial import TrialState
+    from rich.console import Console
+
+    from skmobile.search.live import LiveView, trial_line
+
+    t = SimpleNamespace(number=0, state=TrialState.COMPLETE, values=[10.0, 3.5], value=None,
+                        user_attrs={"label": "m", "val_error": 10.0, "latency_ms": 3.5, "latency_cached": True,
+                                    "mflops": 300.0, "params": 3e6, "wall_s": 2},
+                        datetime_start=None, datetime_complete=None)
+    assert "3.50 ms (cached)" in trial_line(t)
+    view = LiveView("s", "db", 1, second="latency_ms")
+    view.update([t])
+    console = Console(record=True, width=160)
+    console.print(view)
+    text = console.export_text()
+    assert "latency ms" in text and "3.50" in text and "val error vs full-size latency (ms)" in text
