@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import optuna
 from optuna.trial import TrialState
@@ -60,7 +60,6 @@ class SearchConfig:
     latency_threads: int = 1
     latency_table: str | None = None    # predict: the --build-table file (default: the cache folder's)
     latency_cache: str | None = None    # measure: the SQLite cache (default: ~/.cache/skmobile/latency.sqlite)
-    extra: dict = field(default_factory=dict)
 
     def validate(self) -> None:
         choose("space", self.space, SPACES)
@@ -160,10 +159,15 @@ def _finished(study) -> int:
 
 def run_search(cfg: SearchConfig, console: Console | None = None) -> dict:
     """Run ``cfg``; returns a summary (study, storage, counts, wall seconds)."""
+    with warnings.catch_warnings():  # constant_liar, metric names, constraints: marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return _search(cfg, console)
+
+
+def _search(cfg: SearchConfig, console: Console | None) -> dict:
     cfg.validate()
     console = console or Console(stderr=False)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     trainer = trainer_from_env(dataset=cfg.dataset, data_dir=cfg.data_dir, budget=cfg.budget,
                                train_limit=cfg.train_limit, epochs=cfg.epochs)
     trainer.prepare(check_data=True)
