@@ -204,7 +204,8 @@ def _split(n: int, parts: int) -> list[int]:
 
 def worker_argv(cfg: SearchConfig, index: int, trials: int) -> list[str]:
     """The command line of local worker ``index`` (same study and storage, one process)."""
-    argv = [sys.executable, "-m", "skmobile", "search", "--space", cfg.space, "--trials", str(trials),
+    space = [] if cfg.grid else ["--space", cfg.space]  # a grid names its rows; --space with --grid is refused
+    argv = [sys.executable, "-m", "skmobile", "search", *space, "--trials", str(trials),
             "--storage", cfg.storage_url, "--study", cfg.study_name, "--workers", "1", "--objective", cfg.objective,
             "--seeds", str(cfg.seeds), "--dataset", cfg.dataset, "--budget", cfg.budget, "--seed", str(cfg.seed),
             "--worker-index", str(index), "--no-live"]

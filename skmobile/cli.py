@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 import sys
 import warnings
 
@@ -96,7 +97,8 @@ def _run(argv: list[str] | None) -> int:
         text = str(exc)
         if not any(marker in text.lower() for marker in _ALLOC_MARKERS):
             raise
-        return _error(f"out of memory: {text.strip().splitlines()[0]}; use smaller sizes (batch, input size)")
+        first = re.sub(r"\[enforce fail at [^\]]*\]\s*(err == 0\.)?\s*", "", text.strip().splitlines()[0])
+        return _error(f"out of memory: {first}; use smaller sizes (batch, input size)")
 
 
 def main(argv: list[str] | None = None) -> None:
