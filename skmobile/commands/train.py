@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import SKMobileError
+from ..errors import Interrupted, SKMobileError
 from ._args import check_at_least, check_device, check_out_dir
 
 console = Console()
@@ -105,8 +105,14 @@ def train_cmd(
     if len(loaders.train.dataset) < 2:
         raise SKMobileError(f"{len(loaders.train.dataset)} training image(s) left after --val-size {val_size}; "
                             "allowed: at least 2 (batch norm needs two images per batch)")
-    run = train_proxy(model, loaders, budget=budget, seed=seed, epochs=epochs, lr=lr, device=device, out_dir=out,
-                      resume=resume, progress=progress, meta={"train_limit": limit, "threads": n_threads})
+    bar = progress and console.is_terminal  # a log file gets one plain line per epoch instead of a bar
+    on_epoch = _epoch_printer(epochs or recipe.epochs) if progress and not bar else None
+    try:
+        run = train_proxy(model, loaders, budget=budget, seed=seed, epochs=epochs, lr=lr, device=device,
+                          out_dir=out, resume=resume, progress=bar, on_epoch=on_epoch,
+                          meta={"train_limit": limit, "threads": n_threads})
+    except KeyboardInterrupt:
+        raise Interrupted(_kept(out)) from None
     net, res, cx, lr = run.model, run.result, run.complexity, run.lr
     wall = time.perf_counter() - t0
     metrics = {
@@ -137,6 +143,27 @@ def train_cmd(
         typer.echo(f"error: training stopped at epoch {res.epochs + 1}: non-finite loss (status {res.status})",
                    err=True)
         raise typer.Exit(code=1)
+
+
+def _epoch_printer(epochs: int):
+    def on_epoch(epoch: int, m: dict) -> None:
+        typer.echo(f"epoch {epoch}/{epochs}: train loss {m['train_loss']:.4f}, val error {m['val_error']:.2f} %, "
+                   f"{m['images_per_s']:.0f} img/s, {m['seconds']:.1f} s")
+
+    return on_epoch
+
+
+def _kept(out: Path | None) -> str:
+    """What an interrupted `skmobile train` leaves: the checkpoint of the last complete epoch."""
+    from ..train import read_checkpoint
+    from ..train.checkpoint import has_checkpoint
+
+    if out is None:
+        return "nothing saved (no --out); rerun to train again"
+    if not has_checkpoint(out):
+        return f"no epoch finished, nothing saved in {out}; rerun to start again"
+    done = read_checkpoint(out)[1].get("epochs_done", "?")
+    return f"checkpoint of epoch {done} kept in {out}; rerun with --resume to continue"
 
 
 def eval_cmd(
