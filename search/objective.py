@@ -68,7 +68,7 @@ class Objective:
     def __call__(self, trial: optuna.Trial):
         start = time.time()
         trial.set_user_attr(WORKER_ATTR, worker_id())
-        retried = trial.storage.get_trial_system_attrs(trial._trial_id).get("failed_trial")
+        retried = retried_trial_number(trial)
         if retried is not None:  # a retry copies the dead trial's attributes: mark, clear its failure
             trial.set_user_attr("retry_of", retried)
             trial.set_user_attr("fail_reason", None)
@@ -134,6 +134,16 @@ class Objective:
     def _fail(trial: optuna.Trial, start: float, reason: str) -> None:
         trial.set_user_attr("fail_reason", reason[:500])
         trial.set_user_attr("wall_s", round(time.time() - start, 2))
+
+
+def retried_trial_number(trial: optuna.Trial) -> int | None:
+    """The number of the stale trial that ``trial`` retries (None for a fresh trial)."""
+    from optuna.storages import RetryFailedTrialCallback
+
+    for frozen in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if frozen.number == trial.number:
+            return RetryFailedTrialCallback.retried_trial_number(frozen)
+    return None
 
 
 def space_picker(space: Space, seed: int) -> Callable:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import optuna
 from optuna.trial import TrialState
@@ -53,7 +53,6 @@ class SearchConfig:
     epochs: int | None = None
     live: bool = True
     worker_index: int = 0               # set for the processes ``workers > 1`` starts
-    extra: dict = field(default_factory=dict)
 
     def validate(self) -> None:
         choose("space", self.space, SPACES)
@@ -132,10 +131,15 @@ def _finished(study) -> int:
 
 def run_search(cfg: SearchConfig, console: Console | None = None) -> dict:
     """Run ``cfg``; returns a summary (study, storage, counts, wall seconds)."""
+    with warnings.catch_warnings():  # constant_liar, metric names, constraints: marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return _search(cfg, console)
+
+
+def _search(cfg: SearchConfig, console: Console | None) -> dict:
     cfg.validate()
     console = console or Console(stderr=False)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     trainer = trainer_from_env(dataset=cfg.dataset, data_dir=cfg.data_dir, budget=cfg.budget,
                                train_limit=cfg.train_limit, epochs=cfg.epochs)
     trainer.prepare(check_data=True)

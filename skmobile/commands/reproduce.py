@@ -29,7 +29,7 @@ def reproduce_cmd(
 
     With --train: run the table's grid (rows x seeds, resumable) into a study, then write the full
     report (accuracy column, conclusions, figures, HTML), as `skmobile report` does."""
-    from ..reproduce import reproduce
+    from ..report import write_complexity_report
     from ..tables import get_table
 
     get_table(table)  # validates the number before any work
@@ -39,7 +39,7 @@ def reproduce_cmd(
         _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out)
         return
     with console.status(f"measuring Table {table}...") as status:
-        rows, paths = reproduce(table, out, progress=lambda label: status.update(f"Table {table}: {label}"))
+        rows, paths = write_complexity_report(table, out, progress=lambda label: status.update(f"Table {table}: {label}"))
     n_measured = sum(1 for r in rows if r["measured"])
     console.print(f"Table {table}: {n_measured}/{len(rows)} rows measured -> " + ", ".join(str(p) for p in paths))
 
