@@ -51,6 +51,11 @@ def _latency(attrs: dict) -> str:
     return f"{attrs['latency_ms']:.2f} ms ({how})  "
 
 
+def epoch_line(number: int, epoch: int, metrics: dict) -> str:
+    """One line for an epoch of a running trial (logs, where no live view runs)."""
+    return f"trial {number} epoch {epoch}: val err % {_fmt(metrics.get('val_error'), '.2f')}"
+
+
 class LiveView:
     """Rich renderable; call :meth:`update` with fresh trials, :meth:`progress` from on_epoch."""
 
@@ -97,12 +102,13 @@ class LiveView:
             finished = c["COMPLETE"] + c["FAIL"] + c["PRUNED"]
             done_now = max(0, finished - self.baseline)
             eta = self.eta()
+            # short lines: each fits 80 columns, so a narrow terminal does not wrap the counts
             head = Text.assemble(
                 (f"study {self.study_name}", "bold"), f"  ({self.storage})\n",
-                f"this run {done_now}/{self.target}   complete {c['COMPLETE']}  running {c['RUNNING']}  "
-                f"failed {c['FAIL']}  pruned {c['PRUNED']}  waiting {c['WAITING']}   "
-                f"elapsed {time.time() - self.started:.0f} s   ETA {'-' if eta is None else f'{eta:.0f} s'}")
-            running = [f"#{n}: epoch {e} val err % {_fmt(m.get('val_error'), '.4f')}"
+                f"this run {done_now}/{self.target}  complete {c['COMPLETE']}  running {c['RUNNING']}  "
+                f"failed {c['FAIL']}  pruned {c['PRUNED']}  waiting {c['WAITING']}\n",
+                f"elapsed {time.time() - self.started:.0f} s  ETA {'-' if eta is None else f'{eta:.0f} s'}")
+            running = [f"#{n}: epoch {e} val err % {_fmt(m.get('val_error'), '.2f')}"
                        for n, (e, m) in sorted(self.epoch.items())
                        if any(t.number == n and t.state == TrialState.RUNNING for t in self.trials)]
             versus = "full-size latency (ms)" if self.second == "latency_ms" else "full-size MFLOPs"
@@ -121,6 +127,6 @@ class LiveView:
                               _fmt(a.get("wall_s"), ".0f"))
         parts = [head]
         if running:
-            parts.append(Text("running  " + "   ".join(running), style="dim"))
+            parts.append(Text("running  " + "\n         ".join(running), style="dim"))
         parts.append(table)
         return Group(*parts)

@@ -11,6 +11,8 @@ storage); on several machines, start the command on each against one PostgreSQL 
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -22,10 +24,10 @@ import optuna
 from optuna.trial import TrialState
 from rich.console import Console
 
-from skmobile.errors import SKMobileError, choose
+from skmobile.errors import Interrupted, SKMobileError, choose
 
 from .grid import GRIDS, enqueue_grid, grid_picker
-from .live import LiveView, trial_line
+from .live import LiveView, epoch_line, trial_line
 from .objective import OBJECTIVES, SECOND_OBJECTIVE, Objective, TrialFailed, space_picker
 from .trainer import trainer_from_env
 from .spaces import SPACES, get_space
@@ -215,29 +217,77 @@ def latency_summary(latency, trials) -> dict:
 def _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, baseline, latency=None) -> None:
     view = LiveView(cfg.study_name, storage_shown, n_trials, 1, cfg.objective != "error", baseline,
                     second=SECOND_OBJECTIVE.get(cfg.objective, "mflops"))
-    objective = Objective(pick, trainer, cfg.objective, cfg.max_mflops, cfg.max_params, on_progress=view.progress,
+    live = _live(console, view) if cfg.live and n_trials else None
+    plain = live is None  # no live view (a log file, CI, --no-live): one plain line per epoch and trial
+
+    def on_progress(number, epoch, metrics):
+        view.progress(number, epoch, metrics)
+        if plain:
+            console.print(epoch_line(number, epoch, metrics), highlight=False, soft_wrap=True)
+
+    objective = Objective(pick, trainer, cfg.objective, cfg.max_mflops, cfg.max_params, on_progress=on_progress,
                           latency=latency, max_latency_ms=cfg.max_latency_ms)
     view.update(study.get_trials(deepcopy=False))
+    running: list[int] = []
 
     def after_trial(study, trial):
         view.update(study.get_trials(deepcopy=False))
         console.print(trial_line(trial), highlight=False, soft_wrap=True)
 
     def before(trial):  # show the new trial as running at once
+        running[:] = [trial.number]
         view.update(study.get_trials(deepcopy=False))
+        if plain:
+            console.print(f"trial {trial.number} started", highlight=False, soft_wrap=True)
         return objective(trial)
 
     if n_trials == 0:
         return
-    live = _live(console, view) if cfg.live else None
     try:
         if live:
             live.start()
-        study.optimize(before, n_trials=n_trials, catch=(Exception,), callbacks=[after_trial])
+        with _quiet_interrupt():
+            study.optimize(before, n_trials=n_trials, catch=(Exception,), callbacks=[after_trial])
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted(study, running)) from None
     finally:
         if live:
             view.update(study.get_trials(deepcopy=False))
             live.stop()
+
+
+def _interrupted(study, running: list[int]) -> str:
+    """Fail the trial Ctrl-C stopped (Optuna does unless the interrupt hit its own bookkeeping)."""
+    if not running:
+        return "no trial was running; rerun to continue"
+    number = running[0]
+    trial = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
+    if trial is not None and trial.state == TrialState.RUNNING:
+        study.tell(number, state=TrialState.FAIL)
+    return f"trial {number} marked failed; rerun to continue"
+
+
+@contextlib.contextmanager
+def _quiet_interrupt():
+    """Drop Optuna's warnings about a trial that Ctrl-C stopped (a traceback and a "failed" line):
+    the runner reports the interrupt in one line."""
+    logger = logging.getLogger("optuna")
+    seen = []
+
+    def keep(record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt) \
+                or "KeyboardInterrupt" in record.getMessage():
+            seen.append(record)
+        return not seen
+
+    handlers = list(logger.handlers)  # records of optuna's child loggers reach these, not its filters
+    for handler in handlers:
+        handler.addFilter(keep)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(keep)
 
 
 def _live(console, view):
@@ -254,7 +304,8 @@ def _split(n: int, parts: int) -> list[int]:
 
 def worker_argv(cfg: SearchConfig, index: int, trials: int) -> list[str]:
     """The command line of local worker ``index`` (same study and storage, one process)."""
-    argv = [sys.executable, "-m", "skmobile", "search", "--space", cfg.space, "--trials", str(trials),
+    space = [] if cfg.grid else ["--space", cfg.space]  # a grid names its rows; --space with --grid is refused
+    argv = [sys.executable, "-m", "skmobile", "search", *space, "--trials", str(trials),
             "--storage", cfg.storage_url, "--study", cfg.study_name, "--workers", "1", "--objective", cfg.objective,
             "--seeds", str(cfg.seeds), "--dataset", cfg.dataset, "--budget", cfg.budget, "--seed", str(cfg.seed),
             "--worker-index", str(index), "--no-live", "--latency-runtime", cfg.latency_runtime,

@@ -8,11 +8,14 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from ..errors import SKMobileError, choose
+from ._args import check_at_least
+
 console = Console()
 
 
 def search_cmd(
-    space: str = typer.Option("ablation", "--space", help="ablation | lightweight | mobile | full"),
+    space: str = typer.Option(None, "--space", help="ablation (default) | lightweight | mobile | full"),
     trials: int = typer.Option(None, "--trials", help="trials this command adds to the study (default 6; "
                                                       "grid: all missing rows)"),
     storage: str = typer.Option(None, "--storage", help="Optuna storage URL: sqlite:///runs/skmobile.db (default), "
@@ -44,14 +47,17 @@ def search_cmd(
     worker_index: int = typer.Option(0, "--worker-index", hidden=True),
 ) -> None:
     """Search SK architectures with Optuna; every trial's FLOPs, params and accuracy go to the study."""
-    from skmobile.errors import choose
     from skmobile.search.runner import SearchConfig, run_search
 
     choose("format", fmt, ["text", "json"])
     if list_spaces:
         _print_spaces(fmt)
         return
-    cfg = SearchConfig(space=space, trials=trials, storage=storage, study=study, workers=workers,
+    if grid is not None and space is not None:
+        raise SKMobileError(f"--space {space} with --grid {grid}: a grid runs exactly the paper's rows; "
+                            "allowed: one of --space or --grid")
+    check_at_least("--trials", trials, 1, "a run that adds no trial would only create or change the study")
+    cfg = SearchConfig(space=space or "ablation", trials=trials, storage=storage, study=study, workers=workers,
                        objective=objective, max_mflops=max_mflops, max_params=max_params, grid=grid, seeds=seeds,
                        dataset=dataset, data_dir=data_dir, budget=budget, seed=seed, train_limit=train_limit,
                        epochs=epochs, live=live and fmt == "text", worker_index=worker_index, latency=latency,
