@@ -23,7 +23,9 @@ import torch
 from .spaces import Candidate, Space, check
 from .storage import WORKER_ATTR, worker_id
 
-OBJECTIVES = ("multi", "error")
+OBJECTIVES = ("multi", "error", "error,latency")
+#: the second objective of each two-objective search, as stored in the study and shown
+SECOND_OBJECTIVE = {"multi": "mflops", "error,latency": "latency_ms"}
 
 
 class TrialFailed(RuntimeError):
@@ -64,6 +66,8 @@ class Objective:
     max_mflops: float | None = None
     max_params: float | None = None
     on_progress: Callable | None = None     # (trial number, epoch, metrics) for the live view
+    latency: Callable | None = None         # (model, kwargs) -> latency attrs (skmobile.latency.provider)
+    max_latency_ms: float | None = None
 
     def __call__(self, trial: optuna.Trial):
         start = time.time()
@@ -87,6 +91,7 @@ class Objective:
             trial.set_constraint("mflops", full["mflops"] - self.max_mflops)
         if self.max_params is not None:
             trial.set_constraint("params", full["params"] - self.max_params)
+        latency = self._latency(trial, candidate)
         try:
             outcome = self.trainer.run(candidate, seed, on_epoch=self._on_epoch(trial))
         except optuna.TrialPruned:
@@ -101,7 +106,20 @@ class Objective:
             raise TrialFailed(f"trial {trial.number}: training produced NaN")
         if self.objective == "error":
             return outcome.val_error
+        if self.objective == "error,latency":
+            return outcome.val_error, latency
         return outcome.val_error, full["mflops"]
+
+    def _latency(self, trial: optuna.Trial, candidate: Candidate) -> float | None:
+        """Full-size latency (measured once per architecture, or predicted) into the user attributes."""
+        if self.latency is None:
+            return None
+        attrs = self.latency(candidate.model, candidate.kwargs)
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        if self.max_latency_ms is not None:
+            trial.set_constraint("latency_ms", attrs["latency_ms"] - self.max_latency_ms)
+        return attrs["latency_ms"]
 
     def _on_epoch(self, trial: optuna.Trial):
         def on_epoch(epoch: int, metrics: dict) -> None:

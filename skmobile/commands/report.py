@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from ..errors import SKMobileError
+from ._args import check_out_dir
 
 console = Console()
 
@@ -33,6 +34,7 @@ def report_cmd(
     """Render reports/tableN.{md,csv,json,html} and figures from the trials of a study."""
     from ..report import DEFAULT_STORAGE, REPORT_TABLES, load_records
 
+    check_out_dir(out)
     url = storage or DEFAULT_STORAGE
     records = load_records(url, study)  # a missing storage file is a one-line error
     for t in table or []:

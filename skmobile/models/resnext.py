@@ -75,8 +75,7 @@ class ResNeXt(nn.Module):
             raise SKMobileError(f"width/depth multipliers must be > 0; got {width_mult}, {depth_mult}")
         if isinstance(input_upsample, bool) or input_upsample not in (1, 2, 3, 4):
             raise SKMobileError(f"input_upsample {input_upsample!r} is not allowed; allowed: 1, 2, 3, 4")
-        if attn == "sk":
-            sk = as_sk_spec(sk)
+        sk = as_sk_spec(sk) if attn == "sk" else None  # create_model refuses an sk= this model cannot use
         self.sk_spec = sk  # as given (the full-size model's); the units get ``unit_sk``
         self.sk_group_scale = float(width_mult) if scale_groups else 1.0
         unit_sk = scale_sk_groups(sk, self.sk_group_scale) if sk is not None else None
