@@ -20,6 +20,8 @@ from typing import Callable
 import optuna
 import torch
 
+from skmobile.provenance import git_commit, hardware
+
 from .spaces import Candidate, Space, check
 from .storage import WORKER_ATTR, worker_id
 
@@ -143,6 +145,7 @@ class Objective:
             "epochs": out.epochs, "images_per_s": round(out.images_per_s, 1), "train_s": round(out.seconds, 2),
             "wall_s": round(time.time() - start, 2), "proxy": out.proxy, "versions": versions(),
             "threads": torch.get_num_threads(),  # CPU results differ slightly with the thread count
+            "git_commit": git_commit(), "hardware": hardware(getattr(out, "device", None) or "cpu"),
             **out.protocol,
         }
         for key, value in attrs.items():

@@ -73,3 +73,52 @@ def test_fresh_report_renders(tmp_path):
     seen = render(out / "table7.html", tmp_path)
     assert len(seen["imgs"]) == 3 and all(c and w > 200 for c, w, _ in seen["imgs"]), seen
     assert seen["rows"] == len(get_table(7).rows)
+
+
+TEXT_PROBE = ("<script>window.addEventListener('load',()=>{const p=document.createElement('pre');p.id='probe';"
+              "p.textContent=JSON.stringify({rows:[...document.querySelectorAll('tr')].map(r=>[...r.cells].map("
+              "c=>c.innerText.trim())),text:document.body.innerText});document.body.appendChild(p);});</script>")
+
+
+def _plain(md: str) -> str:
+    """Markdown inline text as a browser shows it: no backticks, bold or italic marks; spaces collapsed."""
+    md = re.sub(r"\*\*(.+?)\*\*", r"\1", md)
+    md = re.sub(r"(?<![*\w])\*(?!\s)(.+?)\*", r"\1", md)
+    return " ".join(md.replace("`", "").split())
+
+
+def md_parts(md: str) -> tuple[list[list[str]], list[str]]:
+    """(every table row's cells, every bullet and paragraph) of a report's markdown."""
+    rows, texts = [], []
+    for line in md.splitlines():
+        if line.startswith("|") and not line.startswith("|---"):
+            rows.append([_plain(c) for c in line.strip().strip("|").split(" | ")])
+        elif line.startswith(("- ", "  - ")):
+            texts.append(_plain(line.strip()[2:]))
+        elif line.startswith(("Conventions:", "Test:")):
+            texts.append(_plain(line))
+    return rows, texts
+
+
+@pytest.mark.parametrize("number", [4, 6, 7])
+def test_committed_html_carries_everything_the_markdown_has(number, tmp_path):
+    """Every md table row (header included, cell by cell), conclusion, caveat, note, metadata line
+    and the conventions paragraph appear in the page Chromium lays out."""
+    page = tmp_path / f"table{number}.html"
+    page.write_text((REPORTS / f"table{number}.html").read_text().replace("</body>", TEXT_PROBE + "</body>"))
+    res = subprocess.run([BROWSER, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", page.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="probe">(.*?)</pre>', res.stdout, re.S)
+    assert found, res.stderr[-500:]
+    import html as html_lib
+
+    seen = json.loads(html_lib.unescape(found.group(1)))
+    html_rows = [[" ".join(c.split()) for c in r] for r in seen["rows"]]
+    text = " ".join(seen["text"].split())
+    md_rows, md_texts = md_parts((REPORTS / f"table{number}.md").read_text())
+    assert md_rows and md_texts
+    for row in md_rows:
+        assert row in html_rows, f"md row missing from the HTML: {row}"
+    for t in md_texts:
+        assert t in text, f"md text missing from the HTML: {t}"
+    assert any("Caveats" in t for t in [seen["text"]]) and "Run metadata" in seen["text"]

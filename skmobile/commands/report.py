@@ -30,9 +30,15 @@ def report_cmd(
     study: str = typer.Option(None, "--study", help="study name (default: every study in the storage)"),
     table: list[int] = typer.Option(None, "--table", help="only these tables (4, 6, 7); repeatable"),
     out: Path = typer.Option(Path("reports"), "--out", help="output directory"),
+    rerender: Path = typer.Option(None, "--rerender", help="re-render the --table reports in this directory from "
+                                  "their own tableN.json (no study needed)"),
 ) -> None:
     """Render reports/tableN.{md,csv,json,html} and figures from the trials of a study."""
     from ..report import DEFAULT_STORAGE, REPORT_TABLES, load_records
+
+    if rerender is not None:
+        _rerender(rerender, list(table or REPORT_TABLES), out)
+        return
 
     check_out_dir(out)
     url = storage or DEFAULT_STORAGE
@@ -48,6 +54,21 @@ def report_cmd(
     command = "skmobile report" + (f" --storage {storage}" if storage else "") + (f" --study {study}" if study else "") \
         + "".join(f" --table {t}" for t in (table or [])) + f" --out {out}"
     report_tables(records, wanted, out, command)
+
+
+def _rerender(src: Path, tables: list[int], out: Path) -> None:
+    from ..report import REPORT_TABLES, write_table_report
+    from ..report.rerender import records_from_report
+
+    for number in tables:
+        if number not in REPORT_TABLES:
+            raise SKMobileError(f"no report for table {number}; allowed: {', '.join(map(str, REPORT_TABLES))}")
+    for number in tables:
+        records, metadata, command = records_from_report(src, number)
+        with console.status(f"Table {number}: re-rendering..."):
+            write_table_report(number, records, out, command, metadata=metadata,
+                               rendered_by=f"skmobile report --rerender {src} --table {number} --out {out}")
+        console.print(f"Table {number}: re-rendered from {src / f'table{number}.json'} -> {out / f'table{number}.html'}")
 
 
 def register(app: typer.Typer) -> None:

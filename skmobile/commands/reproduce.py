@@ -45,7 +45,7 @@ def reproduce_cmd(
 
 
 def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out) -> None:
-    from ..report import REPORT_TABLES, load_records
+    from ..report import REPORT_TABLES
     from ..search import run_search
     from ..search.runner import SearchConfig
     from .report import report_tables
@@ -61,7 +61,17 @@ def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, ou
                + (f" --storage {storage}" if storage else "") + (f" --study {study}" if study else "")
                + (f" --dataset {dataset}" if dataset != "fashion-mnist" else "")
                + (f" --budget {budget}" if budget != "trial" else "") + f" --out {out}")
-    report_tables(load_records(cfg.storage_url, cfg.study_name), [table], out, command)
+    records = _table_runs(cfg, table, study)
+    report_tables(records, [table], out, command)
+
+
+def _table_runs(cfg, table: int, study: str | None):
+    """This table's grid runs: the named study, else every grid-tableN study (one per budget) in the storage."""
+    from ..report import load_records
+
+    if study:
+        return load_records(cfg.storage_url, study)
+    return [r for r in load_records(cfg.storage_url) if r.table == table and r.study.startswith(f"grid-table{table}")]
 
 
 def register(app: typer.Typer) -> None:

@@ -1,5 +1,5 @@
-"""Report figures (matplotlib, Agg backend): error vs MFLOPs with a Pareto front, paper vs measured
-complexity, and per-seed spread. Each figure is saved as PNG and SVG, without dates in the files."""
+"""Report figures (matplotlib, Agg backend): paper and proxy error vs MFLOPs in separate panels (with
+the proxy's Pareto front), paper vs measured complexity, and per-seed spread; error bars are 95% CIs. Each figure is saved as PNG and SVG, without dates in the files."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 plt.rcParams.update({"svg.hashsalt": "skmobile", "font.size": 9, "axes.spines.top": False,
                      "axes.spines.right": False, "figure.dpi": 110})
 
+_LABEL = {"gflops": "GFLOPs (multiply-adds)", "mflops": "MFLOPs (multiply-adds)"}
 _MEASURED, _PAPER, _SEARCH, _FRONT = "#1f6fb4", "#d1495b", "#9aa5b1", "#2a9d8f"
 
 
@@ -42,49 +43,93 @@ def save(fig, out_dir: Path, stem: str) -> dict[str, Path]:
     return paths
 
 
+def ci_bar(m: dict) -> list[list[float]]:
+    """Asymmetric error bar [[below], [above]] of a row's 95% CI of the mean (zero when not computed)."""
+    ci = m.get("top1_err_ci95")
+    if not ci or m.get("top1_err") is None:
+        return [[0.0], [0.0]]
+    return [[m["top1_err"] - ci[0]], [ci[1] - m["top1_err"]]]
+
+
+#: Label offsets (points) tried in order until a label overlaps no placed label or marker.
+_OFFSETS = [(5, 4), (5, -11), (-12, 4), (-12, -11), (5, 15), (-12, 15), (5, -22), (-12, -22), (16, -4),
+            (-23, -4), (5, 26), (-12, 26), (5, -33), (-12, -33), (27, 4), (-34, 4)]
+
+
+def place_labels(ax, points: list[tuple[float, float, str]], color: str) -> list:
+    """Annotate each (x, y, text) at the first offset whose box overlaps no earlier label or marker."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    to_px = ax.transData.transform
+    markers = [to_px((x, y)) for x, y, _ in points]
+    taken = [(mx - 4, my - 4, mx + 4, my + 4) for mx, my in markers]
+    made = []
+    for (x, y, text), (mx, my) in zip(points, markers):
+        chosen = None
+        for dx, dy in _OFFSETS:
+            ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=7, color=color)
+            box = ann.get_window_extent(renderer)
+            rect = (box.x0, box.y0, box.x1, box.y1)
+            if not any(rect[0] < t[2] and t[0] < rect[2] and rect[1] < t[3] and t[1] < rect[3] for t in taken):
+                chosen = ann
+                taken.append(rect)
+                break
+            ann.remove()
+        if chosen is None:  # crowded: the last offset, with a leader line
+            chosen = ax.annotate(text, (x, y), textcoords="offset points", xytext=_OFFSETS[-1], fontsize=7,
+                                 color=color, arrowprops={"arrowstyle": "-", "color": color, "lw": 0.5})
+        made.append(chosen)
+    return made
+
+
 def error_vs_flops(number: int, rows: list[dict], flops_key: str, search_points: list[tuple[float, float]],
                    protocol: dict):
-    """Proxy error vs full-size MFLOPs: search trials, their Pareto front, table rows; paper on a twin axis."""
-    fig, ax = plt.subplots(figsize=(7.2, 4.4))
+    """Two panels on one MFLOPs axis each: the paper's ImageNet error at the paper's FLOPs (left) and
+    the proxy's test error (mean, 95% CI over seeds) at the measured full-size FLOPs (right), with the
+    search trials in range and their Pareto front (drawn only with two or more points on it)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 4.4))
+    paper = [(_to_mflops(r["paper"].get(flops_key), flops_key), r["paper"].get("top1_err"), str(i))
+             for i, r in enumerate(rows, 1)]
+    paper = [p for p in paper if p[0] is not None and p[1] is not None]
+    if paper:
+        left.scatter([p[0] for p in paper], [p[1] for p in paper], marker="s", facecolors="none",
+                     edgecolors=_PAPER, s=30, label="paper (ImageNet top-1 error)")
+        left.legend(fontsize=7, frameon=False, loc="best")
+    left.set_xlabel("paper MFLOPs (multiply-adds, full-size model)")
+    left.set_ylabel("ImageNet top-1 error (%) — paper")
+    left.set_title("paper", fontsize=9)
+
     grid = []
     for i, r in enumerate(rows, 1):
         m = r["measured"] or {}
         x, y = _to_mflops(m.get(flops_key), flops_key), m.get("top1_err")
         if x is None or y is None:
             continue
-        grid.append((x, y))
-        ax.errorbar([x], [y], yerr=[m.get("top1_err_std") or 0], fmt="o", color=_MEASURED, ms=5, capsize=3,
-                    label="table rows (proxy, mean ± std)" if len(grid) == 1 else None, zorder=3)
-        ax.annotate(str(i), (x, y), textcoords="offset points", xytext=(5, 4), fontsize=7, color=_MEASURED)
+        grid.append((x, y, str(i)))
+        right.errorbar([x], [y], yerr=ci_bar(m), fmt="o", color=_MEASURED, ms=5, capsize=3,
+                       label="table rows (mean, 95% CI over seeds)" if len(grid) == 1 else None, zorder=3)
     if search_points:
-        ax.scatter(*zip(*search_points), s=12, color=_SEARCH, label="search trials", zorder=1)
-    front = pareto_front(search_points + grid)
-    if front:
-        ax.step(*zip(*front), where="post", color=_FRONT, lw=1.5, label="Pareto front (proxy)", zorder=2)
-    ax.set_xlabel(f"full-size model MFLOPs (multiply-adds, {flops_key} measured)")
-    ax.set_ylabel(f"proxy test error (%) — {protocol.get('dataset')}, budget {protocol.get('budget')}")
-    twin = ax.twinx()
-    twin.spines["right"].set_visible(True)
-    paper = [(_to_mflops(r["paper"].get(flops_key), flops_key), r["paper"].get("top1_err"), i)
-             for i, r in enumerate(rows, 1)]
-    paper = [p for p in paper if p[0] is not None and p[1] is not None]
-    if paper:
-        twin.scatter([p[0] for p in paper], [p[1] for p in paper], marker="s", facecolors="none",
-                     edgecolors=_PAPER, s=30, label="paper (ImageNet top-1 err)")
-        for x, y, i in paper:
-            twin.annotate(str(i), (x, y), textcoords="offset points", xytext=(-9, -9), fontsize=7, color=_PAPER)
-    twin.set_ylabel("paper ImageNet top-1 error (%)", color=_PAPER)
-    h1, l1 = ax.get_legend_handles_labels()
-    h2, l2 = twin.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="best", frameon=False)
-    ax.set_title(f"Table {number}: error vs complexity (numbers = row order in the table)")
+        right.scatter(*zip(*search_points), s=12, color=_SEARCH, label="search trials", zorder=1)
+    front = pareto_front(search_points + [(x, y) for x, y, _ in grid])
+    if len(front) >= 2:
+        right.step(*zip(*front), where="post", color=_FRONT, lw=1.5, label="Pareto front (proxy)", zorder=2)
+    right.set_xlabel("measured MFLOPs (multiply-adds, full-size model)")
+    right.set_ylabel(f"proxy test error (%) — {protocol.get('dataset')}, budget {protocol.get('budget')}")
+    right.set_title("proxy", fontsize=9)
+    right.legend(fontsize=7, frameon=False, loc="best")
+    fig.suptitle(f"Table {number}: error vs complexity (numbers = rows of the table; separate y scales)")
+    fig.tight_layout()
+    place_labels(left, paper, _PAPER)  # after the layout: labels are placed in final pixel positions
+    place_labels(right, grid, _MEASURED)
     return fig
 
 
 def complexity(number: int, rows: list[dict], flops_key: str):
     """Paper vs measured #P and FLOPs, one panel each, with the identity line."""
     fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.6))
-    for ax, key, unit in ((axes[0], "params_m", "#P (M)"), (axes[1], flops_key, flops_key.replace("gflops", "GFLOPs").replace("mflops", "MFLOPs"))):
+    labelled = []
+    for ax, key, unit in ((axes[0], "params_m", "#P (M)"), (axes[1], flops_key, _LABEL[flops_key])):
         pts = [(r["paper"].get(key), (r["measured"] or {}).get(key), i) for i, r in enumerate(rows, 1)]
         pts = [p for p in pts if p[0] is not None and p[1] is not None]
         if not pts:
@@ -95,18 +140,19 @@ def complexity(number: int, rows: list[dict], flops_key: str):
         pad = (hi - lo) * 0.08 or hi * 0.02
         ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="#bbb", lw=1, label="measured = paper")
         ax.scatter([p[0] for p in pts], [p[1] for p in pts], color=_MEASURED, s=18, zorder=3)
-        for x, y, i in pts:
-            ax.annotate(str(i), (x, y), textcoords="offset points", xytext=(4, -9), fontsize=7)
+        labelled.append((ax, pts))
         ax.set_xlabel(f"paper {unit}")
         ax.set_ylabel(f"measured {unit}")
         ax.legend(fontsize=7, frameon=False)
     fig.suptitle(f"Table {number}: paper vs measured complexity (full-size model)")
     fig.tight_layout()
+    for ax, pts in labelled:
+        place_labels(ax, [(x, y, str(i)) for x, y, i in pts], "#333")
     return fig
 
 
 def seed_spread(number: int, rows: list[dict], protocol: dict):
-    """Per-seed proxy errors per row, with mean ± std."""
+    """Per-seed proxy errors per row, with the mean and its 95% CI."""
     shown = [(i, r) for i, r in enumerate(rows, 1) if (r["measured"] or {}).get("top1_err_seeds")]
     fig, ax = plt.subplots(figsize=(7.2, 0.42 * max(len(shown), 2) + 1.2))
     for y, (i, r) in enumerate(shown):
@@ -114,8 +160,8 @@ def seed_spread(number: int, rows: list[dict], protocol: dict):
         vals = [s["top1_err"] for s in m["top1_err_seeds"]]
         ax.scatter(vals, [y] * len(vals), color=_SEARCH, s=16, zorder=2,
                    label="one seed" if y == 0 else None)
-        ax.errorbar([m["top1_err"]], [y], xerr=[m.get("top1_err_std") or 0], fmt="D", color=_MEASURED,
-                    ms=5, capsize=3, zorder=3, label="mean ± std" if y == 0 else None)
+        ax.errorbar([m["top1_err"]], [y], xerr=ci_bar(m), fmt="D", color=_MEASURED,
+                    ms=5, capsize=3, zorder=3, label="mean, 95% CI" if y == 0 else None)
     ax.set_yticks(range(len(shown)), [f"{i}. {r['label']}" for i, r in shown], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel(f"proxy test error (%) — {protocol.get('dataset')}, budget {protocol.get('budget')}")

@@ -28,28 +28,39 @@ def _f(v, nd: int) -> str:
     return "—" if v is None else f"{v:.{nd}f}"
 
 
-def table_html(rows: list[dict], flops_key: str, flops_label: str) -> str:
-    head = ["#", "Row", "Model", "#P (M) paper", "measured", "diff", f"{flops_label} paper", "measured", "diff",
-            "paper ImageNet top-1 err (%)", "proxy err (%) mean ± std", "n"]
+def _cell(c) -> str:
+    cls = ' class="l"' if c.style == "code" or c.style == "left" else ""
+    if c.style == "bad":
+        return f'<td class="bad">{escape(c.text)}</td>'
+    text = f"<code>{escape(c.text)}</code>" if c.style == "code" else escape(c.text)
+    return f"<td{cls}>{text}</td>"
+
+
+def cells_html(head: list[str], body: list[list], left: tuple[int, ...] = (0, 1)) -> str:
+    """A table from a header and rows of :class:`skmobile.report.paper_table.Cell` (or plain strings)."""
+    from .paper_table import Cell
+
     out = ["<table><thead><tr>" + "".join(
-        f'<th class="l">{escape(h)}</th>' if h in ("Row", "Model") else f"<th>{escape(h)}</th>" for h in head)
+        f'<th class="l">{escape(h)}</th>' if i in left else f"<th>{escape(h)}</th>" for i, h in enumerate(head))
         + "</tr></thead><tbody>"]
-    for i, r in enumerate(rows, 1):
-        m, d, match = r["measured"] or {}, r["diff"] or {}, r["match"] or {}
-        cells = [str(i), f'<td class="l">{escape(r["label"])}</td>',
-                 f'<td class="l"><code>{escape(r["model"] or "reference only")}</code></td>']
-        for key in ("params_m", flops_key):
-            pct = d.get(key + "_pct")
-            cls = ' class="bad"' if match.get(key) is False else ""
-            cells += [_f(r["paper"].get(key), 2), _f(m.get(key), 3),
-                      f"<td{cls}>{'—' if pct is None else f'{pct:+.2f}%'}</td>"]
-        err = m.get("top1_err")
-        std = m.get("top1_err_std")
-        cells += [_f(r["paper"].get("top1_err"), 2),
-                  "—" if err is None else f"{err:.2f} ± {_f(std, 2)}", str(m.get("top1_err_n") or "—")]
-        out.append("<tr>" + "".join(c if c.startswith("<td") else f"<td>{c}</td>" for c in cells) + "</tr>")
+    for cells in body:
+        cells = [c if isinstance(c, Cell) else Cell(str(c)) for c in cells]
+        out.append("<tr>" + "".join(_cell(Cell(c.text, c.style or ("left" if i in left else None)))
+                                    for i, c in enumerate(cells)) + "</tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
+
+
+def table_html(table, rows: list[dict]) -> str:
+    """The report's table and its "Cost over the base row" table: the same cells as the markdown."""
+    from .paper_table import delta_cells, table_cells
+
+    head, body = table_cells(table, rows)
+    html = cells_html(head, body, left=(0, 1, len(head) - 2, len(head) - 1))
+    dhead, dbody = delta_cells(table, rows)
+    if dbody:
+        html += "\n<h2>Cost over the base row (paper vs measured)</h2>\n" + cells_html(dhead, dbody)
+    return html
 
 
 def conclusions_html(conclusions: list[dict], sentence) -> str:
@@ -59,20 +70,37 @@ def conclusions_html(conclusions: list[dict], sentence) -> str:
     for c in conclusions:
         cls = _CLASS[c["verdict"]]
         items = "".join(f'<li><span class="{_CLASS[x["verdict"]]}">{escape(x["verdict"])}</span>: '
-                        f"{escape(sentence(x))} Paper: {_f(x['paper_diff_pp'], 2)} pp.</li>"
+                        f"{escape(sentence(x))} Paper (ImageNet): "
+                        f"{'—' if x['paper_diff_pp'] is None else format(x['paper_diff_pp'], '+.2f') + ' pp'}.</li>"
                         for x in c["comparisons"])
         parts.append(f'<h3>{escape(c["claim"])}: <span class="{cls}">{escape(c["verdict"])}</span></h3><ul>{items}</ul>')
     parts.append(f'<p class="note">Test: {escape(conclusions[0]["test"])}.</p>')
     return "\n".join(parts)
 
 
+def _md_inline(text: str) -> str:
+    """Escape ``text`` and turn markdown's **bold**, *italic* and `code` into HTML."""
+    import re
+
+    out = escape(text)
+    out = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", out)
+    out = re.sub(r"(?<![*\w])\*(?!\s)(.+?)\*", r"<em>\1</em>", out)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", out)
+
+
 def page(title: str, intro: list[str], table: str, conclusions: str, figures: list[tuple[Path, str]],
-         notes: list[str]) -> str:
+         notes: list[str], caveats: list[str] = (), conventions: str = "", metadata: list[str] = ()) -> str:
+    """The whole page: everything the markdown report holds, in the same order."""
     figs = "\n".join(f"<figure>{_img(p)}<figcaption>{escape(cap)}</figcaption></figure>" for p, cap in figures)
+
+    def section(name: str, items) -> str:
+        return f"<h2>{name}</h2><ul>" + "".join(f"<li>{_md_inline(n)}</li>" for n in items) + "</ul>\n" if items else ""
+
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>\n"
-            f"<h1>{escape(title)}</h1>\n" + "\n".join(f"<p>{escape(p)}</p>" for p in intro)
+            f"<h1>{escape(title)}</h1>\n" + "\n".join(f"<p>{_md_inline(p)}</p>" for p in intro)
             + f"\n<h2>Table</h2>\n{table}\n<h2>Does the paper's conclusion hold on the proxy?</h2>\n{conclusions}\n"
-            f"<h2>Figures</h2>\n{figs}\n"
-            + ("<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>" if notes else "")
+            f"<h2>Figures</h2>\n{figs}\n" + section("Caveats", caveats) + section("Notes", notes)
+            + (f'<p class="note">{_md_inline(conventions)}</p>\n' if conventions else "")
+            + (section("Run metadata", metadata))
             + "\n</body></html>\n")

@@ -29,6 +29,7 @@ class AccuracySections:
     protocol: dict                       # data set, budget, epochs, seeds (report.accuracy.protocol)
     conclusions: list                    # the paper's claims with verdicts (report.conclusions)
     figures: tuple[tuple[str, str], ...] = ()   # (file name, caption), in order
+    metadata: dict | None = None         # commit, versions, hardware, device, ... (report.metadata)
 
 
 def _fmt(v, nd=3) -> str:
@@ -56,9 +57,25 @@ def _proxy_cell(m: dict | None) -> str:
     return f"{m['top1_err']:.2f} ± {'—' if std is None else f'{std:.2f}'} (n={m['top1_err_n']})"
 
 
-def to_markdown(table: Table, rows: list[dict], sections: AccuracySections | None = None) -> str:
-    """The table as GitHub markdown; ``sections`` (a report with proxy accuracy) add the protocol,
-    the conclusions and the figures."""
+@dataclass(frozen=True)
+class Cell:
+    """One table cell: its text and how to show it ("code": a model name, "bad": a diff that does not
+    round to the paper's value)."""
+
+    text: str
+    style: str | None = None
+
+
+CONVENTIONS_TEXT = ("Conventions: params `learnable` = trainable parameters (BN gamma/beta included); "
+                    "`learnable+bn_stats` adds BN running mean/var. FLOPs `paper` = conv + fc MACs + M per SK "
+                    "output element (the weighted sum); `paper+bn` adds one per BN output element (the SENet "
+                    "paper's convention, which the SKNet paper copied for its ResNeXt/SENet rows).")
+
+
+def table_cells(table: Table, rows: list[dict]) -> tuple[list[str], list[list[Cell]]]:
+    """(header, one list of cells per row): the one table both the markdown and the HTML show."""
+    from ..train.proxy_shape import shape_text
+
     keys = _columns(table)
     cx = [k for k in keys if k in UNITS]
     acc = [k for k in keys if k not in UNITS]
@@ -68,8 +85,74 @@ def to_markdown(table: Table, rows: list[dict], sections: AccuracySections | Non
         head += [f"{_LABELS[k]} paper", "measured", "diff"]
     head += [f"{_LABELS[k]} paper" + (" (ImageNet)" if k == "top1_err" else "") for k in acc]
     if proxy:
-        head.append("proxy err (%) mean ± std (n)")
+        head += ["proxy err (%) mean ± std (n)", "proxy net: #P, MACs, stage maps"]
     head += ["conventions", "note"]
+    body = []
+    for r in rows:
+        cells = [Cell(r["label"]), Cell(r["model"], "code") if r["model"] else Cell("(reference only)")]
+        for k in cx:
+            p = r["paper"].get(k)
+            m = r["measured"].get(k) if r["measured"] else None
+            d = r["diff"].get(k + "_pct") if r["diff"] else None
+            nd = table.precision.get(k, 2) + 2
+            bad = bool(r["match"] and r["match"].get(k) is False)
+            cells += [Cell(_fmt(p, table.precision.get(k, 2)) if p is not None else "—"), Cell(_fmt(m, nd)),
+                      Cell("—" if d is None else f"{d:+.2f}%", "bad" if bad else None)]
+        cells += [Cell(_fmt(r["paper"].get(k), 2)) for k in acc]
+        if proxy:
+            cells += [Cell(_proxy_cell(r["measured"])), Cell(shape_text((r["measured"] or {}).get("proxy")))]
+        conv = {k: v for k, v in (r["measured"]["convention"] if r["measured"] else {}).items() if k in UNITS}
+        cells.append(Cell(", ".join(f"{_LABELS[k].split(' ')[0]}: {v}" for k, v in conv.items()) or "—"))
+        cells.append(Cell(r["note"] or ""))
+        body.append(cells)
+    return head, body
+
+
+def delta_cells(table: Table, rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """"Cost over the base row (paper vs measured)": (header, rows); no rows when the table has none."""
+    cx = [k for k in _columns(table) if k in UNITS]
+    head = ["Row", "vs"] + [h for k in cx for h in (f"Δ{_LABELS[k]} paper", "Δ measured")]
+    body = []
+    for r in rows:
+        d = r.get("delta_vs")
+        if not d:
+            continue
+        cells = [r["label"], d["baseline"]]
+        for k in cx:
+            cells += [f"{d[k]['paper']:+.3f}", f"{d[k]['measured']:+.3f}"] if k in d else ["—", "—"]
+        body.append(cells)
+    return head, body
+
+
+def caveats(rows: list[dict], sections: "AccuracySections | None") -> list[str]:
+    """What a reader must know before trusting the accuracy column (empty without one)."""
+    if sections is None or not _has_accuracy(rows):
+        return []
+    out = ["Proxy and ImageNet errors are not comparable in level: the proxy is a smaller network trained on "
+           "another data set for a short budget."]
+    if sections.conclusions:
+        out.append("An *inconclusive* verdict means the proxy cannot tell at this run's resolving power, not that "
+                   "the claim is false.")
+    small = sorted({r["label"] for r in rows
+                    if ((r["measured"] or {}).get("proxy") or {}).get("stage_maps") is None
+                    and (r["measured"] or {}).get("top1_err") is not None})
+    if small:
+        out.append(f"The proxy's own size was not recorded for {len(small)} row(s) (runs made before skmobile "
+                   "recorded it): their proxy net column shows —.")
+    return out
+
+
+def metadata_lines(meta: dict | None) -> list[str]:
+    """The run metadata as "key: value" lines, sorted by key as the JSON stores them (markdown and HTML
+    show the same)."""
+    return [f"{k}: {v}" for k, v in sorted((meta or {}).items())]
+
+
+def to_markdown(table: Table, rows: list[dict], sections: AccuracySections | None = None) -> str:
+    """The table as GitHub markdown; ``sections`` (a report with proxy accuracy) add the protocol,
+    the conclusions, the figures, the caveats and the run metadata."""
+    proxy = _has_accuracy(rows)
+    head, body = table_cells(table, rows)
     command = sections.command if sections else f"skmobile reproduce --table {table.number} --no-train"
     lines = [f"# Table {table.number}: {table.title}", "",
              f"Complexity of the full-size model ({table.input_size} px input); FLOPs are multiply-adds. "
@@ -82,35 +165,15 @@ def to_markdown(table: Table, rows: list[dict], sections: AccuracySections | Non
                   f"{', '.join(map(str, p.get('seeds', [])))} (n per row shown). Proxy and ImageNet errors are "
                   "not comparable in level, only in ranking."]
     lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        cells = [r["label"], f"`{r['model']}`" if r["model"] else "(reference only)"]
-        for k in cx:
-            p = r["paper"].get(k)
-            m = r["measured"].get(k) if r["measured"] else None
-            d = r["diff"].get(k + "_pct") if r["diff"] else None
-            nd = table.precision.get(k, 2) + 2
-            dtxt = "—" if d is None else f"{d:+.2f}%"
-            if r["match"] and r["match"].get(k) is False:
-                dtxt = f"**{dtxt}**"
-            cells += [_fmt(p, table.precision.get(k, 2)) if p is not None else "—", _fmt(m, nd), dtxt]
-        cells += [_fmt(r["paper"].get(k), 2) for k in acc]
-        if proxy:
-            cells.append(_proxy_cell(r["measured"]))
-        conv = {k: v for k, v in (r["measured"]["convention"] if r["measured"] else {}).items() if k in UNITS}
-        cells.append(", ".join(f"{_LABELS[k].split(' ')[0]}: {v}" for k, v in conv.items()) or "—")
-        cells.append(r["note"] or "")
-        lines.append("| " + " | ".join(cells) + " |")
-    deltas = [r for r in rows if r.get("delta_vs")]
-    if deltas:
+    for cells in body:
+        shown = [f"`{c.text}`" if c.style == "code" else f"**{c.text}**" if c.style == "bad" else c.text
+                 for c in cells]
+        lines.append("| " + " | ".join(shown) + " |")
+    dhead, dbody = delta_cells(table, rows)
+    if dbody:
         lines += ["", "## Cost over the base row (paper vs measured)", "",
-                  "| Row | vs | " + " | ".join(f"Δ{_LABELS[k]} paper | Δ measured" for k in cx) + " |",
-                  "|---|---|" + "---|---|" * len(cx)]
-        for r in deltas:
-            d = r["delta_vs"]
-            cells = [r["label"], d["baseline"]]
-            for k in cx:
-                cells += [f"{d[k]['paper']:+.3f}", f"{d[k]['measured']:+.3f}"] if k in d else ["—", "—"]
-            lines.append("| " + " | ".join(cells) + " |")
+                  "| " + " | ".join(dhead) + " |", "|" + "---|" * len(dhead)]
+        lines += ["| " + " | ".join(cells) + " |" for cells in dbody]
     if sections is not None:
         from .conclusions import verdict_sentence
 
@@ -121,18 +184,19 @@ def to_markdown(table: Table, rows: list[dict], sections: AccuracySections | Non
                 paper = "—" if x["paper_diff_pp"] is None else f"{x['paper_diff_pp']:+.2f} pp"
                 lines.append(f"  - {x['verdict']}: {verdict_sentence(x)} Paper (ImageNet): {paper}.")
         if sections.conclusions:
-            lines += ["", f"Test: {sections.conclusions[0]['test']}. With a handful of seeds a Welch test has little power: "
-                      "an *inconclusive* verdict means the proxy cannot tell, not that the claim is false."]
+            lines += ["", f"Test: {sections.conclusions[0]['test']}."]
         else:
             lines.append("No claim of the paper is tested for this table.")
         for name, caption in sections.figures:
             lines += ["", f"![{caption}]({name})"]
+    notes = caveats(rows, sections)
+    if notes:
+        lines += ["", "## Caveats", ""] + [f"- {n}" for n in notes]
     if table.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in table.notes]
-    lines += ["", "Conventions: params `learnable` = trainable parameters (BN gamma/beta included); "
-              "`learnable+bn_stats` adds BN running mean/var. FLOPs `paper` = conv + fc MACs + M per SK "
-              "output element (the weighted sum); `paper+bn` adds one per BN output element (the SENet "
-              "paper's convention, which the SKNet paper copied for its ResNeXt/SENet rows)."]
+    lines += ["", CONVENTIONS_TEXT]
+    if sections is not None and sections.metadata:
+        lines += ["", "## Run metadata", ""] + [f"- {x}" for x in metadata_lines(sections.metadata)]
     return "\n".join(lines) + "\n"
 
 
@@ -149,7 +213,8 @@ def to_csv(table: Table, rows: list[dict]) -> str:
         header += [f"paper_{k}"] + ([f"measured_{k}", f"diff_{k}_pct", f"convention_{k}"] if k in UNITS else [])
     proxy = _has_accuracy(rows)
     if proxy:
-        header += ["measured_top1_err", "top1_err_std", "top1_err_n", "top1_err_seeds", "dataset", "budget", "epochs"]
+        header += ["measured_top1_err", "top1_err_std", "top1_err_n", "top1_err_seeds", "dataset", "budget", "epochs",
+                   "proxy_params", "proxy_macs", "proxy_stage_maps"]
     header.append("note")
     w.writerow(header)
     for r in rows:
@@ -164,7 +229,10 @@ def to_csv(table: Table, rows: list[dict]) -> str:
             px = m.get("proxy") or {}
             seeds = " ".join(f"{s['seed']}:{s['top1_err']:.4f}" for s in m.get("top1_err_seeds", []))
             line += [_opt(m.get("top1_err")), _opt(m.get("top1_err_std")), m.get("top1_err_n", ""), seeds,
-                     px.get("dataset") or "", px.get("budget") or "", px.get("epochs") or ""]
+                     px.get("dataset") or "", px.get("budget") or "", px.get("epochs") or "",
+                     "" if px.get("params") is None else int(px["params"]),
+                     "" if px.get("macs") is None else int(px["macs"]),
+                     "/".join(map(str, px.get("stage_maps") or []))]
         line.append(r["note"] or "")
         w.writerow(line)
     return buf.getvalue()

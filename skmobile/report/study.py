@@ -35,6 +35,7 @@ class Record:
     proxy_params: float | None = None   # the trained proxy itself (user attr "proxy")
     proxy_macs: float | None = None     # the proxy's MACs at its data's image size, paper convention
     proxy_maps: tuple | None = None     # the proxy's stage map sides (px), e.g. (56, 28, 14, 7)
+    meta: dict | None = None            # git_commit, versions, hardware, device, threads, date (YYYY-MM-DD)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,7 +72,16 @@ def records_from_trial(study_name: str, trial) -> Record:
     return Record(study_name, trial.number, label, _table_number(a.get("grid")), _int(a.get("seed")),
                   _float(a.get("test_error")), _float(a.get("val_error")), a.get("dataset"), a.get("budget"),
                   _int(a.get("epochs")), a.get("params"), a.get("macs"), a.get("model"), _spec_text(a.get("spec")),
-                  _float(proxy.get("params")), _float(proxy.get("macs")), tuple(int(m) for m in maps) if maps else None)
+                  _float(proxy.get("params")), _float(proxy.get("macs")), tuple(int(m) for m in maps) if maps else None,
+                  _meta(a, trial))
+
+
+def _meta(attrs: dict, trial) -> dict:
+    """Provenance of one trial (None where the trial did not record it)."""
+    done = getattr(trial, "datetime_complete", None)
+    return {"git_commit": attrs.get("git_commit"), "versions": attrs.get("versions"),
+            "hardware": attrs.get("hardware"), "device": attrs.get("device"), "threads": attrs.get("threads"),
+            "date": done.date().isoformat() if done is not None else None}
 
 
 def load_records(storage: str | None = None, study: str | None = None) -> list[Record]:

@@ -1,0 +1,35 @@
+"""Where a result came from: the git commit of the code and the hardware it ran on (recorded in every
+trial, shown in every report's metadata block)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+from pathlib import Path
+
+
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str | None:
+    """The short commit of the skmobile checkout, with "+dirty" for uncommitted changes (None outside git)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                              text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def hardware(device: str | None = "cpu") -> str:
+    """'CPU model xN' and, on CUDA, '+ GPU name'."""
+    from .latency.machine import cpu_model, gpu_name
+
+    text = f"{cpu_model()} x{os.cpu_count()}"
+    if device and str(device).startswith("cuda"):
+        text += f" + {gpu_name()}"
+    return text

@@ -1,0 +1,103 @@
+"""The structure-keeping proxy: channels per group of the full model, Table 6's rows complexity-matched
+in the proxy as in the paper, and stage maps that every SK path's taps can use (skmobile.train.proxy)."""
+
+import pytest
+import torch
+
+from skmobile.errors import SKMobileError
+from skmobile.layers import SKConv2d
+from skmobile.models import create_model
+from skmobile.tables import get_table
+from skmobile.train import build_proxy_model, proxy_recipe
+from skmobile.train.proxy_shape import proxy_shape, shape_text
+
+
+class FashionShape:
+    """What build_proxy_model reads from a Loaders: Fashion-MNIST's shape (28 px, 1 channel, 10 classes)."""
+    num_classes, in_chans, image_size = 10, 1, 28
+
+
+def _units(model):
+    return [m for m in model.modules() if isinstance(m, SKConv2d)]
+
+
+@pytest.mark.parametrize("budget", ["trial", "table"])
+def test_table6_proxy_rows_are_complexity_matched(budget):
+    """Every Table 6 proxy row within 3% of the 3x3 rows' parameters and MACs (the real built proxies)."""
+    table = get_table(6)
+    shapes = {}
+    with torch.device("meta"):
+        for row in table.rows:
+            model = build_proxy_model(row.model, FashionShape, budget, **row.kwargs)
+            shapes[row.label] = proxy_shape(model, FashionShape.image_size)
+    base = [s for label, s in shapes.items() if label.startswith("3x3")]
+    assert len(base) == 3 and len({(s["params"], s["macs"]) for s in base}) == 1  # the 3x3 rows are one network
+    ref = base[0]
+    for label, s in shapes.items():
+        assert abs(s["params"] / ref["params"] - 1) <= 0.03, (label, s, ref)
+        assert abs(s["macs"] / ref["macs"] - 1) <= 0.03, (label, s, ref)
+        assert s["stage_maps"] == [56, 28, 14, 7] and s["net_input"] == 56 and s["last_map_ok"], s
+    big = [s for label, s in shapes.items() if not label.startswith("3x3")]
+    assert all(s["params"] > ref["params"] for s in big)  # the G=64/128 rows still cost a little more
+
+
+def test_quarter_width_proxy_with_cardinality_kept_is_not_matched():
+    """Why the default budget's quick form cannot serve Table 6: its 7x7 row is far off the 3x3 rows."""
+    table = get_table(6)
+    with torch.device("meta"):
+        cx = {r.label: proxy_shape(build_proxy_model(r.model, FashionShape, "default", **r.kwargs), 28)
+              for r in table.rows}
+    ref = cx[next(lab for lab in cx if lab.startswith("3x3, D=1"))]
+    worst = max(s["params"] / ref["params"] - 1 for s in cx.values())
+    assert worst > 0.10
+    assert all(s["stage_maps"] == [14, 7, 4, 2] and s["last_map_ok"] is False for s in cx.values())
+
+
+def test_scaled_groups_keep_channels_per_group():
+    """Stage by stage, the proxy's SK paths have the full model's channels per group."""
+    sk = {"paths": "K3+5x5g64"}
+    with torch.device("meta"):
+        full = create_model("sknet50", sk=sk)
+        proxy = build_proxy_model("sknet50", FashionShape, "trial", sk=sk)
+    per_group = [[u.in_channels // (p.groups or u.spec.groups) for p in u.spec.paths] for u in _units(full)]
+    proxy_units = _units(proxy)
+    stage_first = [per_group[0], per_group[3], per_group[7], per_group[13]]  # first unit of each stage (3/4/6/3)
+    got = [[u.in_channels // (p.groups or u.spec.groups) for p in u.spec.paths] for u in proxy_units]
+    assert got[0] == stage_first[0] == [4, 2] and got[1] == stage_first[1] and got[-1] == stage_first[-1]
+    assert proxy_units[0].spec.groups == 24 and proxy_units[0].spec.kernels == "K3+5x5g48"
+    assert proxy_units[0].spec.min_attn == 24  # L scales with the width: d / C as in the full model
+    assert proxy.sk_spec.kernels == "K3+5x5g64"  # the model still names the row's full-size spec
+
+
+def test_scaled_groups_that_are_not_whole_numbers_are_one_line_errors():
+    with pytest.raises(SKMobileError, match="cardinality 32 x width_mult 0.3"):
+        create_model("resnext50_32x4d", width_mult=0.3, scale_groups=True)
+    with pytest.raises(SKMobileError, match="SK groups G=2 does not scale"):
+        create_model("sknet50", width_mult=0.75, scale_groups=True, sk={"groups": 2})
+    with pytest.raises(SKMobileError, match="input_upsample"):
+        create_model("sknet50", input_upsample=5)
+
+
+def test_upsample_feeds_the_stages_at_56_px_and_trains():
+    model = build_proxy_model("sknet26", FashionShape, "trial", width_mult=0.125)
+    assert model.skmobile_kwargs["input_upsample"] == 2
+    out = model(torch.randn(2, 1, 28, 28))
+    assert out.shape == (2, 10)
+    out.sum().backward()
+    shape = proxy_shape(model, 28)
+    assert shape["stage_maps"] == [56, 28, 14, 7] and shape["net_input"] == 56
+    assert "56/28/14/7 px" in shape_text(shape) and shape_text(None) == "—"
+
+
+def test_canvas_sized_data_needs_no_upsampling():
+    class Canvas(FashionShape):
+        image_size = 56
+
+    model = build_proxy_model("sknet50", Canvas, "trial")
+    assert "input_upsample" not in model.skmobile_kwargs
+    assert proxy_recipe("sknet50", "table").min_input == 56 and proxy_recipe("sknet50").min_input == 0
+
+
+def test_unknown_budget_lists_the_allowed_ones():
+    with pytest.raises(SKMobileError, match="unknown budget 'huge'; allowed: default, trial, table"):
+        proxy_recipe("sknet50", "huge")
