@@ -12,8 +12,9 @@ The ResNeXt/SENet/SKNet proxy of the "trial" and "table" budgets keeps each row'
   5x5 G=64 and 7x7 G=128 rows become G=48 and G=96 and stay complexity-matched with the 3x3 G=32
   rows (G=24). Why 0.75: with the group width fixed, grouped convs shrink linearly with the width
   while the 1x1 convs shrink quadratically, so the large-kernel rows' extra cost grows as the width
-  falls: +5.6% parameters at width 0.25, +3.5% at 0.5, +2.5% at 0.75 (the paper: +2.2%); 0.75 is the
-  narrowest quarter-step width within 3% (tests/test_proxy_shape.py checks the built proxies).
+  falls (``tools/proxy_match.py`` prints it per width; the paper's rows differ by 28.1 vs 27.5M).
+  0.75 is the narrowest quarter-step width within 3% in parameters and MACs, with margin
+  (tests/test_proxy_shape.py checks the built proxies).
 - Depth 0.25 (blocks 1/1/2/1), SK paths, dilations and attention as the row gives them (L scaled
   with the width, so the attention width d keeps the full model's ratio to C).
 - Stage maps of the full model at 224 px: 56/28/14/7. Rule: the last stage's map is at least the
