@@ -181,6 +181,13 @@ def test_real_proxy_training_tiny_budget(tmp_path, monkeypatch):
         pytest.skip("Fashion-MNIST is not installed (make data)")
     monkeypatch.delenv("SKMOBILE_SEARCH_TRAINER")
     monkeypatch.setattr(ProxyTrainer, "TRIAL_BUDGET", {"train_limit": 256, "val_size": 200, "test_limit": 200})
+    import dataclasses
+
+    from skmobile.train import proxy as recipes
+
+    narrow = dataclasses.replace(recipes.FAMILY_PROXIES["sknet"],  # the trial proxy's structure at quarter width:
+                                 model_kwargs={**recipes.RESNEXT_PROXY, "width_mult": 0.25})  # a CPU-test size
+    monkeypatch.setitem(recipes.FAMILY_PROXIES, "sknet", narrow)
     s = _search(tmp_path, trials=1, study="real")
     assert s["counts"]["complete"] == 1, s
     (t,) = _trials(f"sqlite:///{tmp_path}/s.db", "real")

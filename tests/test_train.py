@@ -295,10 +295,17 @@ def _structure(model):
 
 def test_cli_train_and_a_search_trial_build_the_same_network(fmnist_dir, monkeypatch, capsys):
     """Issue 14: ``skmobile train M`` and a search trial of M go through one ``train_proxy``; they build
-    the same proxy (modules, parameter shapes and count), group fitting included."""
+    the same proxy (modules, parameter shapes and count), group scaling included."""
+    import dataclasses
+
     from skmobile.search.spaces import Candidate
     from skmobile.search.trainer import ProxyTrainer
+    from skmobile.train import proxy as recipes
     from skmobile.train import proxy_fit
+
+    half = dataclasses.replace(recipes.FAMILY_PROXIES["sknet"],  # the trial proxy's structure at half width:
+                               model_kwargs={**recipes.RESNEXT_PROXY, "width_mult": 0.5})  # a CPU-test size
+    monkeypatch.setitem(recipes.FAMILY_PROXIES, "sknet", half)
 
     built = []
     real_fit = proxy_fit.fit
@@ -317,11 +324,11 @@ def test_cli_train_and_a_search_trial_build_the_same_network(fmnist_dir, monkeyp
     cli_net, trial_net = (_structure(m) for m in built)
     assert cli_net == trial_net and cli_net[2] == out.proxy["params"]
 
-    # a Table 6 branch: the trial proxy scales its groups with the width (0.75), the same on both paths
+    # a Table 6 branch: the trial proxy scales its groups with the width (0.5 here), the same on both paths
     sk = {"paths": "K3+7x7g128", "groups": 64}
     trainer.run(Candidate("sknet26", {"sk": sk}), seed=0)
     loaders = trainer.loaders(proxy_recipe("sknet26", "trial").batch_size, 0, None)
     direct = build_proxy_model("sknet26", loaders, "trial", sk=sk)
     assert _structure(built[-1]) == _structure(direct)
     units = [u for u in built[-1].modules() if u.__class__.__name__ == "SKConv2d"]
-    assert units and all(u.spec.groups == 48 and u.spec.kernels == "K3+7x7g96" for u in units)
+    assert units and all(u.spec.groups == 32 and u.spec.kernels == "K3+7x7g64" for u in units)
