@@ -5,6 +5,8 @@ set, epochs, seed, wall time, images/s, library versions), so the study database
 Errors and accuracies are in percent (``error_unit``), as ``fit`` reports them.
 A trial that raises or produces NaN is marked failed with ``fail_reason``; an impossible candidate
 (which the spaces never produce) is pruned with ``rejected``; the search goes on either way.
+A configuration already trained in the study with the same seed, data and budget is not trained
+again: the trial copies that result and records ``reused_from`` (see :mod:`.reuse`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Callable
 import optuna
 import torch
 
+from . import reuse
 from .spaces import Candidate, Space, check
 from .storage import WORKER_ATTR, worker_id
 
@@ -87,6 +90,9 @@ class Objective:
             trial.set_constraint("mflops", full["mflops"] - self.max_mflops)
         if self.max_params is not None:
             trial.set_constraint("params", full["params"] - self.max_params)
+        known = self._reuse(trial, candidate, seed, start)
+        if known is not None:
+            return known
         try:
             outcome = self.trainer.run(candidate, seed, on_epoch=self._on_epoch(trial))
         except optuna.TrialPruned:
@@ -102,6 +108,22 @@ class Objective:
         if self.objective == "error":
             return outcome.val_error
         return outcome.val_error, full["mflops"]
+
+    def _reuse(self, trial: optuna.Trial, candidate: Candidate, seed: int, start: float):
+        """The values of a COMPLETE trial of the same point (see :mod:`.reuse`), its results copied
+        and ``reused_from`` set; None when there is none (the trial trains)."""
+        key = reuse.reuse_key(candidate, seed, self.trainer)
+        if key is None:
+            return None
+        trial.set_user_attr("reuse_key", key)
+        source = reuse.find_source(trial.study, key, trial.number)
+        if source is None or len(source.values or ()) != (1 if self.objective == "error" else 2):
+            return None
+        for k, v in reuse.result_attrs(source).items():
+            trial.set_user_attr(k, v)
+        trial.set_user_attr("reused_from", source.number)
+        trial.set_user_attr("wall_s", round(time.time() - start, 2))
+        return source.values[0] if self.objective == "error" else tuple(source.values)
 
     def _on_epoch(self, trial: optuna.Trial):
         def on_epoch(epoch: int, metrics: dict) -> None:
