@@ -70,6 +70,7 @@ def train_cmd(
     device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N"),
     out: Path = typer.Option(None, "--out", help="directory for checkpoints and metrics.json"),
     resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in --out"),
+    force: bool = typer.Option(False, "--force", help="train afresh into a non-empty --out, replacing its files"),
     train_limit: int = typer.Option(None, "--train-limit", help="train on this many images (default: recipe)"),
     budget: str = typer.Option("default", "--budget", help="proxy budget: default | trial"),
     val_size: int = typer.Option(5000, "--val-size", help="images held out of train for validation"),
@@ -81,8 +82,11 @@ def train_cmd(
     from ..data import make_loaders
     from ..train import build_proxy_model, fit, proxy_recipe
 
+    from ..outputs import check_train_out
+
     if resume and out is None:
         raise SKMobileError("--resume needs --out DIR (the directory holding the checkpoint)")
+    check_train_out(out, resume, force)
     for flag, v in (("--epochs", epochs), ("--batch-size", batch_size), ("--train-limit", train_limit)):
         if v is not None and v < 1:
             raise SKMobileError(f"{flag} must be >= 1; got {v}")

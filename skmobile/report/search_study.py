@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import warnings
 from pathlib import Path
 
 from ..errors import SKMobileError
@@ -43,6 +44,7 @@ def open_study(storage: str | None, name: str):
     if spec.kind == "journal" and not Path(spec.url[len("journal:"):]).exists():
         raise SKMobileError(f"no journal file {spec.url[len('journal:'):]}; run `skmobile search` first")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     store = open_storage(storage)
     try:
         return optuna.load_study(study_name=name, storage=store)
