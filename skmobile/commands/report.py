@@ -108,7 +108,7 @@ def _search_studies(url: str, study: str | None, is_search_study, open_study) ->
     import warnings
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    store = open_storage(url)  # opened by open_study above for a --study; warnings filtered there
+    store = open_storage(url)
     names = sorted(s.study_name for s in optuna.get_all_study_summaries(store))
     return [n for n in names if is_search_study(optuna.load_study(study_name=n, storage=store))]
 

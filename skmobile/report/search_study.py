@@ -4,7 +4,7 @@ Read through :func:`skmobile.search.storage.open_storage`. Complete trials are g
 configurations (the same network, see :mod:`skmobile.report.paper_match`); a configuration trained
 with several seeds gets the mean and a 95 % t-interval of its proxy error over seeds (a reused
 result counts once: it is the same seed). Written: STEM.md, STEM.csv (one row per configuration),
-STEM.json (everything, trials included), STEM.html (figures embedded) and the figures as PNG/SVG.
+STEM.json (everything, trials included), STEM.html (figures embedded) and the figures as PNG.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import SKMobileError
 from . import study_figures as sfig
 from .factors import effects, factors, varying
-from .figures import pareto_front, save
+from .figures import pareto_front, plt
 from .importance import importances
 from .paper_match import config_key, paper_rows_for, paper_rows_in_space, short_name
 from .stats import rnd
@@ -328,6 +328,14 @@ def to_csv(data: dict) -> str:
     return buf.getvalue()
 
 
+def _save(fig, out: Path, stem: str) -> dict:
+    """``stem``.png (no timestamp), as :func:`skmobile.report.figures.save` but without the SVG."""
+    path = out / f"{stem}.png"
+    fig.savefig(path, format="png", metadata={"Software": None}, bbox_inches="tight")
+    plt.close(fig)
+    return {"png": path}
+
+
 def write_study_report(storage: str | None, name: str, out_dir: str | Path, command: str) -> dict:
     """Read study ``name`` and write its report into ``out_dir``; returns {"data", "paths", "html"}."""
     from ..search.storage import parse_storage
@@ -346,16 +354,16 @@ def write_study_report(storage: str | None, name: str, out_dir: str | Path, comm
     title = f"study {name}: {data['complete']} complete trials"
     for cost in data["costs"]:
         fig = sfig.error_vs_cost(data["trials"], data["configs"], cost, ERROR_NAME, f"{title}, error vs {cost}")
-        paths = save(fig, out, f"{stem}_pareto_{cost}")
+        paths = _save(fig, out, f"{stem}_pareto_{cost}")
         made.append((f"pareto_{cost}", paths["png"],
                      f"Proxy validation error vs {sfig.cost_label(cost)}: every complete trial, the Pareto front of "
                      "configuration means, and paper rows (stars)."))
     if any("importances" in r for r in data["importances"].values()):
-        paths = save(sfig.importance_bars(data["importances"], f"{title}: fANOVA importances"), out,
+        paths = _save(sfig.importance_bars(data["importances"], f"{title}: fANOVA importances"), out,
                      f"{stem}_importances")
         made.append(("importances", paths["png"], "fANOVA importance of each searched factor, per objective."))
     if data["effects"]:
-        paths = save(sfig.factor_effects(data["effects"], ERROR_NAME, f"{title}: error per factor level"), out,
+        paths = _save(sfig.factor_effects(data["effects"], ERROR_NAME, f"{title}: error per factor level"), out,
                      f"{stem}_factors")
         made.append(("factors", paths["png"], "Mean (bars) and best (dots) proxy validation error per level of "
                      "each searched factor."))
@@ -367,5 +375,5 @@ def write_study_report(storage: str | None, name: str, out_dir: str | Path, comm
     js.write_text(json.dumps({"command": command, **data}, indent=1, sort_keys=True, default=str) + "\n")
     html = out / f"{stem}.html"
     html.write_text(to_html(data, made, command))
-    figs = [p for _, png, _ in made for p in (png, png.with_suffix(".svg"))]
+    figs = [png for _, png, _ in made]
     return {"data": data, "paths": [md, csv_path, js, html, *figs], "html": html}
