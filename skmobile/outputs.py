@@ -39,8 +39,13 @@ def fresh_dir(prefix: str, root: Path = RUNS) -> Path:
 
 # --- what a file measures ---------------------------------------------------------------------------
 
+#: Keys that name a list element (a table row, a configuration, a trial), in this order.
+_IDENTITY = ("label", "number")
+
+
 def _json_numbers(value, path: str = "") -> set[str]:
-    """Key paths (list positions merged as ``[]``) that lead to a number."""
+    """Key paths that lead to a number. A list element is named by its label (or number) when it has
+    one, e.g. ``[K3 (sum)].measured.top1_err``, else list positions merge as ``[]``."""
     if isinstance(value, bool) or value is None:
         return set()
     if isinstance(value, (int, float)):
@@ -51,7 +56,8 @@ def _json_numbers(value, path: str = "") -> set[str]:
             out |= _json_numbers(v, f"{path}.{k}" if path else str(k))
     elif isinstance(value, list):
         for v in value:
-            out |= _json_numbers(v, f"{path}[]")
+            name = next((v[k] for k in _IDENTITY if isinstance(v, dict) and isinstance(v.get(k), (str, int))), "")
+            out |= _json_numbers(v, f"{path}[{name}]")
     return out
 
 
