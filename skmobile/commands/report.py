@@ -45,9 +45,6 @@ def report_cmd(
     from ..report.search_study import is_search_study, open_study, write_study_report
 
     url = storage or DEFAULT_STORAGE
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
-        raise SKMobileError(f"no study database at {url[len('sqlite:///'):]}; run `skmobile search` or "
-                            "`skmobile reproduce --table N --train` first, or pass --storage")
     for t in table or []:
         if t not in REPORT_TABLES:
             raise SKMobileError(f"no report for table {t}; allowed: {', '.join(map(str, REPORT_TABLES))}")
@@ -108,7 +105,7 @@ def _search_studies(url: str, study: str | None, is_search_study, open_study) ->
     import warnings
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    store = open_storage(url)
+    store = open_storage(url, create=False)  # a missing storage file is a one-line error
     names = sorted(s.study_name for s in optuna.get_all_study_summaries(store))
     return [n for n in names if is_search_study(optuna.load_study(study_name=n, storage=store))]
 

@@ -33,24 +33,15 @@ def open_study(storage: str | None, name: str):
     """The study ``name`` in ``storage`` (never creates a database or a study)."""
     import optuna
 
-    from ..search.storage import DEFAULT_STORAGE, open_storage, parse_storage
+    from ..search.storage import open_storage, parse_storage
 
-    spec = parse_storage(storage)
-    if spec.kind == "sqlite" and ":///" in spec.url:
-        path = spec.url.split(":///", 1)[1]
-        if path != ":memory:" and not Path(path).exists():
-            raise SKMobileError(f"no study database at {path}; run `skmobile search` first"
-                                + ("" if storage else f" (default storage {DEFAULT_STORAGE})"))
-    if spec.kind == "journal" and not Path(spec.url[len("journal:"):]).exists():
-        raise SKMobileError(f"no journal file {spec.url[len('journal:'):]}; run `skmobile search` first")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    store = open_storage(storage)
+    store = open_storage(storage, create=False)  # never creates a database: a missing file is an error
     try:
         return optuna.load_study(study_name=name, storage=store)
     except KeyError:
         names = sorted(s.study_name for s in optuna.get_all_study_summaries(store))
-        raise SKMobileError(f"no study {name!r} in {spec.redacted()}; studies there: "
+        raise SKMobileError(f"no study {name!r} in {parse_storage(storage).redacted()}; studies there: "
                             f"{', '.join(names) or 'none'}") from None
 
 
