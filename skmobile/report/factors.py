@@ -53,7 +53,9 @@ def factors(model: str, kwargs: dict | None) -> dict:
     out["M"] = spec.m
     out["kernels"] = spec.kernels
     out["dilation"] = max(p.dilation for p in spec.paths)
-    out["G"] = "C" if not model.startswith("sknet") else int(spec.groups)
+    from .paper_match import depthwise_sk
+
+    out["G"] = "C" if depthwise_sk(model) else int(spec.groups)
     out["attention"] = "SK" if spec.attention else "sum"
     if spec.attention:
         out["r"], out["L"] = _num(spec.reduction), int(spec.min_attn)

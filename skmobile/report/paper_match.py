@@ -4,7 +4,8 @@ A configuration is a registered model and its ``create_model`` kwargs. Two confi
 same network when their canonical keys are equal: the SK spec with every default filled in (paths
 written canonically, so Table 6's ``3x3d2`` is Table 7's ``K5``), without the fields that change
 nothing (G of a depthwise SK unit, whose groups are its channels; r and L without attention) and
-without ``num_classes`` (the full-size model always has 1000).
+without ``num_classes`` (the full-size model always has 1000). Missing SK fields are the paper's
+SK[2, 32, 16], L = 32, which the models of Tables 4, 6 and 7 default to.
 """
 
 from __future__ import annotations
@@ -22,8 +23,14 @@ def _has_sk(model: str) -> bool:
     return model.startswith("sknet") or model.endswith("_sk")
 
 
-def _depthwise(model: str) -> bool:
-    return not model.startswith("sknet")
+def depthwise_sk(model: str) -> bool:
+    """SK units whose groups are their channels (ShuffleNet, MobileNet), as the registry says."""
+    from ..models import family_of
+
+    try:
+        return family_of(model).depthwise_sk
+    except SKMobileError:
+        return not model.startswith("sknet")
 
 
 def config_key(model: str, kwargs: dict | None) -> str:
@@ -37,7 +44,7 @@ def config_key(model: str, kwargs: dict | None) -> str:
         except SKMobileError:
             spec = {"unreadable": json.dumps(sk, sort_keys=True, default=str)}
         else:
-            if _depthwise(model):
+            if depthwise_sk(model):
                 spec.pop("groups")
             if not spec["attention"]:
                 for name in ("reduction", "min_attn", "attn_channels"):
