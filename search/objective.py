@@ -26,7 +26,9 @@ from . import reuse
 from .spaces import Candidate, Space, check
 from .storage import WORKER_ATTR, worker_id
 
-OBJECTIVES = ("multi", "error")
+OBJECTIVES = ("multi", "error", "error,latency")
+#: the second objective of each two-objective search, as stored in the study and shown
+SECOND_OBJECTIVE = {"multi": "mflops", "error,latency": "latency_ms"}
 
 
 class TrialFailed(RuntimeError):
@@ -67,11 +69,13 @@ class Objective:
     max_mflops: float | None = None
     max_params: float | None = None
     on_progress: Callable | None = None     # (trial number, epoch, metrics) for the live view
+    latency: Callable | None = None         # (model, kwargs) -> latency attrs (skmobile.latency.provider)
+    max_latency_ms: float | None = None
 
     def __call__(self, trial: optuna.Trial):
         start = time.time()
         trial.set_user_attr(WORKER_ATTR, worker_id())
-        retried = trial.storage.get_trial_system_attrs(trial._trial_id).get("failed_trial")
+        retried = retried_trial_number(trial)
         if retried is not None:  # a retry copies the dead trial's attributes: mark, clear its failure
             trial.set_user_attr("retry_of", retried)
             trial.set_user_attr("fail_reason", None)
@@ -90,6 +94,7 @@ class Objective:
             trial.set_constraint("mflops", full["mflops"] - self.max_mflops)
         if self.max_params is not None:
             trial.set_constraint("params", full["params"] - self.max_params)
+        latency = self._latency(trial, candidate)
         known = self._reuse(trial, candidate, seed, start)
         if known is not None:
             return known
@@ -107,6 +112,8 @@ class Objective:
             raise TrialFailed(f"trial {trial.number}: training produced NaN")
         if self.objective == "error":
             return outcome.val_error
+        if self.objective == "error,latency":
+            return outcome.val_error, latency
         return outcome.val_error, full["mflops"]
 
     def _reuse(self, trial: optuna.Trial, candidate: Candidate, seed: int, start: float):
@@ -124,6 +131,17 @@ class Objective:
         trial.set_user_attr("reused_from", source.number)
         trial.set_user_attr("wall_s", round(time.time() - start, 2))
         return source.values[0] if self.objective == "error" else tuple(source.values)
+
+    def _latency(self, trial: optuna.Trial, candidate: Candidate) -> float | None:
+        """Full-size latency (measured once per architecture, or predicted) into the user attributes."""
+        if self.latency is None:
+            return None
+        attrs = self.latency(candidate.model, candidate.kwargs)
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        if self.max_latency_ms is not None:
+            trial.set_constraint("latency_ms", attrs["latency_ms"] - self.max_latency_ms)
+        return attrs["latency_ms"]
 
     def _on_epoch(self, trial: optuna.Trial):
         def on_epoch(epoch: int, metrics: dict) -> None:
@@ -156,6 +174,16 @@ class Objective:
     def _fail(trial: optuna.Trial, start: float, reason: str) -> None:
         trial.set_user_attr("fail_reason", reason[:500])
         trial.set_user_attr("wall_s", round(time.time() - start, 2))
+
+
+def retried_trial_number(trial: optuna.Trial) -> int | None:
+    """The number of the stale trial that ``trial`` retries (None for a fresh trial)."""
+    from optuna.storages import RetryFailedTrialCallback
+
+    for frozen in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if frozen.number == trial.number:
+            return RetryFailedTrialCallback.retried_trial_number(frozen)
+    return None
 
 
 def space_picker(space: Space, seed: int) -> Callable:

@@ -9,11 +9,8 @@ profiling under named conventions, Numba fusion kernels, an Optuna search and pa
 """
 
 import importlib as _importlib
-import warnings as _warnings
 
-_warnings.filterwarnings("ignore", category=FutureWarning, message=r".*torch\.jit.*")
-
-from .errors import SKMobileError  # noqa: E402
+from .errors import SKMobileError
 
 __version__ = "0.1.0"
 

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from ..errors import SKMobileError
+from ._args import check_at_least, check_out_dir
 
 console = Console()
 analyze_app = typer.Typer(help="Analyses of trained models.", no_args_is_help=True)
@@ -52,6 +53,8 @@ def attention_cmd(
 
     if bins < 2:
         raise SKMobileError(f"--bins must be >= 2; got {bins}")
+    check_at_least("--limit", limit, 1)
+    check_out_dir(out)
     model = load_trained(checkpoint)
     if not any(isinstance(m, SKConv2d) and m.attn is not None for m in model.modules()):
         raise SKMobileError(f"{checkpoint} holds no SK unit with attention; train an SK model")

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from ..errors import SKMobileError
+from ._args import check_out_dir
 
 console = Console()
 
@@ -44,6 +45,8 @@ def report_cmd(
     from ..report import DEFAULT_STORAGE, REPORT_TABLES, load_records
     from ..report.search_study import is_search_study, open_study, write_study_report
 
+    if out is not None:
+        check_out_dir(out)  # the defaults below are new folders under runs/
     url = storage or DEFAULT_STORAGE
     for t in table or []:
         if t not in REPORT_TABLES:

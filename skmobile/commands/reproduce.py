@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from ..errors import SKMobileError, choose
+from ..errors import SKMobileError
+from ._args import check_at_least, check_out_dir
 
 console = Console()
 
@@ -36,7 +37,9 @@ def reproduce_cmd(
 
     get_table(table)  # validates the number before any work
     out = out or fresh_dir("reports")
+    check_out_dir(out)
     if train:
+        check_at_least("--seeds", seeds, 1)
         _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, force)
         return
     with staged(out, force) as stage, console.status(f"measuring Table {table}...") as status:
