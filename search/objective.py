@@ -97,7 +97,7 @@ class Objective:
         latency = self._latency(trial, candidate)
         known = self._reuse(trial, candidate, seed, start)
         if known is not None:
-            return known
+            return self._values(known, full, latency)
         try:
             outcome = self.trainer.run(candidate, seed, on_epoch=self._on_epoch(trial))
         except optuna.TrialPruned:
@@ -110,27 +110,34 @@ class Objective:
         if outcome.status != "ok" or not math.isfinite(outcome.val_error):
             self._fail(trial, start, f"training produced {outcome.status} (val_error={outcome.val_error})")
             raise TrialFailed(f"trial {trial.number}: training produced NaN")
-        if self.objective == "error":
-            return outcome.val_error
-        if self.objective == "error,latency":
-            return outcome.val_error, latency
-        return outcome.val_error, full["mflops"]
+        return self._values(outcome.val_error, full, latency)
 
-    def _reuse(self, trial: optuna.Trial, candidate: Candidate, seed: int, start: float):
-        """The values of a COMPLETE trial of the same point (see :mod:`.reuse`), its results copied
-        and ``reused_from`` set; None when there is none (the trial trains)."""
+    def _values(self, val_error: float, full: dict, latency: float | None):
+        if self.objective == "error":
+            return val_error
+        if self.objective == "error,latency":
+            return val_error, latency
+        return val_error, full["mflops"]
+
+    def _reuse(self, trial: optuna.Trial, candidate: Candidate, seed: int, start: float) -> float | None:
+        """The validation error of a COMPLETE trial of the same point (see :mod:`.reuse`), whose result
+        attributes this trial copies (keeping its own, e.g. latency) with ``reused_from``; None when
+        there is none (the trial trains)."""
         key = reuse.reuse_key(candidate, seed, self.trainer)
         if key is None:
             return None
         trial.set_user_attr("reuse_key", key)
         source = reuse.find_source(trial.study, key, trial.number)
-        if source is None or len(source.values or ()) != (1 if self.objective == "error" else 2):
+        error = None if source is None else source.user_attrs.get("val_error")
+        if error is None or not math.isfinite(error):
             return None
+        own = set(trial.user_attrs)
         for k, v in reuse.result_attrs(source).items():
-            trial.set_user_attr(k, v)
+            if k not in own:
+                trial.set_user_attr(k, v)
         trial.set_user_attr("reused_from", source.number)
         trial.set_user_attr("wall_s", round(time.time() - start, 2))
-        return source.values[0] if self.objective == "error" else tuple(source.values)
+        return float(error)
 
     def _latency(self, trial: optuna.Trial, candidate: Candidate) -> float | None:
         """Full-size latency (measured once per architecture, or predicted) into the user attributes."""

@@ -93,3 +93,21 @@ def test_single_objective_study_reuses_its_value(tmp_path):
     trials = _run(study, [(K3, 2), (K3, 2)], trainer, objective="error")
     assert len(trainer.runs) == 1
     assert trials[1].user_attrs["reused_from"] == 0 and trials[1].value == trials[0].value
+
+
+def test_reused_trial_keeps_its_own_latency():
+    """With the latency objective, only the training result is reused; latency is this trial's."""
+    calls = []
+
+    def latency(model, kwargs):
+        calls.append(model)
+        return {"latency_ms": 10.0 + len(calls), "latency_source": "measured"}
+
+    trainer = CountingTrainer(dataset="fake", budget="trial", epochs=None)
+    study = _study()
+    study.optimize(Objective(_picker([(K3K5, 0), (K3K5, 0)]), trainer, "error,latency", latency=latency),
+                   n_trials=2, catch=(Exception,))
+    first, second = study.get_trials()
+    assert len(trainer.runs) == 1 and second.user_attrs["reused_from"] == 0
+    assert first.values == [first.user_attrs["val_error"], 11.0]
+    assert second.values == [first.user_attrs["val_error"], 12.0] and second.user_attrs["latency_ms"] == 12.0

@@ -67,8 +67,9 @@ def _error(attrs: dict, values) -> float | None:
 
 
 def _latency_keys(attrs: dict) -> list[str]:
-    return sorted(k for k, v in attrs.items() if "latency" in k and isinstance(v, (int, float))
-                  and not isinstance(v, bool) and math.isfinite(v))
+    """``latency_ms`` (the search's full-size latency, median) and any ``*_latency_ms`` beside it."""
+    return sorted(k for k, v in attrs.items() if (k == "latency_ms" or k.endswith("_latency_ms"))
+                  and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
 
 
 def _trial_row(t) -> dict | None:
@@ -157,7 +158,8 @@ def collect(study, storage_shown: str) -> dict:
     space_name = study.user_attrs.get("space")
     space = SPACES.get(space_name)
     names = varying(trials)
-    objectives = ["error"] + (["mflops"] if len(study.directions) > 1 else [])
+    second = (study.metric_names or [None, "mflops"])[-1] if len(study.directions) > 1 else None
+    objectives = ["error"] + ([second] if second in costs else [])  # mflops, or latency_ms
     by_key = {c["config"]: c for c in configs}
     paper = []
     for e in (paper_rows_in_space(space) if space else []):
