@@ -35,6 +35,8 @@ SKIPPED = [
     (lambda a: a[:2] == ["skmobile", "export"], "builds, exports and checks a full-size model in onnxruntime "
                                                 "(minutes on 2 cores)"),
     (lambda a: any(x.startswith(("postgresql://", "mysql://")) for x in a), "needs a database server"),
+    (lambda a: any("latency" in x for x in a[1:]), "times full-size models in onnxruntime (minutes), or needs the "
+                                                   "table `skmobile bench latency --build-table` builds"),
     (lambda a: a[0] == "optuna-dashboard", "a web server that runs until stopped"),
     (lambda a: a[0] in ("bash", "python", "pip"), "GPU scripts, probes and installs"),
 ]
