@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import SKMobileError
+from ..specs import as_sk_spec, check_int
 
 _TIMM_ARGS = ("pretrained", "pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family; ``depthwise_sk``: its SK units are depthwise (G = the unit's channels), so an
+    SK spec's G is ignored and never has to divide anything."""
+
+    name: str
+    depthwise_sk: bool = False
 
 
 @dataclass(frozen=True)
@@ -25,8 +36,19 @@ class ModelEntry:
     description: str
     in_timm: bool  # registered in timm's registry under the same name
 
+    @property
+    def depthwise_sk(self) -> bool:
+        return _FAMILIES[self.family].depthwise_sk
+
 
 _REGISTRY: dict[str, ModelEntry] = {}
+_FAMILIES: dict[str, Family] = {}
+
+
+def register_family(name: str, *, depthwise_sk: bool = False) -> Family:
+    """Declare a family and what the search must know about it (before its models register)."""
+    _FAMILIES[name] = Family(name, depthwise_sk)
+    return _FAMILIES[name]
 
 
 def _timm_owns(name: str) -> bool:
@@ -39,6 +61,8 @@ def _timm_owns(name: str) -> bool:
 
 def register_model(family: str):
     """Decorator: register ``fn`` (named after the model) in skmobile and, if the name is free, in timm."""
+
+    _FAMILIES.setdefault(family, Family(family))
 
     def deco(fn: Callable) -> Callable:
         name = fn.__name__
@@ -66,6 +90,16 @@ def list_models(family: str | None = None) -> list[str]:
     return sorted(n for n, e in _REGISTRY.items() if family is None or e.family == family)
 
 
+def model_families() -> list[str]:
+    """Every family with at least one registered model, sorted."""
+    return sorted({e.family for e in _REGISTRY.values()})
+
+
+def family_of(name: str) -> Family:
+    """The :class:`Family` of registered model ``name`` (unknown name: SKMobileError)."""
+    return _FAMILIES[model_entry(name).family]
+
+
 def model_entry(name: str) -> ModelEntry:
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=5, cutoff=0.5)
@@ -77,11 +111,49 @@ def model_entry(name: str) -> ModelEntry:
 
 
 def create_model(name: str, *, fusion: str | None = None, **kwargs):
-    """Build a registered model. ``fusion`` (torch|numba|auto) reaches every SKConv2d in it."""
-    model = model_entry(name).fn(**kwargs)
+    """Build a registered model. ``fusion`` (torch|numba|auto) reaches every SKConv2d in it.
+
+    ``sk=`` must apply: a model without SK units, or an SK field its units do not take (e.g. G on
+    the depthwise SK units of ShuffleNet/MobileNet, whose groups are their channels), is an error.
+    """
+    entry = model_entry(name)
+    for key in ("num_classes", "in_chans"):
+        if key in kwargs:
+            kwargs[key] = check_int(f"{name}: {key}", kwargs[key])
+    try:
+        model = entry.fn(**kwargs)
+    except TypeError as exc:
+        bad = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+        if bad is None:
+            raise
+        raise SKMobileError(f"model {name!r} ({entry.family}) takes no argument {bad.group(1)!r}; "
+                            f"given: {', '.join(sorted(kwargs))}") from None
+    if kwargs.get("sk") is not None:
+        _check_sk_applies(name, model, kwargs["sk"])
     if fusion is not None:
         from ..layers import set_fusion
 
         set_fusion(model, fusion)
     model.skmobile_name = name
     return model
+
+
+def _check_sk_applies(name: str, model, sk) -> None:
+    """Raise unless ``model`` has SK units and every field named in an ``sk`` dict reached all of them."""
+    from ..layers import SKConv2d
+
+    units = [m for m in model.modules() if isinstance(m, SKConv2d)]
+    if not units:
+        sk_models = [n for n in list_models(_REGISTRY[name].family) if n.endswith("_sk") or n.startswith("sknet")]
+        hint = f"; SK models of this family: {', '.join(sk_models[:4])}" if sk_models else ""
+        raise SKMobileError(f"model {name!r} has no SK units, so sk={sk!r} cannot apply{hint}")
+    if not isinstance(sk, dict):
+        return
+    asked = as_sk_spec(sk)
+    for key in sk:
+        want = getattr(asked, key)
+        used = sorted({str(getattr(u.spec, key)) for u in units if getattr(u.spec, key) != want})
+        if used:
+            raise SKMobileError(f"SK field {key}={sk[key]!r} does not apply to {name!r}: its SK units use "
+                                f"{key} = {', '.join(used[:4])}{', ...' if len(used) > 4 else ''}; "
+                                f"leave {key} out of sk=")
