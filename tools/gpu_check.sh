@@ -47,7 +47,6 @@ run() {
   [ "$limit" -gt "$left" ] && limit=$left
   echo "\$ $*" | tee -a "$OUT/$log"
   local t0=$(date +%s)
-  [ "$1" = sk ] && { shift; set -- $PY -m skmobile "$@"; }   # timeout runs programs, not shell functions
   timeout -k 10 "$limit" "$@" 2>&1 | tee -a "$OUT/$log"
   local rc=${PIPESTATUS[0]}
   echo "[rc=$rc, $(( $(date +%s) - t0 )) s]" | tee -a "$OUT/$log"; echo >>"$OUT/$log"
