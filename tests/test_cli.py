@@ -101,3 +101,11 @@ def test_other_runtime_errors_still_show_their_traceback(monkeypatch, capsys):
     monkeypatch.setattr(skmobile.model_index, "index_entries", boom)
     with pytest.raises(RuntimeError, match="a bug"):
         _cli(["models"], capsys)
+
+
+def test_import_skmobile_is_lazy_and_its_names_resolve():
+    code = ("import sys, skmobile; light = 'torch' not in sys.modules; "
+            "print(light, skmobile.SKConv2d.__name__, skmobile.models.model_entry('sknet50').family, "
+            "'torch' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.split() == ["True", "SKConv2d", "sknet", "True"]
