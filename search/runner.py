@@ -2,6 +2,9 @@
 
 Multi-objective (val error, full-size MFLOPs) with a seeded TPESampler by default;
 ``objective="error"`` is single-objective with median pruning on intermediate validation error.
+``objective="error,latency"`` minimises (val error, full-size latency in ms); ``latency`` ("measure" |
+"predict", see :mod:`skmobile.latency.provider`) adds the latency to every trial without making it
+an objective, ``max_latency_ms`` makes it a constraint.
 ``workers > 1`` starts that many processes of this same command on one machine (journal file
 storage); on several machines, start the command on each against one PostgreSQL URL.
 """
@@ -25,7 +28,7 @@ from skmobile.errors import Interrupted, SKMobileError, choose
 
 from .grid import GRIDS, enqueue_grid, grid_picker
 from .live import LiveView, epoch_line, trial_line
-from .objective import OBJECTIVES, Objective, TrialFailed, space_picker
+from .objective import OBJECTIVES, SECOND_OBJECTIVE, Objective, TrialFailed, space_picker
 from .trainer import trainer_from_env
 from .spaces import SPACES, get_space
 from .storage import DEFAULT_JOURNAL, open_storage, parse_storage, sweep_stale
@@ -53,6 +56,12 @@ class SearchConfig:
     epochs: int | None = None
     live: bool = True
     worker_index: int = 0               # set for the processes ``workers > 1`` starts
+    latency: str | None = None          # measure | predict (default measure when latency is used)
+    max_latency_ms: float | None = None
+    latency_runtime: str = "onnxruntime"
+    latency_threads: int = 1
+    latency_table: str | None = None    # predict: the --build-table file (default: the cache folder's)
+    latency_cache: str | None = None    # measure: the SQLite cache (default: ~/.cache/skmobile/latency.sqlite)
 
     def validate(self) -> None:
         choose("space", self.space, SPACES)
@@ -64,13 +73,33 @@ class SearchConfig:
             v = getattr(self, name)
             if v is not None and v < (0 if name == "trials" else 1):
                 raise SKMobileError(f"--{name.replace('_', '-')} must be >= {0 if name == 'trials' else 1}; got {v}")
-        for name in ("max_mflops", "max_params"):
+        if self.latency is not None:
+            choose("latency mode", self.latency, ("measure", "predict"))
+        if self.latency_threads < 1:
+            raise SKMobileError(f"--latency-threads must be >= 1; got {self.latency_threads}")
+        for name in ("max_mflops", "max_params", "max_latency_ms"):
             v = getattr(self, name)
             if v is not None and not v > 0:
                 raise SKMobileError(f"--{name.replace('_', '-')} must be > 0; got {v}")
         if self.workers > 1 and self.storage is not None and parse_storage(self.storage).kind == "sqlite":
             raise SKMobileError("SQLite is for one process; with --workers use a journal file "
                                 f"(--storage journal:{DEFAULT_JOURNAL}) or postgresql://...")
+
+    @property
+    def latency_mode(self) -> str | None:
+        """How trials get their latency: None when no option asks for it."""
+        if self.latency is not None:
+            return self.latency
+        return "measure" if self.objective == "error,latency" or self.max_latency_ms is not None else None
+
+    def latency_provider(self):
+        if self.latency_mode is None:
+            return None
+        from skmobile.latency.measure import Setting
+        from skmobile.latency.provider import TrialLatency
+
+        return TrialLatency(self.latency_mode, Setting(self.latency_runtime, "cpu", self.latency_threads),
+                            cache_path=self.latency_cache, table_path=self.latency_table)
 
     @property
     def storage_url(self) -> str | None:
@@ -84,7 +113,7 @@ class SearchConfig:
             return self.study
         if self.grid:
             return f"grid-{self.grid}"
-        return self.space if self.objective == "multi" else f"{self.space}-{self.objective}"
+        return self.space if self.objective == "multi" else f"{self.space}-{self.objective.replace(',', '-')}"
 
 
 def make_sampler(cfg: SearchConfig, existing: int = 0) -> optuna.samplers.BaseSampler:
@@ -115,11 +144,12 @@ def open_study(cfg: SearchConfig) -> optuna.Study:
     study.sampler = make_sampler(cfg, len(study.get_trials(deepcopy=False)))
     if "space" not in study.user_attrs:
         for key, value in (("space", cfg.grid or cfg.space), ("objective", cfg.objective),
-                           ("objective_names", ["val_error"] if cfg.objective == "error" else ["val_error", "mflops"]),
+                           ("objective_names", ["val_error"] if cfg.objective == "error"
+                            else ["val_error", SECOND_OBJECTIVE[cfg.objective]]),
                            ("dataset", cfg.dataset), ("budget", cfg.budget)):
             study.set_user_attr(key, value)
         if len(directions) == 2:
-            study.set_metric_names(["val_error", "mflops"])
+            study.set_metric_names(["val_error", SECOND_OBJECTIVE[cfg.objective]])
         else:
             study.set_metric_names(["val_error"])
     return study
@@ -143,6 +173,7 @@ def _search(cfg: SearchConfig, console: Console | None) -> dict:
     trainer = trainer_from_env(dataset=cfg.dataset, data_dir=cfg.data_dir, budget=cfg.budget,
                                train_limit=cfg.train_limit, epochs=cfg.epochs)
     trainer.prepare(check_data=True)
+    latency = cfg.latency_provider()   # a missing predictor table fails here, before any trial
     study = open_study(cfg)
     stale = sweep_stale(study)
     if stale and cfg.worker_index == 0:
@@ -158,20 +189,34 @@ def _search(cfg: SearchConfig, console: Console | None) -> dict:
         pick = space_picker(get_space(cfg.space), cfg.seed)
     start = time.time()
     baseline = _finished(study)
+    before = {t.number for t in study.get_trials(deepcopy=False)}
     storage_shown = parse_storage(cfg.storage_url).redacted()
     if cfg.workers > 1 and cfg.worker_index == 0:
         _run_workers(cfg, study, n_trials, console, storage_shown, baseline)
     else:
-        _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, baseline)
+        _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, baseline, latency)
     sweep_stale(study)
     trials = study.get_trials(deepcopy=False)
     counts = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
-    return {"study": cfg.study_name, "storage": storage_shown, "counts": counts, "added": _finished(study) - baseline,
-            "wall_s": round(time.time() - start, 1)}
+    summary = {"study": cfg.study_name, "storage": storage_shown, "counts": counts, "added": _finished(study) - baseline,
+               "wall_s": round(time.time() - start, 1)}
+    if latency is not None:
+        summary["latency"] = latency_summary(latency, [t for t in trials if t.number not in before])
+    return summary
 
 
-def _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, baseline) -> None:
-    view = LiveView(cfg.study_name, storage_shown, n_trials, 1, cfg.objective == "multi", baseline)
+def latency_summary(latency, trials) -> dict:
+    """How this run's trials got their latency (from their user attributes: workers' trials count too)."""
+    attrs = [t.user_attrs for t in trials if "latency_ms" in t.user_attrs]
+    return {**latency.summary(), "trials": len(attrs),
+            "measured": sum(a.get("latency_source") == "measured" and not a.get("latency_cached") for a in attrs),
+            "cache_hits": sum(bool(a.get("latency_cached")) for a in attrs),
+            "predicted": sum(a.get("latency_source") == "predicted" for a in attrs)}
+
+
+def _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, baseline, latency=None) -> None:
+    view = LiveView(cfg.study_name, storage_shown, n_trials, 1, cfg.objective != "error", baseline,
+                    second=SECOND_OBJECTIVE.get(cfg.objective, "mflops"))
     live = _live(console, view) if cfg.live and n_trials else None
     plain = live is None  # no live view (a log file, CI, --no-live): one plain line per epoch and trial
 
@@ -180,7 +225,8 @@ def _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, basel
         if plain:
             console.print(epoch_line(number, epoch, metrics), highlight=False, soft_wrap=True)
 
-    objective = Objective(pick, trainer, cfg.objective, cfg.max_mflops, cfg.max_params, on_progress=on_progress)
+    objective = Objective(pick, trainer, cfg.objective, cfg.max_mflops, cfg.max_params, on_progress=on_progress,
+                          latency=latency, max_latency_ms=cfg.max_latency_ms)
     view.update(study.get_trials(deepcopy=False))
     running: list[int] = []
 
@@ -262,9 +308,12 @@ def worker_argv(cfg: SearchConfig, index: int, trials: int) -> list[str]:
     argv = [sys.executable, "-m", "skmobile", "search", *space, "--trials", str(trials),
             "--storage", cfg.storage_url, "--study", cfg.study_name, "--workers", "1", "--objective", cfg.objective,
             "--seeds", str(cfg.seeds), "--dataset", cfg.dataset, "--budget", cfg.budget, "--seed", str(cfg.seed),
-            "--worker-index", str(index), "--no-live"]
+            "--worker-index", str(index), "--no-live", "--latency-runtime", cfg.latency_runtime,
+            "--latency-threads", str(cfg.latency_threads)]
     for flag, value in (("--max-mflops", cfg.max_mflops), ("--max-params", cfg.max_params), ("--grid", cfg.grid),
-                        ("--data-dir", cfg.data_dir), ("--train-limit", cfg.train_limit), ("--epochs", cfg.epochs)):
+                        ("--data-dir", cfg.data_dir), ("--train-limit", cfg.train_limit), ("--epochs", cfg.epochs),
+                        ("--latency", cfg.latency), ("--max-latency-ms", cfg.max_latency_ms),
+                        ("--latency-table", cfg.latency_table), ("--latency-cache", cfg.latency_cache)):
         if value is not None:
             argv += [flag, str(value)]
     return argv
@@ -278,7 +327,8 @@ def _run_workers(cfg, study, n_trials, console, storage_shown, baseline) -> None
              for i, k in enumerate(shares)]
     console.print(f"started {len(procs)} worker process(es) on {storage_shown}: pids "
                   f"{', '.join(str(p.pid) for p in procs)}")
-    view = LiveView(cfg.study_name, storage_shown, n_trials, len(procs), cfg.objective == "multi", baseline)
+    view = LiveView(cfg.study_name, storage_shown, n_trials, len(procs), cfg.objective != "error", baseline,
+                    second=SECOND_OBJECTIVE.get(cfg.objective, "mflops"))
     live = _live(console, view) if cfg.live else None
     seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     try:

@@ -22,9 +22,17 @@ def search_cmd(
                                                        "journal:FILE, postgresql://USER:PASS@HOST/DB"),
     study: str = typer.Option(None, "--study", help="study name (default: the space, or grid-tableN)"),
     workers: int = typer.Option(1, "--workers", help="worker processes on this machine (journal file storage)"),
-    objective: str = typer.Option("multi", "--objective", help="multi (error + MFLOPs) | error (with pruning)"),
+    objective: str = typer.Option("multi", "--objective", help="multi (error + MFLOPs) | error (with pruning) | "
+                                                              "error,latency (error + full-size latency)"),
     max_mflops: float = typer.Option(None, "--max-mflops", help="constraint: full-size MFLOPs at most this"),
     max_params: float = typer.Option(None, "--max-params", help="constraint: full-size parameters at most this"),
+    latency: str = typer.Option(None, "--latency", help="measure | predict: full-size latency in every trial "
+                                "(default measure with error,latency or --max-latency-ms)"),
+    max_latency_ms: float = typer.Option(None, "--max-latency-ms", help="constraint: full-size latency at most this"),
+    latency_runtime: str = typer.Option("onnxruntime", "--latency-runtime", help="torch | onnxruntime (CPU, batch 1)"),
+    latency_threads: int = typer.Option(1, "--latency-threads", help="threads for the latency"),
+    latency_table: str = typer.Option(None, "--latency-table", help="predict: table from `bench latency --build-table`"),
+    latency_cache: str = typer.Option(None, "--latency-cache", help="measure: SQLite cache of measured latencies"),
     grid: str = typer.Option(None, "--grid", help="table4 | table6 | table7: exactly the paper's rows"),
     seeds: int = typer.Option(1, "--seeds", help="grid: repeats of each row (seeds SEED..SEED+N-1)"),
     dataset: str = typer.Option("fashion-mnist", "--dataset", help="proxy training data set"),
@@ -52,7 +60,9 @@ def search_cmd(
     cfg = SearchConfig(space=space or "ablation", trials=trials, storage=storage, study=study, workers=workers,
                        objective=objective, max_mflops=max_mflops, max_params=max_params, grid=grid, seeds=seeds,
                        dataset=dataset, data_dir=data_dir, budget=budget, seed=seed, train_limit=train_limit,
-                       epochs=epochs, live=live and fmt == "text", worker_index=worker_index)
+                       epochs=epochs, live=live and fmt == "text", worker_index=worker_index, latency=latency,
+                       max_latency_ms=max_latency_ms, latency_runtime=latency_runtime, latency_threads=latency_threads,
+                       latency_table=latency_table, latency_cache=latency_cache)
     summary = run_search(cfg, console if fmt == "text" else Console(stderr=True))
     if fmt == "json":
         typer.echo(json.dumps(summary, indent=1))
@@ -61,6 +71,12 @@ def search_cmd(
         console.print(f"study {summary['study']} in {summary['storage']}: {c['complete']} complete, {c['fail']} failed, "
                       f"{c['pruned']} pruned, {c['running']} running ({summary['added']} finished in this run, "
                       f"{summary['wall_s']} s)", highlight=False, soft_wrap=True)
+        if "latency" in summary:
+            lat = summary["latency"]
+            console.print(f"latency ({lat['latency_runtime']}, {lat['latency_threads']} thread(s), "
+                          f"{lat['latency_machine']}): {lat['trials']} trial(s), {lat['measured']} measured, "
+                          f"{lat['cache_hits']} cache hit(s), {lat['predicted']} predicted ({lat['store']})",
+                          highlight=False, soft_wrap=True)
 
 
 def _print_spaces(fmt: str) -> None:
