@@ -5,6 +5,8 @@ set, epochs, seed, wall time, images/s, library versions), so the study database
 Errors and accuracies are in percent (``error_unit``), as ``fit`` reports them.
 A trial that raises or produces NaN is marked failed with ``fail_reason``; an impossible candidate
 (which the spaces never produce) is pruned with ``rejected``; the search goes on either way.
+A configuration already trained in the study with the same seed, data and budget is not trained
+again: the trial copies that result and records ``reused_from`` (see :mod:`.reuse`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import torch
 
 from skmobile.provenance import git_commit, hardware
 
+from . import reuse
 from .spaces import Candidate, Space, check
 from .storage import WORKER_ATTR, worker_id
 
@@ -94,6 +97,9 @@ class Objective:
         if self.max_params is not None:
             trial.set_constraint("params", full["params"] - self.max_params)
         latency = self._latency(trial, candidate)
+        known = self._reuse(trial, candidate, seed, start)
+        if known is not None:
+            return self._values(known, full, latency)
         try:
             outcome = self.trainer.run(candidate, seed, on_epoch=self._on_epoch(trial))
         except optuna.TrialPruned:
@@ -106,11 +112,34 @@ class Objective:
         if outcome.status != "ok" or not math.isfinite(outcome.val_error):
             self._fail(trial, start, f"training produced {outcome.status} (val_error={outcome.val_error})")
             raise TrialFailed(f"trial {trial.number}: training produced NaN")
+        return self._values(outcome.val_error, full, latency)
+
+    def _values(self, val_error: float, full: dict, latency: float | None):
         if self.objective == "error":
-            return outcome.val_error
+            return val_error
         if self.objective == "error,latency":
-            return outcome.val_error, latency
-        return outcome.val_error, full["mflops"]
+            return val_error, latency
+        return val_error, full["mflops"]
+
+    def _reuse(self, trial: optuna.Trial, candidate: Candidate, seed: int, start: float) -> float | None:
+        """The validation error of a COMPLETE trial of the same point (see :mod:`.reuse`), whose result
+        attributes this trial copies (keeping its own, e.g. latency) with ``reused_from``; None when
+        there is none (the trial trains)."""
+        key = reuse.reuse_key(candidate, seed, self.trainer)
+        if key is None:
+            return None
+        trial.set_user_attr("reuse_key", key)
+        source = reuse.find_source(trial.study, key, trial.number)
+        error = None if source is None else source.user_attrs.get("val_error")
+        if error is None or not math.isfinite(error):
+            return None
+        own = set(trial.user_attrs)
+        for k, v in reuse.result_attrs(source).items():
+            if k not in own:
+                trial.set_user_attr(k, v)
+        trial.set_user_attr("reused_from", source.number)
+        trial.set_user_attr("wall_s", round(time.time() - start, 2))
+        return float(error)
 
     def _latency(self, trial: optuna.Trial, candidate: Candidate) -> float | None:
         """Full-size latency (measured once per architecture, or predicted) into the user attributes."""

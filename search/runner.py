@@ -349,7 +349,8 @@ def _run_workers(cfg, study, n_trials, console, storage_shown, baseline) -> None
     except KeyboardInterrupt:
         for p in procs:
             p.terminate()
-        raise
+        raise Interrupted(f"stopped {len(procs)} worker process(es); the trials they were running are marked "
+                          "failed (now, or by the next run's stale-trial sweep); rerun to continue") from None
     finally:
         if live:
             view.update(study.get_trials(deepcopy=False))

@@ -72,6 +72,7 @@ def train_cmd(
     device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N"),
     out: Path = typer.Option(None, "--out", help="directory for checkpoints and metrics.json"),
     resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in --out"),
+    force: bool = typer.Option(False, "--force", help="train afresh into a non-empty --out, replacing its files"),
     train_limit: int = typer.Option(None, "--train-limit", help="train on this many images (default: recipe)"),
     budget: str = typer.Option("default", "--budget", help="proxy budget: default | trial | table"),
     val_size: int = typer.Option(5000, "--val-size", help="images held out of train for validation"),
@@ -81,10 +82,12 @@ def train_cmd(
 ) -> None:
     """Train the proxy of MODEL on a real data set; print a summary, write DIR/metrics.json."""
     from ..data import make_loaders
+    from ..outputs import check_train_out
     from ..train import proxy_recipe, train_proxy
 
     if resume and out is None:
         raise SKMobileError("--resume needs --out DIR (the directory holding the checkpoint)")
+    check_train_out(out, resume, force)
     check_at_least("--epochs", epochs, 1)
     for flag, v in (("--batch-size", batch_size), ("--train-limit", train_limit)):
         check_at_least(flag, v, 2, "batch norm needs two images per training batch")
