@@ -61,7 +61,8 @@ def summary_table(title: str, rows: list[tuple[str, str]]) -> Table:
 def train_cmd(
     model: str = typer.Argument(..., help="registered model name, e.g. shufflenetv2_x0_5_sk, sknet50"),
     dataset: str = typer.Option("fashion-mnist", "--dataset",
-                                help="fashion-mnist | fashion-mnist-scale | cifar10 | cifar100 | folder"),
+                                help="fashion-mnist | fashion-mnist-scale | fashion-mnist-canvas | cifar10 | cifar100 | "
+                                "folder"),
     data_dir: str = typer.Option(None, "--data-dir", help="data folder (default: the data set's usual place)"),
     epochs: int = typer.Option(None, "--epochs", help="default: the proxy recipe's"),
     batch_size: int = typer.Option(None, "--batch-size", help="default: the proxy recipe's"),
