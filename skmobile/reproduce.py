@@ -116,8 +116,9 @@ def _has_accuracy(rows: list[dict]) -> bool:
 def _proxy_cell(m: dict | None) -> str:
     if not m or m.get("top1_err") is None:
         return "—"
-    std = m.get("top1_err_std")
-    return f"{m['top1_err']:.2f} ± {'—' if std is None else f'{std:.2f}'} (n={m['top1_err_n']})"
+    std, ci = m.get("top1_err_std"), m.get("top1_err_ci95")
+    ci_txt = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "[—]"
+    return f"{m['top1_err']:.2f} {ci_txt} SD {'—' if std is None else f'{std:.2f}'} (n={m['top1_err_n']})"
 
 
 def to_markdown(table: Table, rows: list[dict], extra: dict | None = None) -> str:
@@ -132,7 +133,7 @@ def to_markdown(table: Table, rows: list[dict], extra: dict | None = None) -> st
         head += [f"{_LABELS[k]} paper", "measured", "diff"]
     head += [f"{_LABELS[k]} paper" + (" (ImageNet)" if k == "top1_err" else "") for k in acc]
     if proxy:
-        head.append("proxy err (%) mean ± std (n)")
+        head.append("proxy err (%) mean [95% CI] SD (n)")
     head += ["conventions", "note"]
     command = extra.get("command") or f"skmobile reproduce --table {table.number} --no-train"
     lines = [f"# Table {table.number}: {table.title}", "",
@@ -142,9 +143,9 @@ def to_markdown(table: Table, rows: list[dict], extra: dict | None = None) -> st
         p = extra.get("protocol") or {}
         lines += ["", f"Accuracy: the paper's column is ImageNet top-1 error; the proxy column is the test "
                   f"error of the small proxy model trained on **{p.get('dataset')}** with budget "
-                  f"**{p.get('budget')}** ({p.get('epochs')} epochs), mean ± sample std over seeds "
-                  f"{', '.join(map(str, p.get('seeds', [])))} (n per row shown). Proxy and ImageNet errors are "
-                  "not comparable in level, only in ranking."]
+                  f"**{p.get('budget')}** ({p.get('epochs')} epochs): mean, t-based 95% confidence interval and sample SD "
+                  f"over seeds {', '.join(map(str, p.get('seeds', [])))} (n per row shown). Proxy and ImageNet "
+                  "errors are not comparable in level; how far their rankings agree is measured below."]
     lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["label"], f"`{r['model']}`" if r["model"] else "(reference only)"]
@@ -183,8 +184,10 @@ def to_markdown(table: Table, rows: list[dict], extra: dict | None = None) -> st
                 paper = "—" if x["paper_diff_pp"] is None else f"{x['paper_diff_pp']:+.2f} pp"
                 lines.append(f"  - {x['verdict']}: {extra['sentence'](x)} Paper (ImageNet): {paper}.")
         if extra["conclusions"]:
-            lines += ["", f"Test: {extra['conclusions'][0]['test']}. With a handful of seeds a Welch test has little power: "
-                      "an *inconclusive* verdict means the proxy cannot tell, not that the claim is false."]
+            lines += ["", f"Test: {extra['conclusions'][0]['test']}. An *inconclusive* verdict means the proxy "
+                      "cannot tell at this run's resolving power, not that the claim is false."]
+            for sentence in extra.get("statistics_lines", []):
+                lines += ["", sentence]
         else:
             lines.append("No claim of the paper is tested for this table.")
     for name, caption in extra.get("figures", []):

@@ -42,6 +42,14 @@ def save(fig, out_dir: Path, stem: str) -> dict[str, Path]:
     return paths
 
 
+def ci_bar(m: dict) -> list[list[float]]:
+    """Asymmetric error bar [[below], [above]] of a row's 95% CI of the mean (zero when not computable)."""
+    ci = m.get("top1_err_ci95")
+    if not ci:
+        return [[0.0], [0.0]]
+    return [[m["top1_err"] - ci[0]], [ci[1] - m["top1_err"]]]
+
+
 def error_vs_flops(number: int, rows: list[dict], flops_key: str, search_points: list[tuple[float, float]],
                    protocol: dict):
     """Proxy error vs full-size MFLOPs: search trials, their Pareto front, table rows; paper on a twin axis."""
@@ -53,8 +61,8 @@ def error_vs_flops(number: int, rows: list[dict], flops_key: str, search_points:
         if x is None or y is None:
             continue
         grid.append((x, y))
-        ax.errorbar([x], [y], yerr=[m.get("top1_err_std") or 0], fmt="o", color=_MEASURED, ms=5, capsize=3,
-                    label="table rows (proxy, mean ± std)" if len(grid) == 1 else None, zorder=3)
+        ax.errorbar([x], [y], yerr=ci_bar(m), fmt="o", color=_MEASURED, ms=5, capsize=3,
+                    label="table rows (proxy, mean, 95% CI)" if len(grid) == 1 else None, zorder=3)
         ax.annotate(str(i), (x, y), textcoords="offset points", xytext=(5, 4), fontsize=7, color=_MEASURED)
     if search_points:
         ax.scatter(*zip(*search_points), s=12, color=_SEARCH, label="search trials", zorder=1)
@@ -106,7 +114,7 @@ def complexity(number: int, rows: list[dict], flops_key: str):
 
 
 def seed_spread(number: int, rows: list[dict], protocol: dict):
-    """Per-seed proxy errors per row, with mean ± std."""
+    """Per-seed proxy errors per row, with the mean and its 95% CI."""
     shown = [(i, r) for i, r in enumerate(rows, 1) if (r["measured"] or {}).get("top1_err_seeds")]
     fig, ax = plt.subplots(figsize=(7.2, 0.42 * max(len(shown), 2) + 1.2))
     for y, (i, r) in enumerate(shown):
@@ -114,8 +122,8 @@ def seed_spread(number: int, rows: list[dict], protocol: dict):
         vals = [s["top1_err"] for s in m["top1_err_seeds"]]
         ax.scatter(vals, [y] * len(vals), color=_SEARCH, s=16, zorder=2,
                    label="one seed" if y == 0 else None)
-        ax.errorbar([m["top1_err"]], [y], xerr=[m.get("top1_err_std") or 0], fmt="D", color=_MEASURED,
-                    ms=5, capsize=3, zorder=3, label="mean ± std" if y == 0 else None)
+        ax.errorbar([m["top1_err"]], [y], xerr=ci_bar(m), fmt="D", color=_MEASURED,
+                    ms=5, capsize=3, zorder=3, label="mean, 95% CI" if y == 0 else None)
     ax.set_yticks(range(len(shown)), [f"{i}. {r['label']}" for i, r in shown], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel(f"proxy test error (%) — {protocol.get('dataset')}, budget {protocol.get('budget')}")

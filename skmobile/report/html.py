@@ -30,7 +30,7 @@ def _f(v, nd: int) -> str:
 
 def table_html(rows: list[dict], flops_key: str, flops_label: str) -> str:
     head = ["#", "Row", "Model", "#P (M) paper", "measured", "diff", f"{flops_label} paper", "measured", "diff",
-            "paper ImageNet top-1 err (%)", "proxy err (%) mean ± std", "n"]
+            "paper ImageNet top-1 err (%)", "proxy err (%) mean [95% CI]", "SD", "n"]
     out = ["<table><thead><tr>" + "".join(
         f'<th class="l">{escape(h)}</th>' if h in ("Row", "Model") else f"<th>{escape(h)}</th>" for h in head)
         + "</tr></thead><tbody>"]
@@ -44,9 +44,10 @@ def table_html(rows: list[dict], flops_key: str, flops_label: str) -> str:
             cells += [_f(r["paper"].get(key), 2), _f(m.get(key), 3),
                       f"<td{cls}>{'—' if pct is None else f'{pct:+.2f}%'}</td>"]
         err = m.get("top1_err")
-        std = m.get("top1_err_std")
-        cells += [_f(r["paper"].get("top1_err"), 2),
-                  "—" if err is None else f"{err:.2f} ± {_f(std, 2)}", str(m.get("top1_err_n") or "—")]
+        std, ci = m.get("top1_err_std"), m.get("top1_err_ci95")
+        ci_txt = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
+        cells += [_f(r["paper"].get("top1_err"), 2), "—" if err is None else f"{err:.2f}{ci_txt}", _f(std, 2),
+                  str(m.get("top1_err_n") or "—")]
         out.append("<tr>" + "".join(c if c.startswith("<td") else f"<td>{c}</td>" for c in cells) + "</tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
