@@ -103,7 +103,10 @@ def train_cmd(
     torch.manual_seed(seed)
     net = build_proxy_model(model, loaders, budget)
     cx = _complexity(net, loaders.image_size)
-    meta = {"recipe": recipe.to_dict(), "train_limit": limit, "threads": n_threads}
+    command = (f"skmobile train {model} --dataset {dataset} --epochs {epochs} --batch-size {batch_size} --lr {lr:g} "
+               f"--seed {seed} --budget {budget} --val-size {val_size}" + (f" --train-limit {limit}" if limit else "")
+               + (f" --data-dir {data_dir}" if data_dir else ""))
+    meta = {"recipe": recipe.to_dict(), "train_limit": limit, "threads": n_threads, "command": command}
     res = fit(net, loaders, epochs=epochs, lr=lr, weight_decay=recipe.weight_decay,
               label_smoothing=recipe.label_smoothing, seed=seed, device=device, out_dir=out, resume=resume,
               progress=progress, meta=meta, channels_last=True if recipe.channels_last else None)
