@@ -24,7 +24,7 @@ from skmobile.errors import SKMobileError, choose
 from .grid import GRIDS, enqueue_grid, grid_picker
 from .live import LiveView, trial_line
 from .objective import OBJECTIVES, Objective, TrialFailed, space_picker
-from .proxy import trainer_from_env
+from .trainer import trainer_from_env
 from .spaces import SPACES, get_space
 from .storage import DEFAULT_JOURNAL, open_storage, parse_storage, sweep_stale
 
@@ -136,8 +136,7 @@ def run_search(cfg: SearchConfig, console: Console | None = None) -> dict:
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     trainer = trainer_from_env(dataset=cfg.dataset, data_dir=cfg.data_dir, budget=cfg.budget,
                                train_limit=cfg.train_limit, epochs=cfg.epochs)
-    if hasattr(trainer, "prepare"):
-        trainer.prepare(check_data=True)
+    trainer.prepare(check_data=True)
     study = open_study(cfg)
     stale = sweep_stale(study)
     if stale and cfg.worker_index == 0:

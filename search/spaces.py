@@ -6,19 +6,17 @@ a :class:`Candidate` (registered model name + ``create_model`` kwargs). A choice
 conditional (``when``): it is sampled only when it means something (attention only with M >= 2,
 r and L only with attention, SK hyper-parameters only for SK blocks). Every configuration a
 space can produce builds at full size; :func:`check` verifies it cheaply (channel divisibility,
-measured once per model on the meta device) and the tests verify it for every configuration.
+measured once per model on the meta device, :mod:`skmobile.models.sk_groups`) and the tests verify
+it for every configuration.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import math
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from skmobile.errors import SKMobileError, choose
-from skmobile.specs import SKSpec
 
 
 @dataclass(frozen=True)
@@ -254,59 +252,16 @@ def get_space(name: str) -> Space:
 
 # --- validity ------------------------------------------------------------------------------------
 
-def sk_channels(model: str, kwargs: dict | None = None) -> tuple[int, ...]:
-    """Channel counts of every SK unit of ``model`` (built once on the meta device, 1-path SK)."""
-    other = {k: v for k, v in (kwargs or {}).items() if k != "sk"}
-    return _sk_channels(model, json.dumps(other, sort_keys=True, default=str))
-
-
-@functools.lru_cache(maxsize=None)
-def _sk_channels(model: str, kwargs_json: str) -> tuple[int, ...]:
-    import torch
-
-    from skmobile.layers import SKConv2d
-    from skmobile.models import create_model
-
-    kwargs = json.loads(kwargs_json)
-    kwargs["sk"] = {"paths": "K3", "groups": 1, "attention": False}
-    with torch.device("meta"):
-        net = create_model(model, **kwargs)
-    units = [m for m in net.modules() if isinstance(m, SKConv2d)]
-    return tuple(sorted({c for u in units for c in (u.in_channels, u.out_channels)}))
-
-
-def depthwise(model: str) -> bool:
-    """SK units of ShuffleNet/MobileNet are depthwise (G = C), whatever the spec's G says."""
-    return not model.startswith("sknet")
-
-
 def check(candidate: Candidate, **build_kwargs) -> str | None:
     """Why ``candidate`` cannot be built (with ``build_kwargs`` such as a proxy's), or None."""
-    sk = candidate.sk
-    if not sk:
+    if not candidate.sk:
         return None
+    from skmobile.models.sk_groups import groups_problem
+
     try:
-        spec = SKSpec.from_dict(sk)
-    except SKMobileError as exc:
+        return groups_problem(candidate.model, {**candidate.kwargs, **build_kwargs})
+    except SKMobileError as exc:  # a malformed spec or an unknown model
         return str(exc)
-    if depthwise(candidate.model):
-        return None
-    channels = sk_channels(candidate.model, {**candidate.kwargs, **build_kwargs})
-    for path in spec.paths:
-        g = path.groups or spec.groups
-        bad = [c for c in channels if c % g]
-        if bad:
-            return f"path {path.name}: groups {g} do not divide SK channels {bad}"
-    return None
-
-
-def fit_groups(sk: dict, channels: tuple[int, ...]) -> dict:
-    """``sk`` with every group count reduced to the largest divisor of all ``channels`` (proxy models)."""
-    spec = SKSpec.from_dict(sk)
-    common = functools.reduce(math.gcd, channels, 0) or 1
-    paths = [p.__class__(p.kernel, p.dilation, None if p.groups is None else math.gcd(p.groups, common))
-             for p in spec.paths]
-    return spec.replace(paths=tuple(paths), groups=math.gcd(int(spec.groups), common)).to_dict()
 
 
 def describe(space: Space) -> list[tuple[str, str, str]]:
@@ -315,5 +270,4 @@ def describe(space: Space) -> list[tuple[str, str, str]]:
             for c in space.params]
 
 
-__all__ = ["Candidate", "Choice", "Space", "SPACES", "get_space", "check", "fit_groups", "describe",
-           "sk_channels"]
+__all__ = ["Candidate", "Choice", "Space", "SPACES", "get_space", "check", "describe"]

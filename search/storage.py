@@ -17,6 +17,7 @@ import os
 import re
 import socket
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +67,23 @@ def parse_storage(url: str | None) -> StorageSpec:
     return StorageSpec(url, "sqlite" if scheme == "sqlite" else "rdb")
 
 
+def storage_file(url: str | None) -> Path | None:
+    """The file a SQLite or journal storage lives in (None for a server or an in-memory database)."""
+    spec = parse_storage(url)
+    if spec.kind == "journal":
+        return Path(spec.url[len("journal:"):])
+    if spec.kind == "sqlite":
+        path = spec.url.split(":///", 1)[1] if ":///" in spec.url else ""
+        return Path(path) if path and path != ":memory:" else None
+    return None
+
+
+def storage_exists(url: str | None) -> bool:
+    """Whether ``url`` can hold studies already: its file exists (a server is assumed to)."""
+    path = storage_file(url)
+    return path is None or path.is_file()
+
+
 def heartbeat() -> tuple[int, int]:
     raw = os.environ.get("SKMOBILE_HEARTBEAT")
     if not raw:
@@ -77,14 +95,25 @@ def heartbeat() -> tuple[int, int]:
     return interval, grace
 
 
-def open_storage(url: str | None):
-    """An Optuna storage for ``url``; a bad or unreachable one raises SKMobileError (one line)."""
+def open_storage(url: str | None, create: bool = True):
+    """An Optuna storage for ``url``; a bad or unreachable one raises SKMobileError (one line).
+
+    With ``create=False`` (readers such as the report) a SQLite or journal file that does not exist
+    is an error instead of a new, empty storage.
+    """
+    from optuna.exceptions import ExperimentalWarning
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     spec = parse_storage(url)
+    path = storage_file(spec.url)
+    if path is not None and path.is_dir():
+        raise SKMobileError(f"storage {spec.url} is a folder; allowed: a file in it, e.g. "
+                            f"{path / ('skmobile.journal' if spec.kind == 'journal' else 'skmobile.db')}")
+    if not create and not storage_exists(spec.url):
+        raise SKMobileError(f"no study database at {path}; run `skmobile search` or "
+                            "`skmobile reproduce --table N --train` first, or pass --storage")
     if spec.kind == "journal":
-        path = Path(spec.url[len("journal:"):])
         _ensure_dir(path.parent)
         if path.exists() and path.stat().st_size and not _looks_like_journal(path):
             raise SKMobileError(f"{path} exists and is not an Optuna journal file; not touching it")
@@ -92,22 +121,21 @@ def open_storage(url: str | None):
             return JournalStorage(JournalFileBackend(str(path)))
         except Exception as exc:  # noqa: BLE001 - shown as one line
             raise SKMobileError(f"cannot open journal storage {path}: {_one_line(exc)}") from None
-    if spec.kind == "sqlite":
-        path = spec.url.split(":///", 1)[1] if ":///" in spec.url else ""
-        if path and path != ":memory:":
-            p = Path(path)
-            if p.exists() and p.stat().st_size and not _looks_like_sqlite(p):
-                raise SKMobileError(f"{p} exists and is not an SQLite database; not touching it")
-            _ensure_dir(p.parent)
+    if spec.kind == "sqlite" and path is not None:
+        if path.exists() and path.stat().st_size and not _looks_like_sqlite(path):
+            raise SKMobileError(f"{path} exists and is not an SQLite database; not touching it")
+        _ensure_dir(path.parent)
     interval, grace = heartbeat()
     url = _with_driver(spec.url)
     engine_kwargs = {"connect_args": {"timeout": 60}} if spec.kind == "sqlite" else {"pool_pre_ping": True}
     try:
         for attempt in range(5):
             try:
-                return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=interval,
-                                  grace_period=grace,
-                                  heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
+                with warnings.catch_warnings():  # the heartbeat API is marked experimental
+                    warnings.simplefilter("ignore", ExperimentalWarning)
+                    return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=interval,
+                                      grace_period=grace, heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                                          max_retry=MAX_RETRY))
             except Exception as exc:  # noqa: BLE001 - workers creating the tables at once: retry
                 text = str(exc).lower()
                 if attempt == 4 or not ("duplicate" in text or "already exists" in text):

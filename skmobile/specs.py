@@ -155,15 +155,21 @@ class SKSpec:
         return cls(**data)
 
 
+def merge_sk(defaults: SKSpec, sk) -> SKSpec:
+    """The spec a model builds from its ``defaults`` and a user's ``sk``: None keeps the defaults, a
+    dict overrides only the keys it names, an :class:`SKSpec` (complete by construction) replaces."""
+    if sk is None:
+        return defaults
+    if isinstance(sk, SKSpec):
+        return sk
+    if isinstance(sk, dict):
+        return SKSpec.from_dict({**defaults.to_dict(), **sk})
+    raise SKMobileError(f"cannot read an SK spec from {sk!r}; give an SKSpec or a dict")
+
+
 def as_sk_spec(spec) -> SKSpec:
-    """Accept an SKSpec, a dict, or None (the paper default)."""
-    if spec is None:
-        return SKSpec()
-    if isinstance(spec, SKSpec):
-        return spec
-    if isinstance(spec, dict):
-        return SKSpec.from_dict(spec)
-    raise SKMobileError(f"cannot read an SK spec from {spec!r}; give an SKSpec or a dict")
+    """Accept an SKSpec, a dict (over the paper default) or None (the paper default)."""
+    return merge_sk(SKSpec(), spec)
 
 
 def check_channels(name: str, channels: int, groups: int) -> None:

@@ -109,6 +109,9 @@ def test_sk_hyperparameters_reach_every_unit():
         assert units and all(u.num_paths == 3 and u.spec.reduction == 8 and u.spec.min_attn == 16 for u in units)
         assert all(u.attn.fc_reduce.out_channels == max(u.out_channels // 8, 16) for u in units)
         assert m.config["sk"]["paths"] == "K3+K5+K7"
+    for name in ("shufflenetv2_x0_5_sk", "mobilenetv2_050_sk", "mobilenetv1_050_sk"):  # partial: merged
+        units = [u for u in create_model(name, sk={"reduction": 8}).modules() if isinstance(u, SKConv2d)]
+        assert all(u.spec.kernels == "K3+K5" and u.spec.reduction == 8 and u.spec.min_attn == 32 for u in units)
     m = create_model("shufflenetv2_x0_5_sk", sk=SKSpec(attention=False))
     assert all(u.attn is None for u in m.modules() if isinstance(u, SKConv2d))
     assert n_params(m) < n_params(create_model("shufflenetv2_x0_5_sk"))

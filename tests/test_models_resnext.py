@@ -74,3 +74,32 @@ def test_small_input_proxy_trains_a_step():
 def test_cifar_family_counts_are_within_half_a_percent_of_table5(name, paper_m):
     measured = _params_on_meta(name, num_classes=10) / 1e6
     assert abs(measured - paper_m) / paper_m < 0.005
+
+
+def test_partial_sk_dict_overrides_only_the_keys_it_names():
+    """Issue 14: a partial ``sk=`` keeps the model's other SK defaults (sknet29's G=16, r, L); a
+    complete SKSpec replaces them."""
+    from skmobile.specs import SKSpec
+
+    m = skmobile.create_model("sknet29", sk={"paths": "K3+K7"})
+    units = [u for u in m.modules() if isinstance(u, SKConv2d)]
+    assert units and all(u.spec.kernels == "K3+K7" and u.spec.groups == 16 for u in units)
+    assert m.sk_spec == skmobile.create_model("sknet29").sk_spec.replace(paths="K3+K7")
+    assert skmobile.create_model("sknet29", sk={"reduction": 8}).sk_spec.groups == 16
+    assert skmobile.create_model("sknet29", sk=SKSpec(paths="K3+K7")).sk_spec.groups == 32  # replaced in full
+    assert skmobile.create_model("sknet50", sk={"groups": 16}).sk_spec.kernels == "K3+K5"
+    with pytest.raises(SKMobileError, match="unknown SK spec field"):
+        skmobile.create_model("sknet29", sk={"group": 8})
+
+
+def test_registry_says_which_families_have_depthwise_sk():
+    from skmobile.models import family_of, list_models, model_families
+
+    families = model_families()
+    assert {"sknet", "sknet-cifar", "shufflenetv2", "mobilenetv2", "mobilenetv1"} <= set(families)
+    assert families == sorted({skmobile.models.model_entry(n).family for n in list_models()})
+    assert not family_of("sknet50").depthwise_sk and not family_of("sknet29").depthwise_sk
+    for name in ("shufflenetv2_x0_5_sk", "mobilenetv2_050_sk", "mobilenetv1_050_sk"):
+        assert family_of(name).depthwise_sk
+    with pytest.raises(SKMobileError, match="unknown model"):
+        family_of("nosuch")

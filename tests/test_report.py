@@ -8,7 +8,7 @@ import types
 import pytest
 from typer.testing import CliRunner
 
-from skmobile.report import add_result, load_records, write_table_report
+from skmobile.report import add_result, load_records
 from skmobile.report.conclusions import conclusions, table4_kind
 from skmobile.tables import get_table
 
@@ -70,20 +70,20 @@ def test_table6_and_table4_claims_name_the_paper_rows():
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    """A real SQLite study as the search writes it: grid trials (errors as fractions) + search trials."""
+    """A real SQLite study as the search writes it (errors in percent): grid trials + search trials."""
     d = tmp_path_factory.mktemp("study")
     url = f"sqlite:///{d}/runs.db"
     for i, row in enumerate(get_table(6).rows):
         for seed in range(3):
-            err = 0.08 + 0.004 * i + 0.001 * seed + (0.0 if "D=2" in row.label else 0.01)
+            err = 8.0 + 0.4 * i + 0.1 * seed + (0.0 if "D=2" in row.label else 1.0)
             add_result(url, "grid", {"grid": "table6", "row": row.label, "label": "sknet50[x]", "seed": seed,
-                                     "test_error": err, "test_accuracy": 1 - err, "val_error": err,
-                                     "dataset": "fashion-mnist", "budget": "trial", "epochs": 2,
-                                     "macs": 4.47e9, "params": 27.5e6}, err)
+                                     "test_error": err, "test_accuracy": 100 - err, "val_error": err,
+                                     "error_unit": "percent", "dataset": "fashion-mnist", "budget": "trial",
+                                     "epochs": 2, "macs": 4.47e9, "params": 27.5e6}, err)
     for j in range(6):  # search trials near the table's FLOPs
-        add_result(url, "search", {"space": "ablation", "label": f"cand{j}", "seed": 0, "test_error": 0.07 + 0.01 * j,
-                                   "test_accuracy": 0.93 - 0.01 * j, "macs": (4.3 + 0.05 * j) * 1e9,
-                                   "dataset": "fashion-mnist", "budget": "trial"}, 0.1)
+        add_result(url, "search", {"space": "ablation", "label": f"cand{j}", "seed": 0, "test_error": 7.0 + j,
+                                   "test_accuracy": 93.0 - j, "error_unit": "percent", "macs": (4.3 + 0.05 * j) * 1e9,
+                                   "dataset": "fashion-mnist", "budget": "trial"}, 10.0)
     return url
 
 
@@ -154,30 +154,73 @@ def test_report_cli_renders_everything_and_is_byte_stable(study, tmp_path):
         assert (out / n).read_bytes() == data, n
 
 
+def test_report_reads_a_journal_study_made_by_two_workers(tmp_path):
+    """Issue 14: a study in ``journal:FILE`` storage (the default with --workers) is read by
+    load_records and rendered by ``skmobile report --storage journal:FILE``."""
+    import os
+    import subprocess
+    import sys
+
+    from skmobile.cli import _load_commands, app
+
+    tests = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, SKMOBILE_SEARCH_TRAINER="test_search_support:FakeTrainer", SKMOBILE_FAKE_SLEEP="0",
+               OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")])))
+    url = f"journal:{tmp_path}/w.journal"
+    done = subprocess.run([sys.executable, "-m", "skmobile", "search", "--grid", "table6", "--workers", "2",
+                           "--storage", url, "--no-live"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = load_records(url)
+    assert sorted(r.label for r in records) == sorted(r.label for r in get_table(6).rows)
+    assert all(r.table == 6 and r.study == "grid-table6" and r.test_error is not None for r in records)
+    _load_commands()
+    out = tmp_path / "r"
+    res = CliRunner().invoke(app, ["report", "--storage", url, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    md = (out / "table6.md").read_text()
+    assert "(n=1)" in md and f"--storage {url}" in md
+    for row in get_table(6).rows:
+        assert row.label in md
+
+
 def test_report_errors_are_one_line(tmp_path, study):
     from skmobile.cli import _load_commands, app
     from skmobile.errors import SKMobileError
 
     _load_commands()
-    res = CliRunner().invoke(app, ["report", "--storage", f"sqlite:///{tmp_path}/none.db"])
-    assert isinstance(res.exception, SKMobileError) and "no study database" in str(res.exception)
+    for url in (f"sqlite:///{tmp_path}/none.db", f"journal:{tmp_path}/none.journal"):
+        res = CliRunner().invoke(app, ["report", "--storage", url])
+        assert isinstance(res.exception, SKMobileError) and "no study database" in str(res.exception)
+    assert not any(tmp_path.iterdir())  # reading wrote nothing
     res = CliRunner().invoke(app, ["report", "--storage", study, "--study", "nope"])
     assert isinstance(res.exception, SKMobileError) and "no study 'nope'" in str(res.exception)
 
 
-def test_reproduce_train_runs_the_grid_and_writes_the_report(tmp_path, monkeypatch):
-    """The grid runs through the search machinery (here with its instant fake trainer): every
-    row x seed lands in the study once, and a rerun resumes with nothing left to run."""
-    from skmobile.report import runner
+def test_reproduce_train_runs_the_grid_through_run_search(tmp_path, monkeypatch):
+    """``reproduce --train`` runs the grid with ``run_search`` (here with its instant fake trainer):
+    every row x seed lands in the study once, a rerun resumes with nothing left to run, and the
+    report is written from the study."""
+    from skmobile.cli import _load_commands, app
 
     monkeypatch.setenv("SKMOBILE_SEARCH_TRAINER", "test_search_support:FakeTrainer")
+    monkeypatch.setenv("SKMOBILE_FAKE_SLEEP", "0")
+    _load_commands()
     url = f"sqlite:///{tmp_path}/runs.db"
-    assert runner.run_grid(6, 2, url, "g6") == 10
-    assert runner.run_grid(6, 2, url, "g6") == 0  # resumed: nothing left to run
-    res = write_table_report(6, load_records(url, "g6"), tmp_path / "out", "skmobile reproduce --table 6 --train")
-    rows = res["rows"]
+    args = ["reproduce", "--table", "6", "--train", "--seeds", "2", "--storage", url, "--out", str(tmp_path / "out")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "Table 6: 10 trials run into" in res.output
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0 and "Table 6: 0 trials run into" in res.output  # resumed: nothing left to run
+    import optuna
+
+    from skmobile.search.storage import open_storage
+
+    study = optuna.load_study(study_name="grid-table6", storage=open_storage(url))
+    assert study.user_attrs["space"] == "table6"  # made by run_search (its study attributes)
+    rows = json.loads((tmp_path / "out" / "table6.json").read_text())
     assert all(r["measured"]["top1_err_n"] == 2 for r in rows)
-    records = load_records(url, "g6")
+    records = load_records(url, "grid-table6")
     first = [r.test_error for r in records if r.label == rows[0]["label"]]
     assert len(first) == 2
     assert rows[0]["measured"]["top1_err"] == pytest.approx(sum(first) / 2, abs=0.01)

@@ -9,9 +9,9 @@ from optuna.trial import TrialState
 
 from skmobile.errors import SKMobileError
 from skmobile.profile import profile_model
-from skmobile.search.proxy import proxy_kwargs
 from skmobile.search.runner import SearchConfig, run_search
-from skmobile.search.spaces import SPACES, check, get_space
+from skmobile.models.sk_groups import fit_sk_groups
+from skmobile.search.spaces import SPACES, Candidate, check, get_space
 from skmobile.search.storage import open_storage, parse_storage
 
 FAKE = "test_search_support:FakeTrainer"
@@ -71,8 +71,12 @@ def test_proxy_groups_fit_a_narrow_proxy():
                                             "r": 16, "L": 32})
     narrow = {"width_mult": 0.25, "stem": "small", "in_chans": 1, "num_classes": 10}
     assert check(cand, **narrow)  # as sampled it does not fit the narrow proxy ...
-    kwargs = proxy_kwargs(cand, narrow)
-    profile_model("sknet50", input_size=28, **{**narrow, **kwargs, "num_classes": 10})  # ... the proxy's does
+    kwargs = fit_sk_groups("sknet50", {**narrow, **cand.kwargs})
+    assert check(Candidate("sknet50", {"sk": kwargs["sk"]}), **narrow) is None  # ... the fitted spec does
+    assert kwargs["sk"]["paths"] == "K3+7x7g32" and kwargs["sk"]["groups"] == 32  # the largest that fit
+    assert kwargs["sk"]["reduction"] == 16 and kwargs["sk"]["min_attn"] == 32  # the rest as sampled
+    profile_model("sknet50", input_size=28, **kwargs)
+    assert fit_sk_groups("sknet50", {**narrow, "sk": {"groups": 16}}) == {**narrow, "sk": {"groups": 16}}  # fits
 
 
 # --- storage ---------------------------------------------------------------------------------------
@@ -171,7 +175,7 @@ def test_real_proxy_training_tiny_budget(tmp_path, monkeypatch):
     """One real trial: Fashion-MNIST, 256 training images, 1 epoch; every number in the study."""
     from pathlib import Path
 
-    from skmobile.search.proxy import ProxyTrainer
+    from skmobile.search.trainer import ProxyTrainer
 
     if not Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz").exists():
         pytest.skip("Fashion-MNIST is not installed (make data)")

@@ -5,7 +5,7 @@ import hashlib
 import os
 import time
 
-from skmobile.search.proxy import TrainOutcome
+from skmobile.search.trainer import TrainOutcome
 
 
 class FakeTrainer:

@@ -220,7 +220,8 @@ def test_cli_train_eval_bench(fmnist_dir, tmp_path, capsys):
     result = json.loads((rep / "attention.json").read_text())
     ck = result["checkpoints"][0]
     assert ck["model"] == "sknet50" and ck["command_recorded"] and len(result["stages"]) > 0
-    assert ck["command"].startswith("skmobile train sknet50 --dataset fashion-mnist --epochs 1 --batch-size 16")
+    assert ck["command"].startswith("skmobile train sknet50 --dataset fashion-mnist --budget default --seed 0 "
+                                    "--batch-size 16 --val-size 8 --epochs 1")
     assert all(e["verdict"].startswith("not tested (1 model") for s in result["stages"] for e in s["changes"])
     assert {"attention.md", "attention.png", "attention.svg"} <= {p.name for p in rep.iterdir()}
 
@@ -289,3 +290,42 @@ def test_cli_run_sigkilled_mid_epoch_resumes_to_the_same_epochs(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 3
     assert [h["epoch"] for h in read_checkpoint(out)[1]["history"]] == [1, 2, 3]
+
+
+def _structure(model):
+    return ([(n, type(m).__name__) for n, m in model.named_modules()],
+            [(n, tuple(p.shape)) for n, p in model.named_parameters()], sum(p.numel() for p in model.parameters()))
+
+
+def test_cli_train_and_a_search_trial_build_the_same_network(fmnist_dir, monkeypatch, capsys):
+    """Issue 14: ``skmobile train M`` and a search trial of M go through one ``train_proxy``; they build
+    the same proxy (modules, parameter shapes and count), group fitting included."""
+    from skmobile.search.spaces import Candidate
+    from skmobile.search.trainer import ProxyTrainer
+    from skmobile.train import proxy_fit
+
+    built = []
+    real_fit = proxy_fit.fit
+
+    def spy(model, loaders, **kw):
+        built.append(model)
+        return real_fit(model, loaders, **kw)
+
+    monkeypatch.setattr(proxy_fit, "fit", spy)
+    code, _, err = _cli(["train", "sknet26", "--data-dir", str(fmnist_dir), "--budget", "trial", "--epochs", "1",
+                         "--val-size", "8", "--batch-size", "16", "--no-progress", "--threads", "1"], capsys)
+    assert code in (0, None), err
+    trainer = ProxyTrainer(data_dir=str(fmnist_dir), budget="trial", epochs=1, val_size=8)
+    out = trainer.run(Candidate("sknet26", {}), seed=0)
+    assert len(built) == 2 and out.status == "ok"
+    cli_net, trial_net = (_structure(m) for m in built)
+    assert cli_net == trial_net and cli_net[2] == out.proxy["params"]
+
+    # a Table 6 branch the quarter-width proxy cannot hold: fitted the same way on the trial's path
+    sk = {"paths": "K3+7x7g128", "groups": 64}
+    trainer.run(Candidate("sknet26", {"sk": sk}), seed=0)
+    loaders = trainer.loaders(proxy_recipe("sknet26", "trial").batch_size, 0, None)
+    direct = build_proxy_model("sknet26", loaders, "trial", sk=sk)
+    assert _structure(built[-1]) == _structure(direct)
+    units = [u for u in built[-1].modules() if u.__class__.__name__ == "SKConv2d"]
+    assert units and all(u.spec.groups == 32 and u.spec.kernels == "K3+7x7g32" for u in units)

@@ -33,9 +33,9 @@ def models_cmd(
     choose("format", fmt, ["table", "json"])
     entries = [model_entry(n) for n in list_models(family)]
     if family and not entries:
-        from ..models._registry import _REGISTRY
+        from ..models import model_families
 
-        raise SKMobileError(f"unknown family {family!r}; allowed: {', '.join(sorted({e.family for e in _REGISTRY.values()}))}")
+        raise SKMobileError(f"unknown family {family!r}; allowed: {', '.join(model_families())}")
     if fmt == "json":
         typer.echo(json.dumps([{"name": e.name, "family": e.family, "description": e.description,
                                 "in_timm_registry": e.in_timm} for e in entries], indent=1))
@@ -133,26 +133,23 @@ def reproduce_cmd(
 
 
 def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out) -> None:
-    from ..report import DEFAULT_STORAGE, REPORT_TABLES, load_records
-    from ..report.runner import default_study, run_grid
+    from ..report import REPORT_TABLES, load_records
+    from ..search import run_search
+    from ..search.runner import SearchConfig
     from .report import report_tables
 
     if table not in REPORT_TABLES:
         raise SKMobileError(f"--train is available for Tables {', '.join(map(str, REPORT_TABLES))}; "
                             f"Table {table} has no proxy grid (use --no-train)")
-    choose("budget", budget, ["trial", "default"])
-    url, name = storage or DEFAULT_STORAGE, study or default_study(table)
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    with console.status(f"Table {table}: training the grid ({seeds} seeds per row)...") as status:
-        ran = run_grid(table, seeds, url, name, dataset=dataset, budget=budget, data_dir=data_dir,
-                       progress=lambda msg: status.update(msg))
-    console.print(f"Table {table}: {ran} trials run into {url} (study {name})")
+    cfg = SearchConfig(grid=f"table{table}", seeds=seeds, storage=storage, study=study, dataset=dataset,
+                       data_dir=data_dir, budget=budget)
+    summary = run_search(cfg, console)
+    console.print(f"Table {table}: {summary['added']} trials run into {summary['storage']} (study {summary['study']})")
     command = (f"skmobile reproduce --table {table} --train --seeds {seeds}"
                + (f" --storage {storage}" if storage else "") + (f" --study {study}" if study else "")
                + (f" --dataset {dataset}" if dataset != "fashion-mnist" else "")
                + (f" --budget {budget}" if budget != "trial" else "") + f" --out {out}")
-    report_tables(load_records(url, name), [table], out, command)
+    report_tables(load_records(cfg.storage_url, cfg.study_name), [table], out, command)
 
 
 def register(app: typer.Typer) -> None:

@@ -34,10 +34,7 @@ def report_cmd(
     from ..report import DEFAULT_STORAGE, REPORT_TABLES, load_records
 
     url = storage or DEFAULT_STORAGE
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
-        raise SKMobileError(f"no study database at {url[len('sqlite:///'):]}; run `skmobile search` or "
-                            "`skmobile reproduce --table N --train` first, or pass --storage")
-    records = load_records(url, study)
+    records = load_records(url, study)  # a missing storage file is a one-line error
     for t in table or []:
         if t not in REPORT_TABLES:
             raise SKMobileError(f"no report for table {t}; allowed: {', '.join(map(str, REPORT_TABLES))}")

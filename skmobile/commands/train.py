@@ -80,7 +80,7 @@ def train_cmd(
 ) -> None:
     """Train the proxy of MODEL on a real data set; print a summary, write DIR/metrics.json."""
     from ..data import make_loaders
-    from ..train import build_proxy_model, fit, proxy_recipe
+    from ..train import proxy_recipe, train_proxy
 
     if resume and out is None:
         raise SKMobileError("--resume needs --out DIR (the directory holding the checkpoint)")
@@ -91,25 +91,19 @@ def train_cmd(
         raise SKMobileError(f"--lr must be > 0; got {lr}")
     n_threads = _threads(threads)
     recipe = proxy_recipe(model, budget)
-    epochs = epochs or recipe.epochs
     batch_size = batch_size or recipe.batch_size
-    lr = lr if lr is not None else recipe.lr * batch_size / recipe.batch_size
     limit = train_limit if train_limit is not None else recipe.train_limit
     t0 = time.perf_counter()
     loaders = make_loaders(dataset, data_dir, batch_size=batch_size, val_size=val_size, seed=seed,
                            train_limit=limit, num_workers=workers)
-    import torch
-
-    torch.manual_seed(seed)
-    net = build_proxy_model(model, loaders, budget)
-    cx = _complexity(net, loaders.image_size)
-    command = (f"skmobile train {model} --dataset {dataset} --epochs {epochs} --batch-size {batch_size} --lr {lr:g} "
-               f"--seed {seed} --budget {budget} --val-size {val_size}" + (f" --train-limit {limit}" if limit else "")
-               + (f" --data-dir {data_dir}" if data_dir else ""))
-    meta = {"recipe": recipe.to_dict(), "train_limit": limit, "threads": n_threads, "command": command}
-    res = fit(net, loaders, epochs=epochs, lr=lr, weight_decay=recipe.weight_decay,
-              label_smoothing=recipe.label_smoothing, seed=seed, device=device, out_dir=out, resume=resume,
-              progress=progress, meta=meta, channels_last=True if recipe.channels_last else None)
+    command = (f"skmobile train {model} --dataset {dataset} --budget {budget} --seed {seed} --batch-size {batch_size} "
+               f"--val-size {val_size}" + "".join(f" {flag} {v}" for flag, v in (
+                   ("--epochs", epochs), ("--lr", lr), ("--train-limit", train_limit), ("--data-dir", data_dir))
+                   if v is not None))
+    run = train_proxy(model, loaders, budget=budget, seed=seed, epochs=epochs, lr=lr, device=device, out_dir=out,
+                      resume=resume, progress=progress,
+                      meta={"train_limit": limit, "threads": n_threads, "command": command})
+    net, res, cx, lr = run.model, run.result, run.complexity, run.lr
     wall = time.perf_counter() - t0
     metrics = {
         "model": model, "dataset": loaders.name, "seed": seed, "status": res.status,

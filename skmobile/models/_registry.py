@@ -18,6 +18,15 @@ _TIMM_ARGS = ("pretrained", "pretrained_cfg", "pretrained_cfg_overlay", "cache_d
 
 
 @dataclass(frozen=True)
+class Family:
+    """A model family; ``depthwise_sk``: its SK units are depthwise (G = the unit's channels), so an
+    SK spec's G is ignored and never has to divide anything."""
+
+    name: str
+    depthwise_sk: bool = False
+
+
+@dataclass(frozen=True)
 class ModelEntry:
     name: str
     family: str
@@ -25,8 +34,19 @@ class ModelEntry:
     description: str
     in_timm: bool  # registered in timm's registry under the same name
 
+    @property
+    def depthwise_sk(self) -> bool:
+        return _FAMILIES[self.family].depthwise_sk
+
 
 _REGISTRY: dict[str, ModelEntry] = {}
+_FAMILIES: dict[str, Family] = {}
+
+
+def register_family(name: str, *, depthwise_sk: bool = False) -> Family:
+    """Declare a family and what the search must know about it (before its models register)."""
+    _FAMILIES[name] = Family(name, depthwise_sk)
+    return _FAMILIES[name]
 
 
 def _timm_owns(name: str) -> bool:
@@ -39,6 +59,8 @@ def _timm_owns(name: str) -> bool:
 
 def register_model(family: str):
     """Decorator: register ``fn`` (named after the model) in skmobile and, if the name is free, in timm."""
+
+    _FAMILIES.setdefault(family, Family(family))
 
     def deco(fn: Callable) -> Callable:
         name = fn.__name__
@@ -64,6 +86,16 @@ def register_model(family: str):
 
 def list_models(family: str | None = None) -> list[str]:
     return sorted(n for n, e in _REGISTRY.items() if family is None or e.family == family)
+
+
+def model_families() -> list[str]:
+    """Every family with at least one registered model, sorted."""
+    return sorted({e.family for e in _REGISTRY.values()})
+
+
+def family_of(name: str) -> Family:
+    """The :class:`Family` of registered model ``name`` (unknown name: SKMobileError)."""
+    return _FAMILIES[model_entry(name).family]
 
 
 def model_entry(name: str) -> ModelEntry:

@@ -24,10 +24,15 @@ from torch import Tensor, nn
 
 from ..errors import SKMobileError
 from ..layers import ConvBnAct, SKConv2d, SqueezeExcite
-from ..specs import as_sk_spec
-from ._registry import register_model
+from ..specs import SKSpec, merge_sk
+from ._registry import register_family, register_model
 
 BLOCKS = ("base", "se", "sk")
+#: The depthwise SK conv's defaults: K3+K5, r = 16, L = 32; a partial ``sk=`` dict overrides only the
+#: keys it names. G is always the unit's channels (depthwise), whatever the spec says.
+DW_SK_DEFAULT = SKSpec()
+register_family("mobilenetv2", depthwise_sk=True)
+register_family("mobilenetv1", depthwise_sk=True)
 STEMS = ("imagenet", "small")
 
 #: MobileNetV2 inverted-residual settings: expansion t, channels c, repeats n, first stride s.
@@ -148,7 +153,7 @@ class MobileNetV2(_MobileNet):
         super().__init__()
         _check(block, stem, width, width_mult)
         w = width * width_mult
-        sk_spec = as_sk_spec(sk) if block == "sk" else None
+        sk_spec = merge_sk(DW_SK_DEFAULT, sk) if block == "sk" else None
         self.sk_spec = sk_spec
         in_ch = make_divisible(32 * w)
         self.stem = ConvBnAct(in_chans, in_ch, 3, 2 if stem == "imagenet" else 1, act_layer=nn.ReLU6)
@@ -179,7 +184,7 @@ class MobileNetV1(_MobileNet):
         super().__init__()
         _check(block, stem, width, width_mult)
         w = width * width_mult
-        sk_spec = as_sk_spec(sk) if block == "sk" else None
+        sk_spec = merge_sk(DW_SK_DEFAULT, sk) if block == "sk" else None
         self.sk_spec = sk_spec
         in_ch = make_divisible(32 * w)
         self.stem = ConvBnAct(in_chans, in_ch, 3, 2 if stem == "imagenet" else 1)

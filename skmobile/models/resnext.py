@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from ..errors import SKMobileError
 from ..layers import ConvBnAct, SKConv2d, SqueezeExcite
-from ..specs import SKSpec, as_sk_spec
+from ..specs import SKSpec, as_sk_spec, merge_sk
 from ._registry import register_model
 
 STEMS = ("imagenet", "cifar", "small")
@@ -127,10 +127,9 @@ def _init_weights(model: nn.Module, zero_init_last: bool) -> None:
 
 
 def _sk(sk, **defaults):
-    """The block's SK spec: defaults of the entrypoint, overridden by a user's spec or dict."""
-    if sk is None:
-        return SKSpec(**defaults)
-    return as_sk_spec(sk)
+    """The block's SK spec: the entrypoint's defaults, with the keys a user's dict names overridden
+    (a complete SKSpec replaces them)."""
+    return merge_sk(SKSpec(**defaults), sk)
 
 
 # --- ImageNet ResNeXt / SENet / SKNet (Tables 2, 3, 6, 7) -------------------------------------

@@ -32,11 +32,12 @@ from torch import Tensor, nn
 
 from ..errors import SKMobileError
 from ..layers import ConvBnAct, SKConv2d, SqueezeExcite
-from ..specs import as_sk_spec
-from ._registry import register_model
-from .mobilenet import init_weights
+from ..specs import merge_sk
+from ._registry import register_family, register_model
+from .mobilenet import DW_SK_DEFAULT, init_weights
 
 BLOCKS = ("base", "se", "sk")
+register_family("shufflenetv2", depthwise_sk=True)
 STEMS = ("imagenet", "small")
 SK_DOWNSAMPLE = (False, True, "both")
 
@@ -144,7 +145,7 @@ class ShuffleNetV2(nn.Module):
             raise SKMobileError(f"channels needs {len(repeats) + 2} entries for {len(repeats)} stages")
         if width_mult != 1.0:
             channels = tuple(_round_ch(c * width_mult) for c in channels)
-        sk_spec = as_sk_spec(sk) if block == "sk" else None
+        sk_spec = merge_sk(DW_SK_DEFAULT, sk) if block == "sk" else None
         self.sk_spec = sk_spec
 
         stem_ch = channels[0]

@@ -94,13 +94,12 @@ def load_into(model, optimizer, tensors: dict) -> None:
 def load_model(path, device: str = "cpu"):
     """Rebuild the registered model a checkpoint names and load its weights (eval mode)."""
     from ..models import create_model
-    from .proxy import decode_kwargs
 
     tensors, state = read_checkpoint(path)
     name = state.get("model")
     if not name:
         raise SKMobileError(f"checkpoint {path} does not name its model; cannot rebuild it")
-    model = create_model(name, **decode_kwargs(state.get("model_kwargs") or {}))
+    model = create_model(name, **(state.get("model_kwargs") or {}))
     load_into(model, None, tensors)
     model.skmobile_kwargs = state.get("model_kwargs") or {}
     return model.to(device).eval()

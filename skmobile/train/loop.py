@@ -1,4 +1,4 @@
-"""``fit``: the one training loop used by ``skmobile train``, the search and the table runner.
+"""``fit``: the one training loop (``skmobile train`` and every search trial reach it through ``train_proxy``).
 
 SGD (momentum 0.9, Nesterov), cosine schedule with linear warm-up, label smoothing, paper weight
 decay (see :mod:`.optim`), a checkpoint after every epoch with resume, a NaN/inf guard, top-1 error.

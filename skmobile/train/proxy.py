@@ -1,4 +1,4 @@
-"""Proxy recipes: the small-input form and training budget of every family (design.md, "Proxy training").
+"""Proxy recipes: the small-input form and training budget of every family (README, "Proxy training").
 
 Accuracy columns are measured on a real installable data set (Fashion-MNIST by default) with a
 proxy model: the family's own layout with a small-input stem (3x3, no max-pool, for 28-32 px),
@@ -35,17 +35,9 @@ class FamilyProxy:
     note: str = ""
 
 
-#: Budgets come from runs on the shared 2-core CPU (Fashion-MNIST, seed 0, 55k train images):
-#: sknet50 proxy, 2 epochs, batch 64, lr 0.1, crops+flips, 2 threads, quiet machine: 158 s, 87.48 % test;
-#: with flips only its val accuracy is 86.8 % after 1 epoch and 90.1 % after 2 (3 epochs = default).
-#: shufflenetv2_x0_5_sk, same recipe, 2 epochs with crops: 287 s (409 img/s), 84.70 % test -> 3 epochs,
-#: flips only: 7 min 8 s, 89.05 % on an AMD EPYC, but 18 min 55 s (150 img/s) on an Intel Xeon, where
-#: dilated depthwise convolutions and 28 px batch norms are slow. Default budget re-tuned there (seed 0,
-#: test accuracy, wall time): 3x3/1 stem, channels_last, 2 epochs at batch 128 / lr 0.2: 87.37 %, 7:11;
-#: 3 epochs on 40k images: 87.97 %, 8:22; 2 epochs at batch 64: 87.76 %, 9:11. Stride-2 stem,
-#: channels_last, 3 epochs at batch 64: 87.85 % (lr 0.1), 87.52 % (lr 0.05), 7:24 each; 4 epochs at
-#: batch 128 / lr 0.2: 89.14 %, 7:13 -> the default. Trials keep the stride-1 form (Table 4's protocol).
-#: On a busy machine 2 OpenMP threads run 3-6x slower (spin-waits): `--threads 0` picks 1.
+#: Budgets: a default run takes minutes on 2 CPU cores (the README gives measured times). ShuffleNetV2's
+#: default budget uses a stride-2 stem and channels_last, which train fastest on CPU; search trials keep
+#: the stride-1 stem (Table 4's protocol).
 FAMILY_PROXIES = {
     "shufflenetv2": FamilyProxy(
         "shufflenetv2", {"stem": "small", "width_mult": 1.0}, WD_LIGHT, 0.1, 64,
@@ -128,20 +120,19 @@ def encode_kwargs(kwargs: dict) -> dict:
     return out
 
 
-def decode_kwargs(kwargs: dict) -> dict:
-    """Inverse of :func:`encode_kwargs` for create_model (an SK dict is accepted as is)."""
-    return dict(kwargs)
-
-
 def build_proxy_model(model_name: str, loaders=None, budget: str = "default", **overrides):
     """The proxy model of ``model_name``: recipe kwargs, then the data set's ``num_classes`` and
-    ``in_chans``, then ``overrides`` (e.g. an ``sk`` spec from the search)."""
+    ``in_chans``, then ``overrides`` (e.g. an ``sk`` spec from the search). SK group counts the
+    proxy's narrower units cannot hold are lowered to the largest that fit
+    (:func:`skmobile.models.sk_groups.fit_sk_groups`: Table 6's G=64/128 paths on a 32-wide proxy)."""
     from ..models import create_model
+    from ..models.sk_groups import fit_sk_groups
 
     kwargs = dict(proxy_recipe(model_name, budget).model_kwargs)
     if loaders is not None:
         kwargs.update(num_classes=loaders.num_classes, in_chans=loaders.in_chans)
     kwargs.update(overrides)
+    kwargs = fit_sk_groups(model_name, kwargs)
     model = create_model(model_name, **kwargs)
     model.skmobile_kwargs = encode_kwargs(kwargs)
     return model

@@ -1,8 +1,9 @@
-"""Proxy training for a trial: the data set, the proxy recipe and ``fit``, behind one small class.
+"""What a trial trains with: the :class:`Trainer` protocol and its default, :class:`ProxyTrainer`.
 
-:class:`ProxyTrainer` is what the objective calls by default. Anything with the same ``run``
-method can stand in for it (the tests use a fake one); ``SKMOBILE_SEARCH_TRAINER=module:Class``
-selects another class from the command line, e.g. for a custom training loop.
+:class:`ProxyTrainer` trains a candidate's proxy with :func:`skmobile.train.train_proxy`, the same
+path as ``skmobile train``. Anything implementing :class:`Trainer` can stand in for it (the tests
+use a fake one); ``SKMOBILE_SEARCH_TRAINER=module:Class`` selects another class from the command
+line, e.g. for a custom training loop.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 import importlib
 import os
 from dataclasses import dataclass, field
+from typing import Callable, Protocol, runtime_checkable
 
 from skmobile.data import make_loaders
 from skmobile.errors import SKMobileError
-from skmobile.train import build_proxy_model, fit, proxy_recipe
+from skmobile.train import proxy_recipe, train_proxy
 
-from .spaces import Candidate, check, depthwise, fit_groups, sk_channels
+from .spaces import Candidate
 
 
 @dataclass
@@ -32,8 +34,19 @@ class TrainOutcome:
     protocol: dict = field(default_factory=dict)  # data set, train images, batch size, lr, ...
 
 
+@runtime_checkable
+class Trainer(Protocol):
+    """Trains one candidate for the objective; built with the search's data set/budget keywords."""
+
+    def prepare(self, check_data: bool = False) -> None:
+        """Fail early (one line) when the trainer cannot run, e.g. the data set is missing."""
+
+    def run(self, candidate: Candidate, seed: int, on_epoch: Callable[[int, dict], None] | None = None) -> TrainOutcome:
+        """Train ``candidate`` with ``seed``; ``on_epoch(epoch, metrics)`` after each epoch."""
+
+
 class ProxyTrainer:
-    """Train the proxy of a candidate with the recipe for ``budget`` on ``dataset``."""
+    """:class:`Trainer` for the proxy of a candidate with the recipe for ``budget`` on ``dataset``."""
 
     #: Held-out images for a "trial"-budget run: validation (what the search optimises) and test (a
     #: fixed subset, the same for every trial). Training images and epochs come from the recipe.
@@ -65,33 +78,23 @@ class ProxyTrainer:
         return self._loaders[key]
 
     def run(self, candidate: Candidate, seed: int, on_epoch=None) -> TrainOutcome:
-        import torch
-
-        from skmobile.profile import complexity
-
         recipe = proxy_recipe(candidate.model, budget=self.budget)
         train_limit = self.train_limit if self.train_limit is not None else recipe.train_limit
-        epochs = self.epochs or recipe.epochs
         loaders = self.loaders(recipe.batch_size, seed, train_limit)
-        kwargs = proxy_kwargs(candidate, dict(recipe.model_kwargs),
-                              num_classes=loaders.num_classes, in_chans=loaders.in_chans)
-        torch.manual_seed(seed)
-        model = build_proxy_model(candidate.model, loaders, budget=self.budget, **kwargs)
-        proxy_cx = complexity(model, loaders.image_size, "paper")
-        result = fit(model, loaders, epochs=epochs, lr=recipe.lr, seed=seed, device=self.device,
-                     weight_decay=recipe.weight_decay, label_smoothing=recipe.label_smoothing,
-                     progress=False, on_epoch=on_epoch)
+        run = train_proxy(candidate.model, loaders, budget=self.budget, seed=seed, epochs=self.epochs,
+                          overrides=candidate.kwargs, device=self.device, on_epoch=on_epoch)
+        result, cx = run.result, run.complexity
         return TrainOutcome(
             val_error=float(result.val_error),
             test_error=None if result.test_error is None else float(result.test_error),
             epochs=int(result.epochs), images_per_s=float(result.images_per_s or 0.0),
             seconds=float(result.seconds), status=str(result.status),
-            proxy={"model": candidate.model, "kwargs": kwargs, "params": proxy_cx.params, "macs": proxy_cx.macs,
-                   "input_size": loaders.image_size},
+            proxy={"model": candidate.model, "kwargs": run.model_kwargs, "params": cx.params if cx else None,
+                   "macs": cx.macs if cx else None, "input_size": loaders.image_size},
             protocol={"dataset": loaders.name, "budget": self.budget,
                       "train_images": train_limit, "val_images": self.val_size,
                       "test_images": len(loaders.test.dataset) if loaders.test is not None else None,
-                      "batch_size": recipe.batch_size, "lr": recipe.lr,
+                      "batch_size": recipe.batch_size, "lr": run.lr,
                       "weight_decay": recipe.weight_decay, "recipe_model_kwargs": dict(recipe.model_kwargs)},
         )
 
@@ -116,18 +119,6 @@ def _limit_test(loaders, limit: int | None):
     return dataclasses.replace(loaders, test=test)
 
 
-def proxy_kwargs(candidate: Candidate, recipe_kwargs: dict, **shape) -> dict:
-    """The candidate's kwargs for its proxy: group counts the proxy's narrower SK units cannot
-    hold are reduced to the largest that fit (Table 6's G=64/128 paths on a 32-wide proxy)."""
-    kwargs = dict(candidate.kwargs)
-    sk = kwargs.get("sk")
-    if sk and not depthwise(candidate.model):
-        build = {**recipe_kwargs, **{k: v for k, v in shape.items() if k in ("in_chans",)}}
-        if check(candidate, **build):
-            kwargs["sk"] = fit_groups(sk, sk_channels(candidate.model, {**candidate.kwargs, **build}))
-    return kwargs
-
-
 def trainer_from_env(**kwargs):
     """The trainer class named by SKMOBILE_SEARCH_TRAINER (module:Class), else ProxyTrainer."""
     target = os.environ.get("SKMOBILE_SEARCH_TRAINER")
@@ -138,4 +129,8 @@ def trainer_from_env(**kwargs):
         cls = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
         raise SKMobileError(f"SKMOBILE_SEARCH_TRAINER={target!r} cannot be loaded: {exc}") from None
-    return cls(**kwargs)
+    trainer = cls(**kwargs)
+    if not isinstance(trainer, Trainer):
+        raise SKMobileError(f"SKMOBILE_SEARCH_TRAINER={target!r} is not a Trainer; allowed: a class with "
+                            "prepare(check_data) and run(candidate, seed, on_epoch)")
+    return trainer
