@@ -20,6 +20,7 @@ from optuna.trial import TrialState
 from rich.console import Console
 
 from skmobile.errors import SKMobileError, choose
+from skmobile.train.device import resolve_device
 
 from .grid import GRIDS, enqueue_grid, grid_picker
 from .live import LiveView, trial_line
@@ -49,6 +50,7 @@ class SearchConfig:
     seed: int = 0
     train_limit: int | None = None
     epochs: int | None = None
+    device: str = "cpu"                 # cpu | cuda | cuda:N | auto (CUDA when present)
     live: bool = True
     worker_index: int = 0               # set for the processes ``workers > 1`` starts
     extra: dict = field(default_factory=dict)
@@ -59,6 +61,7 @@ class SearchConfig:
         if self.grid is not None:
             choose("grid", self.grid, GRIDS)
         choose("budget", self.budget, ("trial", "default"))
+        resolve_device(self.device)  # CUDA asked for where there is none: one line, before any study is opened
         for name in ("trials", "workers", "seeds", "train_limit", "epochs"):
             v = getattr(self, name)
             if v is not None and v < (0 if name == "trials" else 1):
@@ -134,8 +137,9 @@ def run_search(cfg: SearchConfig, console: Console | None = None) -> dict:
     console = console or Console(stderr=False)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    device = resolve_device(cfg.device)
     trainer = trainer_from_env(dataset=cfg.dataset, data_dir=cfg.data_dir, budget=cfg.budget,
-                               train_limit=cfg.train_limit, epochs=cfg.epochs)
+                               train_limit=cfg.train_limit, epochs=cfg.epochs, device=device)
     trainer.prepare(check_data=True)
     study = open_study(cfg)
     stale = sweep_stale(study)
@@ -156,7 +160,7 @@ def run_search(cfg: SearchConfig, console: Console | None = None) -> dict:
     if cfg.workers > 1 and cfg.worker_index == 0:
         _run_workers(cfg, study, n_trials, console, storage_shown, baseline)
     else:
-        _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, baseline)
+        _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, baseline, device)
     sweep_stale(study)
     trials = study.get_trials(deepcopy=False)
     counts = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
@@ -164,9 +168,10 @@ def run_search(cfg: SearchConfig, console: Console | None = None) -> dict:
             "wall_s": round(time.time() - start, 1)}
 
 
-def _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, baseline) -> None:
+def _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, baseline, device="cpu") -> None:
     view = LiveView(cfg.study_name, storage_shown, n_trials, 1, cfg.objective == "multi", baseline)
-    objective = Objective(pick, trainer, cfg.objective, cfg.max_mflops, cfg.max_params, on_progress=view.progress)
+    objective = Objective(pick, trainer, cfg.objective, cfg.max_mflops, cfg.max_params, on_progress=view.progress,
+                          device=device)
     view.update(study.get_trials(deepcopy=False))
 
     def after_trial(study, trial):
@@ -207,6 +212,7 @@ def worker_argv(cfg: SearchConfig, index: int, trials: int) -> list[str]:
     argv = [sys.executable, "-m", "skmobile", "search", "--space", cfg.space, "--trials", str(trials),
             "--storage", cfg.storage_url, "--study", cfg.study_name, "--workers", "1", "--objective", cfg.objective,
             "--seeds", str(cfg.seeds), "--dataset", cfg.dataset, "--budget", cfg.budget, "--seed", str(cfg.seed),
+            "--device", cfg.device,
             "--worker-index", str(index), "--no-live"]
     for flag, value in (("--max-mflops", cfg.max_mflops), ("--max-params", cfg.max_params), ("--grid", cfg.grid),
                         ("--data-dir", cfg.data_dir), ("--train-limit", cfg.train_limit), ("--epochs", cfg.epochs)):

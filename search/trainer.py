@@ -91,7 +91,7 @@ class ProxyTrainer:
             seconds=float(result.seconds), status=str(result.status),
             proxy={"model": candidate.model, "kwargs": run.model_kwargs, "params": cx.params if cx else None,
                    "macs": cx.macs if cx else None, "input_size": loaders.image_size},
-            protocol={"dataset": loaders.name, "budget": self.budget,
+            protocol={"dataset": loaders.name, "budget": self.budget, "device": self.device,
                       "train_images": train_limit, "val_images": self.val_size,
                       "test_images": len(loaders.test.dataset) if loaders.test is not None else None,
                       "batch_size": recipe.batch_size, "lr": run.lr,

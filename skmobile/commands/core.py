@@ -113,6 +113,7 @@ def reproduce_cmd(
     dataset: str = typer.Option("fashion-mnist", "--dataset", help="proxy data set for --train"),
     data_dir: str = typer.Option(None, "--data-dir", help="data set directory for --train"),
     budget: str = typer.Option("trial", "--budget", help="proxy budget for --train: trial | default"),
+    device: str = typer.Option("cpu", "--device", help="device for --train: cpu | cuda | cuda:N | auto"),
     out: Path = typer.Option(Path("reports"), "--out", help="output directory"),
 ) -> None:
     """Rebuild every row of a paper table, measure it, and write DIR/tableN.{md,csv,json}.
@@ -124,7 +125,7 @@ def reproduce_cmd(
 
     get_table(table)  # validates the number before any work
     if train:
-        _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out)
+        _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, device)
         return
     with console.status(f"measuring Table {table}...") as status:
         rows, paths = reproduce(table, out, progress=lambda label: status.update(f"Table {table}: {label}"))
@@ -132,7 +133,7 @@ def reproduce_cmd(
     console.print(f"Table {table}: {n_measured}/{len(rows)} rows measured -> " + ", ".join(str(p) for p in paths))
 
 
-def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out) -> None:
+def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, device="cpu") -> None:
     from ..report import REPORT_TABLES, load_records
     from ..search import run_search
     from ..search.runner import SearchConfig
@@ -142,13 +143,14 @@ def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, ou
         raise SKMobileError(f"--train is available for Tables {', '.join(map(str, REPORT_TABLES))}; "
                             f"Table {table} has no proxy grid (use --no-train)")
     cfg = SearchConfig(grid=f"table{table}", seeds=seeds, storage=storage, study=study, dataset=dataset,
-                       data_dir=data_dir, budget=budget)
+                       data_dir=data_dir, budget=budget, device=device)
     summary = run_search(cfg, console)
     console.print(f"Table {table}: {summary['added']} trials run into {summary['storage']} (study {summary['study']})")
     command = (f"skmobile reproduce --table {table} --train --seeds {seeds}"
                + (f" --storage {storage}" if storage else "") + (f" --study {study}" if study else "")
                + (f" --dataset {dataset}" if dataset != "fashion-mnist" else "")
-               + (f" --budget {budget}" if budget != "trial" else "") + f" --out {out}")
+               + (f" --budget {budget}" if budget != "trial" else "")
+               + (f" --device {device}" if device != "cpu" else "") + f" --out {out}")
     report_tables(load_records(cfg.storage_url, cfg.study_name), [table], out, command)
 
 
