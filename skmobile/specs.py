@@ -10,6 +10,8 @@ with dilation 3; Table 6's true large kernels are written ``5x5g64`` or ``7x7d1g
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -19,6 +21,22 @@ from .errors import SKMobileError
 #: Paper shorthand (Sec. 3.1 and Table 7): a 5x5 (7x7) kernel is a 3x3 with dilation 2 (3).
 NAMED_PATHS = {"K3": (3, 1), "K5": (3, 2), "K7": (3, 3)}
 _PATH_RE = re.compile(r"^(\d+)x(\d+)(?:d(\d+))?(?:g(\d+))?$")
+_PATH_FIELDS = ("kernel", "dilation", "groups")
+
+
+def check_int(what: str, value, minimum: int = 1) -> int:
+    """``value`` as an int >= ``minimum`` (an integral float such as JSON's 16.0 is accepted)."""
+    ok = isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not ok or int(value) < minimum:
+        raise SKMobileError(f"{what}={value!r} is not allowed; allowed: an integer >= {minimum}")
+    return int(value)
+
+
+def check_positive(what: str, value) -> float:
+    """``value`` as a finite number > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+        raise SKMobileError(f"{what}={value!r} is not allowed; allowed: a finite number > 0")
+    return value
 
 
 @dataclass(frozen=True)
@@ -63,27 +81,30 @@ def parse_path(path) -> PathSpec:
                 )
             spec = PathSpec(int(m.group(1)), int(m.group(3) or 1), int(m.group(4)) if m.group(4) else None)
     elif isinstance(path, (tuple, list)) and len(path) in (2, 3):
-        spec = PathSpec(*(int(v) if v is not None else None for v in path))
+        spec = PathSpec(*path)
     elif isinstance(path, dict):
+        unknown = sorted(set(path) - set(_PATH_FIELDS), key=str)
+        if unknown:
+            raise SKMobileError(f"unknown SK path field(s) {unknown} in {path!r}; allowed: {', '.join(_PATH_FIELDS)}")
         spec = PathSpec(**path)
     else:
-        raise SKMobileError(f"unknown SK path {path!r}; allowed: K3, K5, K7, (kernel, dilation[, groups])")
-    if spec.kernel < 1 or spec.kernel % 2 == 0:
-        raise SKMobileError(f"SK path kernel {spec.kernel} must be odd and >= 1")
-    if spec.dilation < 1:
-        raise SKMobileError(f"SK path dilation {spec.dilation} must be >= 1")
-    if spec.groups is not None and spec.groups < 1:
-        raise SKMobileError(f"SK path groups {spec.groups} must be >= 1")
-    return spec
+        raise SKMobileError(f"unknown SK path {path!r}; allowed: K3, K5, K7, KxK[dD][gG], (kernel, dilation[, groups])")
+    kernel = check_int("SK path kernel", spec.kernel)
+    if kernel % 2 == 0:
+        raise SKMobileError(f"SK path kernel={kernel} is not allowed; allowed: an odd integer >= 1")
+    groups = None if spec.groups is None else check_int("SK path groups", spec.groups)
+    return PathSpec(kernel, check_int("SK path dilation", spec.dilation), groups)
 
 
 def parse_paths(paths) -> tuple[PathSpec, ...]:
     """Read a path list: ``"K3+K5"``, ``["K3", "K5"]`` or pairs. M = len(result) must be >= 1."""
     if isinstance(paths, str):
         paths = [p for p in paths.replace(",", "+").split("+") if p.strip()]
-    if isinstance(paths, (PathSpec, tuple)) and paths and isinstance(paths[0], int):
+    if isinstance(paths, (PathSpec, dict)) or (isinstance(paths, tuple) and paths and isinstance(paths[0], int)):
         paths = [paths]
-    parsed = tuple(parse_path(p) for p in (paths or ()))
+    if not isinstance(paths, (list, tuple)):
+        raise SKMobileError(f"SK paths {paths!r} are not allowed; allowed: a string such as 'K3+K5' or a list of paths")
+    parsed = tuple(parse_path(p) for p in paths)
     if len(parsed) < 1:
         raise SKMobileError("an SK unit needs M >= 1 paths; got 0 (allowed: K3, K5, K7, ...)")
     return parsed
@@ -109,15 +130,15 @@ class SKSpec:
     attention: bool = True
 
     def __post_init__(self):
-        object.__setattr__(self, "paths", parse_paths(self.paths))
-        if int(self.groups) < 1:
-            raise SKMobileError(f"SK groups G={self.groups} must be >= 1")
-        if not self.reduction > 0:
-            raise SKMobileError(f"SK reduction r={self.reduction} must be > 0")
-        if int(self.min_attn) < 1:
-            raise SKMobileError(f"SK minimum attention width L={self.min_attn} must be >= 1")
-        if self.attn_channels is not None and int(self.attn_channels) < 1:
-            raise SKMobileError(f"SK attention width d={self.attn_channels} must be >= 1")
+        checked = {"paths": parse_paths(self.paths), "groups": check_int("SK groups G", self.groups),
+                   "reduction": check_positive("SK reduction r", self.reduction),
+                   "min_attn": check_int("SK minimum attention width L", self.min_attn),
+                   "attn_channels": None if self.attn_channels is None
+                   else check_int("SK attention width d", self.attn_channels)}
+        if not isinstance(self.attention, bool):
+            raise SKMobileError(f"SK attention={self.attention!r} is not allowed; allowed: true, false")
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
 
     @property
     def m(self) -> int:
@@ -134,6 +155,7 @@ class SKSpec:
         return max(int(channels // self.reduction), int(self.min_attn))
 
     def replace(self, **changes) -> "SKSpec":
+        _check_fields(changes)
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
@@ -148,11 +170,15 @@ class SKSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> "SKSpec":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise SKMobileError(f"unknown SK spec field(s) {sorted(unknown)}; allowed: {sorted(known)}")
+        _check_fields(data)
         return cls(**data)
+
+
+def _check_fields(data: dict) -> None:
+    known = [f.name for f in dataclasses.fields(SKSpec)]
+    unknown = sorted(set(data) - set(known), key=str)
+    if unknown:
+        raise SKMobileError(f"unknown SK spec field(s) {unknown}; allowed: {', '.join(known)}")
 
 
 def merge_sk(defaults: SKSpec, sk) -> SKSpec:
@@ -173,5 +199,6 @@ def as_sk_spec(spec) -> SKSpec:
 
 
 def check_channels(name: str, channels: int, groups: int) -> None:
+    """Raise unless ``groups`` divides the ``name`` channel count."""
     if channels % groups:
         raise SKMobileError(f"groups G={groups} must divide the {name} channels ({channels})")

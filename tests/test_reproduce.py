@@ -6,8 +6,9 @@ import sys
 
 import pytest
 
-from skmobile.reproduce import build_rows, reproduce
+from skmobile.report import write_complexity_report
 from skmobile.tables import get_table
+from skmobile.tables.measure import build_rows
 
 
 @pytest.mark.parametrize("number", [2, 3, 6, 7])
@@ -22,7 +23,7 @@ def test_measured_complexity_is_within_tolerance_of_the_paper(number):
 
 
 def test_reproduce_writes_md_csv_json_with_the_stable_schema(tmp_path):
-    rows, paths = reproduce(7, tmp_path)
+    rows, paths = write_complexity_report(7, tmp_path)
     assert sorted(p.name for p in paths) == ["table7.csv", "table7.json", "table7.md"]
     data = json.loads((tmp_path / "table7.json").read_text())
     assert len(data) == 11

@@ -16,7 +16,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from ..errors import SKMobileError
-from ..specs import SKSpec, as_sk_spec, check_channels
+from ..specs import SKSpec, as_sk_spec, check_channels, check_int
 from .conv_bn_act import ConvBnAct
 from .sk_fusion import get_fusion
 
@@ -61,8 +61,9 @@ class SKConv2d(nn.Module):
                                            min_attn=min_attn, attn_channels=attn_channels,
                                            attention=attention).items() if v is not None}
         spec = spec.replace(**overrides) if overrides else spec
-        out_channels = out_channels or in_channels
-        if stride not in (1, 2):
+        in_channels = check_int("SK input channels", in_channels)
+        out_channels = in_channels if out_channels is None else check_int("SK output channels", out_channels)
+        if isinstance(stride, bool) or stride not in (1, 2):
             raise SKMobileError(f"SK stride {stride} is not allowed; allowed: 1, 2")
         for p in spec.paths:
             g = p.groups or spec.groups

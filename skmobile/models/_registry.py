@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import SKMobileError
+from ..specs import as_sk_spec, check_int
 
 _TIMM_ARGS = ("pretrained", "pretrained_cfg", "pretrained_cfg_overlay", "cache_dir")
 
@@ -109,11 +111,49 @@ def model_entry(name: str) -> ModelEntry:
 
 
 def create_model(name: str, *, fusion: str | None = None, **kwargs):
-    """Build a registered model. ``fusion`` (torch|numba|auto) reaches every SKConv2d in it."""
-    model = model_entry(name).fn(**kwargs)
+    """Build a registered model. ``fusion`` (torch|numba|auto) reaches every SKConv2d in it.
+
+    ``sk=`` must apply: a model without SK units, or an SK field its units do not take (e.g. G on
+    the depthwise SK units of ShuffleNet/MobileNet, whose groups are their channels), is an error.
+    """
+    entry = model_entry(name)
+    for key in ("num_classes", "in_chans"):
+        if key in kwargs:
+            kwargs[key] = check_int(f"{name}: {key}", kwargs[key])
+    try:
+        model = entry.fn(**kwargs)
+    except TypeError as exc:
+        bad = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+        if bad is None:
+            raise
+        raise SKMobileError(f"model {name!r} ({entry.family}) takes no argument {bad.group(1)!r}; "
+                            f"given: {', '.join(sorted(kwargs))}") from None
+    if kwargs.get("sk") is not None:
+        _check_sk_applies(name, model, kwargs["sk"])
     if fusion is not None:
         from ..layers import set_fusion
 
         set_fusion(model, fusion)
     model.skmobile_name = name
     return model
+
+
+def _check_sk_applies(name: str, model, sk) -> None:
+    """Raise unless ``model`` has SK units and every field named in an ``sk`` dict reached all of them."""
+    from ..layers import SKConv2d
+
+    units = [m for m in model.modules() if isinstance(m, SKConv2d)]
+    if not units:
+        sk_models = [n for n in list_models(_REGISTRY[name].family) if n.endswith("_sk") or n.startswith("sknet")]
+        hint = f"; SK models of this family: {', '.join(sk_models[:4])}" if sk_models else ""
+        raise SKMobileError(f"model {name!r} has no SK units, so sk={sk!r} cannot apply{hint}")
+    if not isinstance(sk, dict):
+        return
+    asked = as_sk_spec(sk)
+    for key in sk:
+        want = getattr(asked, key)
+        used = sorted({str(getattr(u.spec, key)) for u in units if getattr(u.spec, key) != want})
+        if used:
+            raise SKMobileError(f"SK field {key}={sk[key]!r} does not apply to {name!r}: its SK units use "
+                                f"{key} = {', '.join(used[:4])}{', ...' if len(used) > 4 else ''}; "
+                                f"leave {key} out of sk=")

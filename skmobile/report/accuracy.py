@@ -1,4 +1,4 @@
-"""Attach proxy accuracy (mean, SD and 95% CI over seeds) from study records to reproduce's rows."""
+"""Attach proxy accuracy (mean, SD and 95% CI over seeds) from study records to a table's measured rows."""
 
 from __future__ import annotations
 

@@ -1,16 +1,14 @@
-"""Write one table's full report from study records: md/csv/json, conclusions, figures, HTML."""
+"""Write a table's report: its complexity rows alone (``reproduce --no-train``), or with proxy
+accuracy from study records (md/csv/json, conclusions, figures, HTML)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from ..reproduce import build_rows, write_files
 from ..tables import Table, get_table
-from . import figures as figs
-from .accuracy import attach_accuracy, errors_by_label, protocol, table_records
-from .conclusions import conclusions, statistics_lines, table_statistics, verdict_sentence
-from .html import conclusions_html, page, table_html
+from ..tables.measure import build_rows
+from .paper_table import AccuracySections, write_files
 from .study import Record
 
 REPORT_TABLES = (4, 6, 7)
@@ -18,6 +16,8 @@ REPORT_TABLES = (4, 6, 7)
 
 def search_points(table: Table, rows: list[dict], records: list[Record]) -> list[tuple[float, float]]:
     """(MFLOPs, error %) of search trials that are not rows of this table, in this table's MFLOPs range."""
+    from . import figures as figs
+
     labels = {r.label for r in table.rows}
     key = table.flops_key
     xs = [figs._to_mflops((r["measured"] or {}).get(key), key) for r in rows]
@@ -35,9 +35,21 @@ def search_points(table: Table, rows: list[dict], records: list[Record]) -> list
     return sorted(pts)
 
 
+def write_complexity_report(number: int, out_dir: str | Path = "reports", progress=None) -> tuple[list[dict], list[Path]]:
+    """Measure every row of Table ``number`` and write ``out_dir/tableN.{md,csv,json}``; (rows, paths)."""
+    table = get_table(number)
+    rows = build_rows(table, progress)
+    return rows, write_files(table, rows, out_dir)
+
+
 def write_table_report(number: int, records: list[Record], out_dir: str | Path, command: str,
                        progress=None) -> dict:
     """Everything for Table ``number``; returns {"rows", "conclusions", "protocol", "paths"}."""
+    from . import figures as figs  # matplotlib and scipy: only when a report has accuracy
+    from .accuracy import attach_accuracy, errors_by_label, protocol, table_records
+    from .conclusions import conclusions, statistics_lines, table_statistics, verdict_sentence
+    from .html import conclusions_html, page, table_html
+
     table = get_table(number)
     out = Path(out_dir)
     rows = build_rows(table, progress)
@@ -47,6 +59,7 @@ def write_table_report(number: int, records: list[Record], out_dir: str | Path, 
     errors = errors_by_label(per_row)
     concl = conclusions(table, errors)
     tstats = table_statistics(table, errors)
+    stat_lines = statistics_lines(tstats)
     flops_label = "GFLOPs" if table.flops_key == "gflops" else "MFLOPs"
 
     made = {}
@@ -64,10 +77,9 @@ def write_table_report(number: int, records: list[Record], out_dir: str | Path, 
         "seeds": "Proxy test error of every seed per row, with the mean and its 95% CI.",
     }
     order = [k for k in ("pareto", "seeds", "complexity") if k in made]
-    extra = {"command": command, "protocol": proto, "conclusions": concl, "sentence": verdict_sentence,
-             "statistics": tstats, "statistics_lines": statistics_lines(tstats),
-             "figures": [(made[k]["png"].name, captions[k]) for k in order]}
-    paths = write_files(table, rows, out, extra)
+    sections = AccuracySections(command, proto, concl, tuple((made[k]["png"].name, captions[k]) for k in order),
+                                tuple(stat_lines))
+    paths = write_files(table, rows, out, sections)
     cpath = out / f"table{number}_conclusions.json"
     cpath.write_text(json.dumps({"table": number, "protocol": proto, "conclusions": concl, "statistics": tstats},
                                 indent=1, sort_keys=True) + "\n")
@@ -76,7 +88,7 @@ def write_table_report(number: int, records: list[Record], out_dir: str | Path, 
              f"Accuracy: paper = ImageNet top-1 error; proxy = test error of the small proxy model on "
              f"{proto['dataset']} (budget {proto['budget']}, {proto['epochs']} epochs), mean, 95% CI and sample SD over "
              f"seeds {', '.join(map(str, proto['seeds'])) or '—'}; its level is not comparable with ImageNet."]
-    intro += statistics_lines(tstats)
+    intro += stat_lines
     html = page(f"Table {number}: {table.title}", intro, table_html(rows, table.flops_key, flops_label),
                 conclusions_html(concl, verdict_sentence),
                 [(made[k]["png"], captions[k]) for k in order], list(table.notes))

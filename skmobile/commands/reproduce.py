@@ -1,0 +1,68 @@
+"""``skmobile reproduce --table N``: a paper table rebuilt row by row and measured (optionally trained)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from ..errors import SKMobileError, choose
+
+console = Console()
+
+
+def reproduce_cmd(
+    table: int = typer.Option(..., "--table", help="paper table number (2, 3, 4, 5, 6, 7)"),
+    train: bool = typer.Option(False, "--train/--no-train",
+                               help="also train proxies (Tables 4, 6, 7) for the accuracy column and conclusions"),
+    seeds: int = typer.Option(3, "--seeds", help="seeds per row with --train"),
+    storage: str = typer.Option(None, "--storage", help="Optuna storage URL for --train (default sqlite:///runs/skmobile.db)"),
+    study: str = typer.Option(None, "--study", help="study name for --train (default grid-tableN)"),
+    dataset: str = typer.Option("fashion-mnist", "--dataset", help="proxy data set for --train"),
+    data_dir: str = typer.Option(None, "--data-dir", help="data set directory for --train"),
+    budget: str = typer.Option("trial", "--budget", help="proxy budget for --train: trial | default"),
+    device: str = typer.Option("cpu", "--device", help="device for --train: cpu | cuda | cuda:N | auto"),
+    out: Path = typer.Option(Path("reports"), "--out", help="output directory"),
+) -> None:
+    """Rebuild every row of a paper table, measure it, and write DIR/tableN.{md,csv,json}.
+
+    With --train: run the table's grid (rows x seeds, resumable) into a study, then write the full
+    report (accuracy column, conclusions, figures, HTML), as `skmobile report` does."""
+    from ..report.pipeline import write_complexity_report
+    from ..tables import get_table
+
+    get_table(table)  # validates the number before any work
+    if train:
+        _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, device)
+        return
+    with console.status(f"measuring Table {table}...") as status:
+        rows, paths = write_complexity_report(table, out,
+                                              progress=lambda label: status.update(f"Table {table}: {label}"))
+    n_measured = sum(1 for r in rows if r["measured"])
+    console.print(f"Table {table}: {n_measured}/{len(rows)} rows measured -> " + ", ".join(str(p) for p in paths))
+
+
+def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, device="cpu") -> None:
+    from ..report import REPORT_TABLES, load_records
+    from ..search import run_search
+    from ..search.runner import SearchConfig
+    from .report import report_tables
+
+    if table not in REPORT_TABLES:
+        raise SKMobileError(f"--train is available for Tables {', '.join(map(str, REPORT_TABLES))}; "
+                            f"Table {table} has no proxy grid (use --no-train)")
+    cfg = SearchConfig(grid=f"table{table}", seeds=seeds, storage=storage, study=study, dataset=dataset,
+                       data_dir=data_dir, budget=budget, device=device)
+    summary = run_search(cfg, console)
+    console.print(f"Table {table}: {summary['added']} trials run into {summary['storage']} (study {summary['study']})")
+    command = (f"skmobile reproduce --table {table} --train --seeds {seeds}"
+               + (f" --storage {storage}" if storage else "") + (f" --study {study}" if study else "")
+               + (f" --dataset {dataset}" if dataset != "fashion-mnist" else "")
+               + (f" --budget {budget}" if budget != "trial" else "")
+               + (f" --device {device}" if device != "cpu" else "") + f" --out {out}")
+    report_tables(load_records(cfg.storage_url, cfg.study_name), [table], out, command)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("reproduce")(reproduce_cmd)
