@@ -1,39 +1,54 @@
-"""The "auto" fusion: numba or torch per device and problem size, from measured benchmark results.
+"""The "auto" fusion: numba or torch per device, dtype, layout and size, from a table of rules.
 
-The thresholds are what ``skmobile bench kernels`` measured (reports/kernels.md,
-reports/kernels-h100.md). On CPU (2-core Intel Xeon, numba in torch's OpenMP pool) the numba path
-won forward+backward on every shape with at least 2**18 elements per branch (1.3-7.7x: all
-batch-32 shapes, and SKNet-50 stage 1 / MobileNetV2 96@56 at batch 1); below that torch's few
-small ops mostly win (0.77-0.96x; SKNet-50's 256@28 and 512@14 at batch 1 gave 1.1-1.2x), since
-the numba path's fixed cost per step (two autograd Functions, four kernel calls) dominates there.
-On an H100 the fusion alone (``bench kernels``) costs about 1.2 ms of host time per
-forward+backward with the numba path and 0.8-1.0 ms with torch's ops, so alone it
-wins only where device time dominates (SKNet-50 at batch 256: 2.62x eager at stage 1, 1.83x at
-stage 2, 1.06x at stage 3). Inside a network that host time overlaps the convolutions' device time:
-SKNet-50 training (``bench model``) ran 0.717x/0.720x of ResNeXt-50's images/s at batch 128/256
-with numba in every unit, 0.699x with numba only from 2**24 elements, 0.660x with torch; at batch
-64 numba everywhere was slower (0.620x vs 0.644x). Hence numba from 2**22 elements per branch:
-every SK unit at batch >= 128 (stage 4 there has 6.4M); at batch 64 this mixes numba (stages 1-3)
-and torch (stage 4), a mix not measured yet.
+``RULES[(device type, dtype, layout)]`` is the smallest branch size (elements of one U_m) from
+which the numba kernels run; a missing key means torch. Each rule comes from a benchmark command
+whose figures are in reports/kernels.md (CPU) and reports/kernels-h100.md (GPU); ``MEASURED``
+says which rules a command confirmed and which are first guesses waiting for a GPU run.
+Below a rule's size the numba path's fixed host cost per step (autograd Functions, kernel
+launches) outweighs its saved memory traffic, so small inputs (batch 1 inference above all) keep
+torch's few small ops. Under ``torch.compile`` auto uses the torch fusion, which inductor fuses
+with its neighbours (the numba custom ops are opaque to it).
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
+import torch
 from torch import Tensor
 
 from skmobile.layers.sk_fusion import torch_pool, torch_select
 
 from . import autograd
+from .ops import layout_of
 
-CPU_MIN_ELEMENTS = 1 << 18
-CUDA_MIN_ELEMENTS: int | None = 1 << 22
+_F32, _F16, _BF16 = torch.float32, torch.float16, torch.bfloat16
+
+#: (device type, branch dtype, layout) -> numba from this many elements per branch.
+RULES: dict[tuple[str, torch.dtype, str], int] = {
+    ("cpu", _F32, "nchw"): 1 << 18,
+    ("cpu", _F32, "nhwc"): 1 << 18,
+    ("cuda", _F32, "nchw"): 1 << 22,
+    ("cuda", _F32, "nhwc"): 1 << 22,
+    ("cuda", _BF16, "nchw"): 1 << 22,
+    ("cuda", _BF16, "nhwc"): 1 << 22,
+    ("cuda", _F16, "nchw"): 1 << 22,
+    ("cuda", _F16, "nhwc"): 1 << 22,
+}
+#: Rules a benchmark confirmed (reports/kernels*.md); the others are guesses until a GPU run.
+MEASURED = {("cpu", _F32, "nchw"), ("cpu", _F32, "nhwc"), ("cuda", _F32, "nchw")}
+
+
+def min_elements(device_type: str, dtype: torch.dtype, layout: str) -> int | None:
+    """The rule for these inputs, or None (torch)."""
+    return RULES.get((device_type, dtype, layout))
 
 
 def use_numba(branches: Sequence[Tensor]) -> bool:
+    if torch.compiler.is_compiling():
+        return False
     b0 = branches[0]
-    threshold = {"cpu": CPU_MIN_ELEMENTS, "cuda": CUDA_MIN_ELEMENTS}.get(b0.device.type)
+    threshold = min_elements(b0.device.type, b0.dtype, layout_of(b0))
     return threshold is not None and b0.numel() >= threshold
 
 

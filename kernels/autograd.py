@@ -11,7 +11,6 @@ device, M > 8, tracing/compiling) run the torch reference, with a one-time warni
 
 from __future__ import annotations
 
-import warnings
 import weakref
 from typing import Sequence
 
@@ -23,16 +22,10 @@ from torch.autograd.function import once_differentiable
 from skmobile.layers.sk_fusion import torch_pool, torch_select
 
 from . import ops
+from .warn import warn_once
 
 MAX_PATHS = 8
 _BACKENDS: dict[str, object] = {}
-_WARNED: set[str] = set()
-
-
-def warn_once(key: str, message: str) -> None:
-    if key not in _WARNED:
-        _WARNED.add(key)
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 def backend_for(t: Tensor):
@@ -47,6 +40,28 @@ def backend_for(t: Tensor):
 
 def _tracing() -> bool:
     return torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()
+
+
+_KERNEL_DTYPES = {"cpu": (torch.float32, torch.float64), "cuda": (torch.float32, torch.float16, torch.bfloat16)}
+
+
+def _compiled_op_fits(branches: Sequence[Tensor], attn: Tensor | None = None) -> bool:
+    """Whether ``torch.compile`` can put the custom ops here (tensor metadata only, so dynamo traces
+    it): not while exporting (ONNX/export graphs keep the plain torch ops), and only for inputs the
+    kernels take."""
+    exporting = getattr(torch.compiler, "is_exporting", lambda: False)()
+    if exporting or torch.jit.is_tracing() or not branches or len(branches) > MAX_PATHS:
+        return False
+    b0 = branches[0]
+    dtypes = _KERNEL_DTYPES.get(b0.device.type, ())
+    if b0.dim() != 4 or b0.dtype not in dtypes or any(b.shape != b0.shape or b.dtype != b0.dtype
+                                                      or b.device != b0.device for b in branches):
+        return False
+    if attn is None:
+        return True
+    same_dtype = b0.device.type == "cpu"
+    return (attn.dtype in dtypes and attn.device == b0.device and (attn.dtype == b0.dtype or not same_dtype)
+            and tuple(attn.shape) == (b0.shape[0], len(branches), b0.shape[1]))
 
 
 def choose_backend(branches: Sequence[Tensor], attn: Tensor | None = None):
@@ -183,7 +198,12 @@ def pool(branches: Sequence[Tensor], backend=None) -> Tensor:
     """s[n, c] = mean over H, W of sum_m U_m (numba; torch for unsupported inputs).
 
     ``backend`` forces a kernel backend (tests: the CUDA kernels in the simulator on CPU tensors).
+    Under ``torch.compile`` it is the ``skmobile::sk_pool`` custom op.
     """
+    if backend is None and torch.compiler.is_compiling():
+        from . import custom_ops
+
+        return custom_ops.pool(branches) if _compiled_op_fits(branches) else torch_pool(branches)
     backend = backend or choose_backend(branches)
     if backend is None:
         return torch_pool(branches)
@@ -200,7 +220,13 @@ def pool(branches: Sequence[Tensor], backend=None) -> Tensor:
 
 
 def select(branches: Sequence[Tensor], attn: Tensor, backend=None) -> Tensor:
-    """V = sum_m a[:, m] * U_m (numba; torch for unsupported inputs)."""
+    """V = sum_m a[:, m] * U_m (numba; torch for unsupported inputs; ``skmobile::sk_select`` under
+    ``torch.compile``)."""
+    if backend is None and torch.compiler.is_compiling():
+        from . import custom_ops
+
+        fits = _compiled_op_fits(branches, attn)
+        return custom_ops.select(branches, attn) if fits else torch_select(branches, attn)
     backend = backend or choose_backend(branches, attn)
     if backend is None or attn.shape != (branches[0].shape[0], len(branches), branches[0].shape[1]):
         return torch_select(branches, attn)

@@ -11,17 +11,13 @@ from __future__ import annotations
 
 from numba import cuda, float32
 
+from .cuda_dtypes import cv, ld
+
 MAXM = 8  # most branches the da kernels keep accumulators for
 TPB = 256  # threads per block of the element-wise kernels
 TILE_C = 32  # channels per block of the channels_last reductions
 TILE_L = 8  # rows of the channels_last reduction block
 THREADS = 256  # threads per NCHW block (the simulator launches 64)
-
-
-def _jit(fn):
-    return cuda.jit(fn)
-
-
 
 
 # ---------------------------------------------------------------- NCHW: planes (P = N*C, L)
@@ -31,7 +27,7 @@ def _jit(fn):
 # memory, all rows of the block at once. The trees are written out in each kernel on purpose: a
 # cuda.jit device function would make compile_ptx ask for a CUDA driver, and CI (no GPU) type-checks
 # every kernel through compile_ptx (tried: CudaSupportError without a driver).
-@_jit
+@cuda.jit
 def pool_nchw(us, s):
     p_, l_ = us[0].shape
     lane = cuda.threadIdx.x
@@ -47,13 +43,13 @@ def pool_nchw(us, s):
             u = us[m]
             i = lane
             while i + 3 * nl < l_:
-                x0 += float32(u[p, i])
-                x1 += float32(u[p, i + nl])
-                x2 += float32(u[p, i + 2 * nl])
-                x3 += float32(u[p, i + 3 * nl])
+                x0 += ld(u[p, i])
+                x1 += ld(u[p, i + nl])
+                x2 += ld(u[p, i + 2 * nl])
+                x3 += ld(u[p, i + 3 * nl])
                 i += 4 * nl
             while i < l_:
-                x0 += float32(u[p, i])
+                x0 += ld(u[p, i])
                 i += nl
     sh = cuda.shared.array(THREADS, float32)
     sh[row * nl + lane] = (x0 + x1) + (x2 + x3)
@@ -65,10 +61,10 @@ def pool_nchw(us, s):
         cuda.syncthreads()
         step //= 2
     if lane == 0 and p < p_:
-        s[p] = sh[row * nl] / float32(l_)
+        s[p] = cv(sh[row * nl] / float32(l_), s)
 
 
-@_jit
+@cuda.jit
 def select_nchw(us, a, v):
     p_, l_ = v.shape
     c_ = a.shape[2]
@@ -81,7 +77,7 @@ def select_nchw(us, a, v):
         nm = len(us)
         w = cuda.local.array(MAXM, float32)
         for m in range(nm):
-            w[m] = float32(a[n, m, c])
+            w[m] = ld(a[n, m, c])
         i = lane
         while i + 3 * nl < l_:
             x0 = float32(0.0)
@@ -90,24 +86,24 @@ def select_nchw(us, a, v):
             x3 = float32(0.0)
             for m in range(nm):
                 u = us[m]
-                x0 += float32(u[p, i]) * w[m]
-                x1 += float32(u[p, i + nl]) * w[m]
-                x2 += float32(u[p, i + 2 * nl]) * w[m]
-                x3 += float32(u[p, i + 3 * nl]) * w[m]
-            v[p, i] = x0
-            v[p, i + nl] = x1
-            v[p, i + 2 * nl] = x2
-            v[p, i + 3 * nl] = x3
+                x0 += ld(u[p, i]) * w[m]
+                x1 += ld(u[p, i + nl]) * w[m]
+                x2 += ld(u[p, i + 2 * nl]) * w[m]
+                x3 += ld(u[p, i + 3 * nl]) * w[m]
+            v[p, i] = cv(x0, v)
+            v[p, i + nl] = cv(x1, v)
+            v[p, i + 2 * nl] = cv(x2, v)
+            v[p, i + 3 * nl] = cv(x3, v)
             i += 4 * nl
         while i < l_:
             x0 = float32(0.0)
             for m in range(nm):
-                x0 += float32(us[m][p, i]) * w[m]
-            v[p, i] = x0
+                x0 += ld(us[m][p, i]) * w[m]
+            v[p, i] = cv(x0, v)
             i += nl
 
 
-@_jit
+@cuda.jit
 def attn_grad_nchw(dv, us, da):
     p_, l_ = dv.shape
     c_ = da.shape[2]
@@ -122,19 +118,19 @@ def attn_grad_nchw(dv, us, da):
     if p < p_:
         i = lane
         while i + 3 * nl < l_:
-            g0 = float32(dv[p, i])
-            g1 = float32(dv[p, i + nl])
-            g2 = float32(dv[p, i + 2 * nl])
-            g3 = float32(dv[p, i + 3 * nl])
+            g0 = ld(dv[p, i])
+            g1 = ld(dv[p, i + nl])
+            g2 = ld(dv[p, i + 2 * nl])
+            g3 = ld(dv[p, i + 3 * nl])
             for m in range(nm):
                 u = us[m]
-                acc[m] += (g0 * float32(u[p, i]) + g1 * float32(u[p, i + nl])) + (
-                    g2 * float32(u[p, i + 2 * nl]) + g3 * float32(u[p, i + 3 * nl]))
+                acc[m] += (g0 * ld(u[p, i]) + g1 * ld(u[p, i + nl])) + (
+                    g2 * ld(u[p, i + 2 * nl]) + g3 * ld(u[p, i + 3 * nl]))
             i += 4 * nl
         while i < l_:
-            g0 = float32(dv[p, i])
+            g0 = ld(dv[p, i])
             for m in range(nm):
-                acc[m] += g0 * float32(us[m][p, i])
+                acc[m] += g0 * ld(us[m][p, i])
             i += nl
     sh = cuda.shared.array(THREADS, float32)
     for m in range(nm):
@@ -148,11 +144,11 @@ def attn_grad_nchw(dv, us, da):
             step //= 2
         if lane == 0 and p < p_:
             n = p // c_
-            da[n, m, p - n * c_] = sh[row * nl]
+            da[n, m, p - n * c_] = cv(sh[row * nl], da)
         cuda.syncthreads()
 
 
-@_jit
+@cuda.jit
 def select_bwd_nchw(dv, us, a, da, du):
     p_, l_ = dv.shape
     c_ = da.shape[2]
@@ -169,27 +165,27 @@ def select_bwd_nchw(dv, us, a, da, du):
         n = p // c_
         c = p - n * c_
         for m in range(nm):
-            w[m] = float32(a[n, m, c])
+            w[m] = ld(a[n, m, c])
         i = lane
         while i + 3 * nl < l_:
-            g0 = float32(dv[p, i])
-            g1 = float32(dv[p, i + nl])
-            g2 = float32(dv[p, i + 2 * nl])
-            g3 = float32(dv[p, i + 3 * nl])
+            g0 = ld(dv[p, i])
+            g1 = ld(dv[p, i + nl])
+            g2 = ld(dv[p, i + 2 * nl])
+            g3 = ld(dv[p, i + 3 * nl])
             for m in range(nm):
                 u = us[m]
-                acc[m] += (g0 * float32(u[p, i]) + g1 * float32(u[p, i + nl])) + (
-                    g2 * float32(u[p, i + 2 * nl]) + g3 * float32(u[p, i + 3 * nl]))
-                du[m][p, i] = w[m] * g0
-                du[m][p, i + nl] = w[m] * g1
-                du[m][p, i + 2 * nl] = w[m] * g2
-                du[m][p, i + 3 * nl] = w[m] * g3
+                acc[m] += (g0 * ld(u[p, i]) + g1 * ld(u[p, i + nl])) + (
+                    g2 * ld(u[p, i + 2 * nl]) + g3 * ld(u[p, i + 3 * nl]))
+                du[m][p, i] = cv(w[m] * g0, du[m])
+                du[m][p, i + nl] = cv(w[m] * g1, du[m])
+                du[m][p, i + 2 * nl] = cv(w[m] * g2, du[m])
+                du[m][p, i + 3 * nl] = cv(w[m] * g3, du[m])
             i += 4 * nl
         while i < l_:
-            g0 = float32(dv[p, i])
+            g0 = ld(dv[p, i])
             for m in range(nm):
-                acc[m] += g0 * float32(us[m][p, i])
-                du[m][p, i] = w[m] * g0
+                acc[m] += g0 * ld(us[m][p, i])
+                du[m][p, i] = cv(w[m] * g0, du[m])
             i += nl
     sh = cuda.shared.array(THREADS, float32)
     for m in range(nm):
@@ -203,11 +199,11 @@ def select_bwd_nchw(dv, us, a, da, du):
             step //= 2
         if lane == 0 and p < p_:
             n = p // c_
-            da[n, m, p - n * c_] = sh[row * nl]
+            da[n, m, p - n * c_] = cv(sh[row * nl], da)
         cuda.syncthreads()
 
 
-@_jit
+@cuda.jit
 def fused_bwd_nchw(dv, a, ds, du):
     p_, l_ = dv.shape
     c_ = a.shape[2]
@@ -220,29 +216,29 @@ def fused_bwd_nchw(dv, a, ds, du):
         nm = len(du)
         w = cuda.local.array(MAXM, float32)
         for m in range(nm):
-            w[m] = float32(a[n, m, c])
-        b = float32(ds[p]) / float32(l_)
+            w[m] = ld(a[n, m, c])
+        b = ld(ds[p]) / float32(l_)
         i = lane
         while i + 3 * nl < l_:
-            g0 = float32(dv[p, i])
-            g1 = float32(dv[p, i + nl])
-            g2 = float32(dv[p, i + 2 * nl])
-            g3 = float32(dv[p, i + 3 * nl])
+            g0 = ld(dv[p, i])
+            g1 = ld(dv[p, i + nl])
+            g2 = ld(dv[p, i + 2 * nl])
+            g3 = ld(dv[p, i + 3 * nl])
             for m in range(nm):
-                du[m][p, i] = w[m] * g0 + b
-                du[m][p, i + nl] = w[m] * g1 + b
-                du[m][p, i + 2 * nl] = w[m] * g2 + b
-                du[m][p, i + 3 * nl] = w[m] * g3 + b
+                du[m][p, i] = cv(w[m] * g0 + b, du[m])
+                du[m][p, i + nl] = cv(w[m] * g1 + b, du[m])
+                du[m][p, i + 2 * nl] = cv(w[m] * g2 + b, du[m])
+                du[m][p, i + 3 * nl] = cv(w[m] * g3 + b, du[m])
             i += 4 * nl
         while i < l_:
-            g0 = float32(dv[p, i])
+            g0 = ld(dv[p, i])
             for m in range(nm):
-                du[m][p, i] = w[m] * g0 + b
+                du[m][p, i] = cv(w[m] * g0 + b, du[m])
             i += nl
 
 
 # ---------------------------------------------------------------- NHWC: (N, L, C)
-@_jit
+@cuda.jit
 def pool_nhwc(us, s):
     n_, l_, c_ = us[0].shape
     tx = cuda.threadIdx.x
@@ -255,7 +251,7 @@ def pool_nhwc(us, s):
             u = us[m]
             i = ty
             while i < l_:
-                acc += float32(u[n, i, c])
+                acc += ld(u[n, i, c])
                 i += TILE_L
     sh = cuda.shared.array((TILE_L, TILE_C), float32)
     sh[ty, tx] = acc
@@ -267,10 +263,10 @@ def pool_nhwc(us, s):
         cuda.syncthreads()
         step //= 2
     if ty == 0 and c < c_:
-        s[n, c] = sh[0, tx] / float32(l_)
+        s[n, c] = cv(sh[0, tx] / float32(l_), s)
 
 
-@_jit
+@cuda.jit
 def select_nhwc(us, a, v):
     n_, l_, c_ = us[0].shape
     total = n_ * l_ * c_
@@ -281,14 +277,14 @@ def select_nhwc(us, a, v):
         c = idx - r * c_
         n = r // l_
         i = r - n * l_
-        acc = float32(us[0][n, i, c]) * float32(a[n, 0, c])
+        acc = ld(us[0][n, i, c]) * ld(a[n, 0, c])
         for m in range(1, len(us)):
-            acc = acc + float32(us[m][n, i, c]) * float32(a[n, m, c])
-        v[n, i, c] = acc
+            acc = acc + ld(us[m][n, i, c]) * ld(a[n, m, c])
+        v[n, i, c] = cv(acc, v)
         idx += stride
 
 
-@_jit
+@cuda.jit
 def attn_grad_nhwc(dv, us, da):
     n_, l_, c_ = dv.shape
     tx = cuda.threadIdx.x
@@ -302,9 +298,9 @@ def attn_grad_nhwc(dv, us, da):
     if c < c_:
         i = ty
         while i < l_:
-            g = float32(dv[n, i, c])
+            g = ld(dv[n, i, c])
             for m in range(nm):
-                acc[m] += g * float32(us[m][n, i, c])
+                acc[m] += g * ld(us[m][n, i, c])
             i += TILE_L
     sh = cuda.shared.array((TILE_L, TILE_C), float32)
     for m in range(nm):
@@ -317,11 +313,11 @@ def attn_grad_nhwc(dv, us, da):
             cuda.syncthreads()
             step //= 2
         if ty == 0 and c < c_:
-            da[n, m, c] = sh[0, tx]
+            da[n, m, c] = cv(sh[0, tx], da)
         cuda.syncthreads()
 
 
-@_jit
+@cuda.jit
 def select_bwd_nhwc(dv, us, a, da, du):
     n_, l_, c_ = dv.shape
     tx = cuda.threadIdx.x
@@ -335,10 +331,10 @@ def select_bwd_nhwc(dv, us, a, da, du):
     if c < c_:
         i = ty
         while i < l_:
-            g = float32(dv[n, i, c])
+            g = ld(dv[n, i, c])
             for m in range(nm):
-                acc[m] += g * float32(us[m][n, i, c])
-                du[m][n, i, c] = float32(a[n, m, c]) * g
+                acc[m] += g * ld(us[m][n, i, c])
+                du[m][n, i, c] = cv(ld(a[n, m, c]) * g, du[m])
             i += TILE_L
     sh = cuda.shared.array((TILE_L, TILE_C), float32)
     for m in range(nm):
@@ -351,11 +347,11 @@ def select_bwd_nhwc(dv, us, a, da, du):
             cuda.syncthreads()
             step //= 2
         if ty == 0 and c < c_:
-            da[n, m, c] = sh[0, tx]
+            da[n, m, c] = cv(sh[0, tx], da)
         cuda.syncthreads()
 
 
-@_jit
+@cuda.jit
 def fused_bwd_nhwc(dv, a, ds, du):
     n_, l_, c_ = dv.shape
     total = n_ * l_ * c_
@@ -365,10 +361,10 @@ def fused_bwd_nhwc(dv, a, ds, du):
         r = idx // c_
         c = idx - r * c_
         n = r // l_
-        g = float32(dv[n, r - n * l_, c])
-        b = float32(ds[n, c]) / float32(l_)
+        g = ld(dv[n, r - n * l_, c])
+        b = ld(ds[n, c]) / float32(l_)
         for m in range(len(du)):
-            du[m][n, r - n * l_, c] = float32(a[n, m, c]) * g + b
+            du[m][n, r - n * l_, c] = cv(ld(a[n, m, c]) * g + b, du[m])
         idx += stride
 
 

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from . import buffers
+from .warn import warn_once
 
 
 # ---------------------------------------------------------------- layouts
@@ -52,13 +53,14 @@ def empty_like_layout(shape, layout: str, dtype, device) -> Tensor:
 
 
 def empty_grads(m: int, shape, layout: str, dtype, device):
-    """One (M, ...) buffer and its M slices as NCHW-shaped tensors in ``layout`` (no copies)."""
+    """One (M, ...) buffer as the kernels index it, and the same buffer as an (M, N, C, H, W) tensor
+    whose slices are in ``layout`` (no copies)."""
     n, c, h, w = shape
     if layout == "nchw":
         buf = buffers.empty((m, n, c, h, w), dtype, device)
-        return buf.view(m, n * c, h * w), list(buf.unbind(0))
+        return buf.view(m, n * c, h * w), buf
     buf = buffers.empty((m, n, h, w, c), dtype, device)
-    return buf.view(m, n, h * w, c), [b.permute(0, 3, 1, 2) for b in buf.unbind(0)]
+    return buf.view(m, n, h * w, c), buf.permute(0, 1, 4, 2, 3)
 
 
 # ---------------------------------------------------------------- backends
@@ -109,7 +111,7 @@ class CudaBackend:
     """
 
     name = "cuda"
-    dtypes = (torch.float32, torch.float16)
+    dtypes = (torch.float32, torch.float16, torch.bfloat16)
 
     def __init__(self, sim: bool | None = None, fast: bool = True):
         from numba import cuda as nb_cuda
@@ -130,6 +132,8 @@ class CudaBackend:
 
     def array(self, t: Tensor):
         t = t.detach()
+        if t.dtype == torch.bfloat16:  # the kernels see bfloat16 as its bits (cuda_dtypes.py)
+            t = t.view(torch.int16)
         if self.sim:
             return t.numpy()
         if self.launcher is not None:
@@ -153,8 +157,6 @@ class CudaBackend:
             try:
                 return self.launcher(self.mod.KERNELS[layout][step], grid, block, handle, args)
             except Exception as exc:  # e.g. another cuda.core API: numba's dispatcher still works
-                from .autograd import warn_once
-
                 warn_once("cuda-launch", f"skmobile.kernels: fast CUDA launch failed ({exc}); "
                           f"using numba's dispatcher (slower launches)")
                 self.launcher = None
@@ -203,10 +205,18 @@ def pool(backend, branches: Sequence[Tensor], layout: str) -> Tensor:
     return s
 
 
-def select(backend, branches: Sequence[Tensor], attn: Tensor, layout: str) -> Tensor:
-    """V (N, C, H, W) in ``layout``; dtype follows torch's promotion of branches and attn."""
+def select_dtype(branch: Tensor, attn: Tensor) -> torch.dtype:
+    """V's dtype: the branches' under autocast when they are 16-bit (the attention comes out of
+    softmax in float32 there, and V goes on to a 16-bit conv), else torch's promotion."""
+    if branch.dtype in (torch.float16, torch.bfloat16) and torch.is_autocast_enabled(branch.device.type):
+        return branch.dtype
+    return torch.promote_types(branch.dtype, attn.dtype)
+
+
+def select(backend, branches: Sequence[Tensor], attn: Tensor, layout: str, dtype=None) -> Tensor:
+    """V (N, C, H, W) in ``layout``, of ``dtype`` (default: :func:`select_dtype`)."""
     b0 = branches[0]
-    v = empty_like_layout(b0.shape, layout, torch.promote_types(b0.dtype, attn.dtype), b0.device)
+    v = empty_like_layout(b0.shape, layout, dtype or select_dtype(b0, attn), b0.device)
     us = _us(backend, branches, layout)
     _launch(backend, "select", layout, us[0].shape,
             (us, backend.array(attn), _planes(backend, v, layout)), b0.device)
@@ -222,11 +232,14 @@ def attn_grad(backend, dv: Tensor, branches: Sequence[Tensor], attn: Tensor, lay
     return da
 
 
-def select_backward(backend, dv: Tensor, branches: Sequence[Tensor], attn: Tensor, layout: str):
-    """(da, [dU_m = a_m * dV]) in one pass."""
+def select_backward(backend, dv: Tensor, branches: Sequence[Tensor], attn: Tensor, layout: str,
+                    stacked: bool = False):
+    """(da, [dU_m = a_m * dV]) in one pass; ``stacked``: the dU_m as one (M, N, C, H, W) tensor."""
     b0 = branches[0]
     da = torch.zeros(attn.shape, dtype=attn.dtype, device=attn.device)
     du3, dus = empty_grads(len(branches), b0.shape, layout, b0.dtype, b0.device)
+    if not stacked:
+        dus = list(dus.unbind(0))
     us = _us(backend, branches, layout)
     dv3 = _planes(backend, dv, layout)
     _launch(backend, "select_bwd", layout, dv3.shape,
@@ -240,4 +253,4 @@ def fused_backward(backend, dv: Tensor, attn: Tensor, ds: Tensor, shape, dtype, 
     dv3 = _planes(backend, dv, layout)
     _launch(backend, "fused_bwd", layout, dv3.shape,
             (dv3, backend.array(attn), _per_plane(backend, ds, layout), backend.grads(du3)), dv.device)
-    return dus
+    return list(dus.unbind(0))

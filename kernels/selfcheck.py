@@ -26,40 +26,50 @@ CASES = [  # N, M, C, H, W
 ]
 
 
-def _run(pool, select, branches, w, dv):
-    s = pool(branches)
-    attn = (s.unsqueeze(1) * w).softmax(dim=1)
-    v = select(branches, attn)
-    grads = torch.autograd.grad(v, list(branches) + [w], dv)
-    return [s, v, *grads]
+TOLERANCES = {torch.float32: 1e-5, torch.float64: 1e-10, torch.float16: 4e-3, torch.bfloat16: 1e-2}
 
 
-def check_case(backend, device, dtype, n, m, c, h, w, channels_last=False, tol=1e-5) -> float:
-    """Max abs error of (s, V, dU_1..M, dw) against the torch fusion (float64 reference)."""
+def check_case(backend, device, dtype, n, m, c, h, w, channels_last=False, attn_dtype=None) -> float:
+    """Max error of (s, V, dU_1..M, dw) against the torch fusion in float64 on the same (rounded)
+    inputs, relative to max(1, |reference|). ``attn_dtype`` (default ``dtype``) makes the attention
+    a different dtype from the branches, as under autocast (16-bit branches, float32 softmax).
+    Returns inf when an output has the wrong shape, dtype or layout."""
     g = torch.Generator().manual_seed(n * 100 + m * 10 + c)
     mf = torch.channels_last if channels_last else torch.contiguous_format
+    adt = attn_dtype or dtype
     base = [torch.randn(n, c, h, w, generator=g) for _ in range(m)]
     wt = torch.randn(1, m, c, generator=g)
     dv = torch.randn(n, c, h, w, generator=g)
+    attn0 = torch.rand(n, m, c, generator=g)
+    vdt = torch.promote_types(dtype, adt)
 
-    def inputs(dt, dev):
-        bs = [b.to(dev, dt).contiguous(memory_format=mf).requires_grad_() for b in base]
-        return bs, wt.to(dev, dt).requires_grad_(), dv.to(dev, dt).contiguous(memory_format=mf)
+    def inputs(dt, at, dev):
+        q = (lambda t, d: t.to(d).to(torch.float64)) if dt == torch.float64 else (lambda t, d: t)
+        bs = [q(b, dtype).to(dev, dt).contiguous(memory_format=mf).requires_grad_() for b in base]
+        return bs, q(wt, adt).to(dev, at).requires_grad_(), q(dv, vdt).to(dev, dt).contiguous(memory_format=mf)
 
-    ref = _run(torch_pool, torch_select, *inputs(torch.float64, "cpu"))
-    out = _run(lambda b: autograd.pool(b, backend=backend), lambda b, a: autograd.select(b, a, backend=backend),
-               *inputs(dtype, device))
+    def run(pool, select, branches, w, dv_):
+        s = pool(branches)
+        attn = (s.to(w.dtype).unsqueeze(1) * w).softmax(dim=1)
+        v = select(branches, attn)
+        return [s, v, *torch.autograd.grad(v, list(branches) + [w], dv_.to(v.dtype))]
+
+    f64 = torch.float64
+    ref = run(torch_pool, torch_select, *inputs(f64, f64, "cpu"))
+    out = run(lambda b: autograd.pool(b, backend=backend), lambda b, a: autograd.select(b, a, backend=backend),
+              *inputs(dtype, adt, device))
+    expect = [dtype, vdt] + [dtype] * m + [adt]
     # select alone (unlinked backward: one pass writes dU_m = a_m dV and da)
-    bs, _, dv_ = inputs(dtype, device)
-    attn = torch.rand(n, m, c, generator=g)
-    a_ref = attn.double().requires_grad_()
-    a_out = attn.to(device, dtype).requires_grad_()
-    rb, _, rdv = inputs(torch.float64, "cpu")
+    bs, _, dv_ = inputs(dtype, adt, device)
+    a_out = attn0.to(adt).to(device).requires_grad_()
+    a_ref = attn0.to(adt).double().requires_grad_()
+    rb, _, rdv = inputs(f64, f64, "cpu")
     ref += list(torch.autograd.grad(torch_select(rb, a_ref), rb + [a_ref], rdv))
-    out += list(torch.autograd.grad(autograd.select(bs, a_out, backend=backend), bs + [a_out], dv_))
+    out += list(torch.autograd.grad(autograd.select(bs, a_out, backend=backend), bs + [a_out], dv_.to(vdt)))
+    expect += [dtype] * m + [adt]
     err = 0.0
-    for r, o in zip(ref, out):
-        if o.shape != r.shape or o.dtype != dtype:
+    for r, o, dt in zip(ref, out, expect):
+        if o.shape != r.shape or o.dtype != dt:
             return float("inf")
         err = max(err, (o.double().cpu() - r).abs().max().item() / max(1.0, r.abs().max().item()))
     if channels_last and not out[1].is_contiguous(memory_format=torch.channels_last):
@@ -70,7 +80,8 @@ def check_case(backend, device, dtype, n, m, c, h, w, channels_last=False, tol=1
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backend", choices=["cpu", "cuda", "cuda-sim"], default="cuda-sim")
-    p.add_argument("--dtype", default="float32", help="comma list of float32, float16, float64")
+    p.add_argument("--dtype", default="float32", help="comma list of float32, float16, bfloat16, float64; "
+                   "'bfloat16/float32' = bfloat16 branches with a float32 attention (autocast)")
     args = p.parse_args(argv)
     if args.backend == "cpu":
         backend, device = ops.CpuBackend(), "cpu"
@@ -81,11 +92,13 @@ def main(argv=None) -> int:
     ops.CALLS.clear()
     dtypes = args.dtype.split(",")
     for name in dtypes:
-        dtype = getattr(torch, name)
-        tol = {torch.float32: 1e-5, torch.float64: 1e-10, torch.float16: 2e-2}[dtype]
+        dtype, _, attn_name = name.partition("/")
+        dtype = getattr(torch, dtype)
+        attn_dtype = getattr(torch, attn_name) if attn_name else None
+        tol = TOLERANCES[dtype]
         for case in CASES:
             for cl in (False, True):
-                err = check_case(backend, device, dtype, *case, channels_last=cl, tol=tol)
+                err = check_case(backend, device, dtype, *case, channels_last=cl, attn_dtype=attn_dtype)
                 ok = err <= tol
                 failed += not ok
                 print(f"{'ok  ' if ok else 'FAIL'} {args.backend} {name} NMCHW={case} "

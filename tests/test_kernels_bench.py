@@ -66,7 +66,7 @@ def test_bench_backends_run_the_same_sk_fusion_and_numba_links_its_backward():
 def test_free_fusion_moves_no_data_but_every_branch_gets_a_gradient():
     import torch
 
-    from skmobile.kernels import model_bench
+    from skmobile import bench_model as model_bench
     from skmobile.layers import SKConv2d, fusion_names
 
     unit = SKConv2d(8, 8, paths="K3+K5", groups=2)
@@ -114,7 +114,7 @@ def test_roof_columns_bound_every_backend_by_copy_bandwidth():
 
 
 def test_fusion_profile_attributes_time_to_the_numba_functions_only():
-    from skmobile.kernels import model_bench
+    from skmobile import bench_model as model_bench
 
     numba = model_bench.fusion_profile("sknet50", "numba", batch=2, input_size=32)
     assert numba["fusion_ms"] > 0 and 0 < numba["share"] < 1 and numba["step_ms"] > numba["fusion_ms"]

@@ -9,6 +9,8 @@ import pytest
 
 pytest.importorskip("numba")
 pytestmark = pytest.mark.xdist_group("kernels_sim")
+#: every element type of the CUDA kernels, and 16-bit branches with a float32 attention (autocast)
+DTYPES = "float32,float16,bfloat16,bfloat16/float32"
 
 
 def test_cuda_kernels_in_simulator_match_torch():
@@ -16,11 +18,13 @@ def test_cuda_kernels_in_simulator_match_torch():
 
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
     proc = subprocess.run([sys.executable, "-m", "skmobile.kernels.selfcheck", "--backend", "cuda-sim",
-                           "--dtype", "float32,float16"], env=env, capture_output=True, text=True, timeout=300)
+                           "--dtype", DTYPES], env=env, capture_output=True, text=True, timeout=400)
     lines = proc.stdout.splitlines()
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert len([ln for ln in lines if ln.startswith("ok ")]) == 2 * 2 * len(selfcheck.CASES) + 1, proc.stdout
-    assert "channels_last" in proc.stdout and "float16" in proc.stdout
+    n_dtypes = len(DTYPES.split(","))
+    assert len([ln for ln in lines if ln.startswith("ok ")]) == n_dtypes * 2 * len(selfcheck.CASES) + 1, proc.stdout
+    for word in ("channels_last", "float16", "bfloat16 ", "bfloat16/float32"):
+        assert word in proc.stdout
 
 
 def test_cuda_kernels_compile_to_ptx():
@@ -32,15 +36,17 @@ def test_cuda_kernels_compile_to_ptx():
         return types.Array(dt, nd, "C")
 
     f32 = types.float32
-    for dt in (types.float32, types.float16):
+    # branch dtype, attention dtype: bfloat16 reaches the kernels as int16 bits
+    for dt, at in ((types.float32, f32), (types.float16, types.float16), (types.int16, f32),
+                   (types.int16, types.int16)):
         # NCHW: planes (N*C, L), per-plane vectors (N*C,); channels_last: (N, L, C), (N, C)
         for layout, nd in (("nchw", 2), ("nhwc", 3)):
             us = types.UniTuple(arr(dt, nd), 3)
             vec = arr(dt, nd - 1)
-            sigs = dict(pool=(us, vec), select=(us, arr(f32, 3), arr(dt, nd)),
-                        attn_grad=(arr(dt, nd), us, arr(f32, 3)),
-                        select_bwd=(arr(dt, nd), us, arr(f32, 3), arr(f32, 3), us),
-                        fused_bwd=(arr(dt, nd), arr(dt, 3), vec, us))
+            sigs = dict(pool=(us, vec), select=(us, arr(at, 3), arr(dt, nd)),
+                        attn_grad=(arr(dt, nd), us, arr(at, 3)),
+                        select_bwd=(arr(dt, nd), us, arr(at, 3), arr(at, 3), us),
+                        fused_bwd=(arr(dt, nd), arr(at, 3), vec, us))
             for step, sig in sigs.items():
                 ptx, _ = cuda.compile_ptx(kc.KERNELS[layout][step].py_func, sig, cc=(7, 5))
                 assert ".entry" in ptx and "atom" not in ptx, (layout, step)  # no atomics anywhere

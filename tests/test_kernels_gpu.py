@@ -1,4 +1,4 @@
-"""The CUDA kernels on a real GPU (skipped without one): values, gradients, layouts, fp16, SKConv2d."""
+"""The CUDA kernels on a real GPU (skipped without one): values, gradients, layouts, dtypes, SKConv2d."""
 
 import pytest
 import torch
@@ -10,13 +10,19 @@ if not torch.cuda.is_available():  # pragma: no cover - CPU-only CI
 import skmobile  # noqa: E402
 from skmobile.kernels import ops, selfcheck  # noqa: E402
 
+F32, F16, BF16 = torch.float32, torch.float16, torch.bfloat16
+#: (branch dtype, attention dtype): each kernel dtype, and 16-bit branches with a float32 attention
+#: as autocast gives them
+DTYPES = [(F32, F32), (F16, F16), (BF16, BF16), (F16, F32), (BF16, F32)]
 
-@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.float16, 2e-2)])
+
+@pytest.mark.parametrize("dtype,attn_dtype", DTYPES, ids=lambda d: str(d).replace("torch.", ""))
 @pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("case", selfcheck.CASES + [(4, 2, 128, 56, 56), (3, 2, 1024, 7, 7), (1, 3, 58, 27, 29)])
-def test_cuda_matches_torch(case, channels_last, dtype, tol):
-    err = selfcheck.check_case(ops.CudaBackend(sim=False), "cuda", dtype, *case, channels_last=channels_last)
-    assert err <= tol
+def test_cuda_matches_torch(case, channels_last, dtype, attn_dtype):
+    err = selfcheck.check_case(ops.CudaBackend(sim=False), "cuda", dtype, *case, channels_last=channels_last,
+                               attn_dtype=attn_dtype)
+    assert err <= selfcheck.TOLERANCES[dtype]
 
 
 def test_skconv2d_cuda_numba_matches_torch_and_is_deterministic():
@@ -38,3 +44,32 @@ def test_skconv2d_cuda_numba_matches_torch_and_is_deterministic():
         assert torch.equal(a, b)  # no order-dependent atomics
     for (name, p1), p2 in zip(ref.named_parameters(), grads[0]):
         torch.testing.assert_close(p2, p1.grad, rtol=0, atol=1e-4 * max(1.0, p1.grad.abs().max().item()), msg=name)
+
+
+@pytest.mark.parametrize("amp", [BF16, F16])
+@pytest.mark.parametrize("paths,groups", [("K3+K5", 32), ("K3+K5", 64)])  # grouped; depthwise (dilated K5)
+def test_skconv2d_under_autocast_channels_last_takes_the_kernels(amp, paths, groups):
+    """Autocast gives 16-bit branches and a float32 attention: the numba path must run (no fallback
+    warning, kernels launched), with V in the branches' dtype and values/gradients close to torch's."""
+    import warnings
+
+    torch.manual_seed(0)
+    ref = skmobile.SKConv2d(64, 64, paths=paths, groups=groups, fusion="torch").cuda()
+    new = skmobile.SKConv2d(64, 64, paths=paths, groups=groups, fusion="numba").cuda()
+    new.load_state_dict(ref.state_dict())
+    ref, new = ref.to(memory_format=torch.channels_last), new.to(memory_format=torch.channels_last)
+    x = torch.randn(4, 64, 28, 28, device="cuda").contiguous(memory_format=torch.channels_last)
+    ops.CALLS.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with torch.autocast("cuda", dtype=amp):
+            y_new = new(x)
+            y_ref = ref(x)
+        (y_new.float().square().mean()).backward()
+    (y_ref.float().square().mean()).backward()
+    assert ops.CALLS["select"] == 1 and ops.CALLS["fused_bwd"] == 1
+    assert y_new.dtype == amp and y_new.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(y_new.float(), y_ref.float(), rtol=2e-2, atol=2e-2)
+    for (name, p1), p2 in zip(ref.named_parameters(), new.parameters()):
+        scale = max(1.0, p1.grad.abs().max().item())
+        torch.testing.assert_close(p2.grad, p1.grad, rtol=0, atol=3e-2 * scale, msg=name)

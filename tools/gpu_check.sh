@@ -1,39 +1,86 @@
 #!/usr/bin/env bash
 # One call on a lent GPU machine (no network): install skmobile over the image's torch/numba, run the
-# real-GPU kernel tests, the kernel probe and the benchmarks. Logs go to $OUT (or ./gpu-out).
-# Usage: bash tools/gpu_check.sh [tests] [probe] [host] [kernels] [model]   (default: all five)
+# real-GPU kernel tests, then issue 16's measurements, one `skmobile bench model` command per row.
+# Every step has its own timeout and the whole run a budget (BUDGET_S), so one hang cannot eat it.
+# Logs go to $OUT (or ./gpu-out): env.txt, tests.txt, model.txt, probe.txt (+ install.log on failure).
+#
+# Usage: bash tools/gpu_check.sh [STEP ...]     (default: the issue-16 set, in priority order)
+#   steps: tests sk-bf16 mbv2-bf16 shuf-bf16 sk-fp32 batch1 probe compile | kernels probe-cuda host
+#   DRY=1 bash tools/gpu_check.sh   runs the same commands on CPU with tiny sizes (checks the script)
 set -uo pipefail
 OUT=${OUT:-gpu-out}; mkdir -p "$OUT"
-steps=${*:-tests probe host kernels model}
+BUDGET_S=${BUDGET_S:-450}
+START=$(date +%s)
 export PYTHONUNBUFFERED=1
-nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv | tee "$OUT/gpu.txt"
-python3 -m pip show numba numba-cuda torch timm 2>/dev/null | grep -E '^(Name|Version)' | paste - - | tee -a "$OUT/gpu.txt"
+PY=${PY:-python3}
+DRY=${DRY:-0}
+steps=${*:-tests sk-bf16 mbv2-bf16 shuf-bf16 sk-fp32 batch1 probe compile}
+
+if [ "$DRY" = 1 ]; then  # CPU, tiny: same commands, so a typo fails here and not on the GPU
+  DEV=cpu; B_SK=2; B_MOB=2; SIZE=32; ITERS=1; ROUNDS=1; B1_ITERS=2; PROBE="--batch 2 --iters 1 --shapes 8:14"
+else
+  DEV=cuda; B_SK=128; B_MOB=256; SIZE=224; ITERS=5; ROUNDS=2; B1_ITERS=20; PROBE="--batch 256 --iters 10"
+fi
+
+{ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv 2>/dev/null || echo "no nvidia-smi";
+  $PY -m pip show numba numba-cuda torch timm 2>/dev/null | grep -E '^(Name|Version)' | paste - -; } | tee "$OUT/env.txt"
 # The image's numpy (2.5) breaks its numba-cuda (np.row_stack is gone): carry an older wheel in .whl/.
-if ls .whl/numpy-*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/numpy-*.whl \
+if [ "$DRY" != 1 ] && ls .whl/numpy-*.whl >/dev/null 2>&1; then
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/numpy-*.whl \
     >"$OUT/install.log" 2>&1 || { cat "$OUT/install.log"; exit 1; }
+  rm -f "$OUT/install.log"
   export PYTHONPATH=/tmp/site
 fi
 # Import skmobile from this checkout: kernels/ and search/ install as skmobile.kernels / .search.
-ln -sfn ../kernels skmobile/kernels; ln -sfn ../search skmobile/search
-export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD
-sk() { python3 -m skmobile "$@"; }
+if ! $PY -c "import skmobile.kernels" >/dev/null 2>&1; then
+  ln -sfn ../kernels skmobile/kernels; ln -sfn ../search skmobile/search
+  export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD
+fi
+$PY -c "import numpy, torch, skmobile; print('numpy', numpy.__version__, 'torch', torch.__version__)" | tee -a "$OUT/env.txt"
+
+# run SECONDS LOGFILE CMD...: echo the command, run it under min(SECONDS, budget left), append to LOGFILE.
+run() {
+  local limit=$1 log=$2; shift 2
+  local left=$(( BUDGET_S - ($(date +%s) - START) ))
+  if [ "$left" -lt 20 ]; then echo "SKIPPED (budget spent): $*" | tee -a "$OUT/$log"; return 0; fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  echo "\$ $*" | tee -a "$OUT/$log"
+  local t0=$(date +%s)
+  timeout -k 10 "$limit" "$@" 2>&1 | tee -a "$OUT/$log"
+  local rc=${PIPESTATUS[0]}
+  echo "[rc=$rc, $(( $(date +%s) - t0 )) s]" | tee -a "$OUT/$log"; echo >>"$OUT/$log"
+}
+sk() { $PY -m skmobile "$@"; }
+M="bench model --device $DEV --iters $ITERS --rounds $ROUNDS --input-size $SIZE"
+
 for s in $steps; do
   case $s in
-    tests) python3 -m pytest -q -p no:cacheprovider tests/test_kernels_gpu.py 2>&1 | tail -15 | tee "$OUT/tests.txt" ;;
-    probe) python3 tools/cuda_probe.py 2>&1 | tee "$OUT/probe.txt" ;;
-    host) python3 tools/host_probe.py --device cuda 2>&1 | tee "$OUT/host.txt" ;;
-    link) python3 tools/cuda_probe.py --link 2>&1 | tee "$OUT/link.txt" ;;
-    trace) python3 tools/cuda_probe.py --trace 2>&1 | tee "$OUT/trace.txt" ;;
-    profile) python3 tools/cuda_probe.py --profile 2>&1 | tee "$OUT/profile.txt" ;;
-    kernels) sk bench kernels --device cuda --family sknet50 --batch 32,256 --pass fwd,fwd+bwd \
-               --rounds 5 --format table --out "$OUT/kernels.md" 2>&1 | tee "$OUT/bench_kernels.txt" ;;
-    kernels-all) sk bench kernels --device cuda --rounds 5 --format table --out "$OUT/kernels.md" 2>&1 \
-               | tee "$OUT/bench_kernels.txt" ;;
-    model) for b in ${MODEL_BATCHES:-64 128}; do
-             sk bench model sknet50 --vs resnext50_32x4d --device cuda --train --batch $b --iters 10 \
-               --rounds 3 --fusions torch,numba,auto,free 2>&1 | tee -a "$OUT/bench_model.txt"
-           done ;;
-    *) echo "unknown step $s"; exit 2 ;;
+    tests) run 150 tests.txt $PY -m pytest -q -x -p no:cacheprovider tests/test_kernels_gpu.py ;;
+    # issue 16 rows: ratios to the base model from one run; 'free' is the ceiling of any fusion
+    sk-bf16) run 90 model.txt sk $M sknet50 --vs resnext50_32x4d --train --batch $B_SK --amp bf16 --channels-last \
+               --fusions torch,numba,auto,free ;;
+    mbv2-bf16) run 90 model.txt sk $M mobilenetv2_100_sk --vs mobilenetv2_100 --train --batch $B_MOB --amp bf16 \
+                 --channels-last --fusions torch,auto,free
+               run 60 model.txt sk $M mobilenetv2_100_sk --vs mobilenetv2_100 --train --batch $B_MOB --amp bf16 \
+                 --channels-last --fusions torch,auto --dilated-as dilated ;;
+    shuf-bf16) run 90 model.txt sk $M shufflenetv2_x1_0_sk --vs shufflenetv2_x1_0 --train --batch $B_MOB --amp bf16 \
+                 --channels-last --fusions torch,auto,free ;;
+    sk-fp32) run 90 model.txt sk $M sknet50 --vs resnext50_32x4d --train --batch $B_SK --fusions torch,numba,auto,free ;;
+    batch1) run 45 model.txt sk bench model --device $DEV --iters $B1_ITERS --rounds $ROUNDS --input-size $SIZE \
+              mobilenetv2_100_sk --vs mobilenetv2_100 --batch 1 --fusions torch,auto,numba
+            run 45 model.txt sk bench model --device $DEV --iters $B1_ITERS --rounds $ROUNDS --input-size $SIZE \
+              sknet50 --vs resnext50_32x4d --batch 1 --fusions torch,auto,numba ;;
+    probe) run 45 probe.txt $PY tools/dilated_probe.py --device $DEV $PROBE ;;
+    compile) run 240 model.txt sk bench model --device $DEV --iters $ITERS --rounds 1 --input-size $SIZE \
+               sknet50 --vs resnext50_32x4d --train --batch $B_SK --amp bf16 --channels-last --compile \
+               --fusions torch,numba ;;
+    # older probes (not in the default set)
+    kernels) run 200 kernels.txt sk bench kernels --device $DEV --family sknet50 --batch 32,256 --pass fwd,fwd+bwd \
+               --rounds 5 --format table --out "$OUT/kernels.md" ;;
+    probe-cuda) run 120 probe.txt $PY tools/cuda_probe.py ;;
+    host) run 120 probe.txt $PY tools/host_probe.py --device $DEV ;;
+    *) echo "unknown step $s (allowed: tests sk-bf16 mbv2-bf16 shuf-bf16 sk-fp32 batch1 probe compile kernels" \
+            "probe-cuda host)"; exit 2 ;;
   esac
 done
+echo "total $(( $(date +%s) - START )) s" | tee -a "$OUT/env.txt"

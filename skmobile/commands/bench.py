@@ -1,12 +1,225 @@
-"""``skmobile bench``: the command group; its subcommands live in their features' modules."""
+"""``skmobile bench``: every benchmark command (kernels, whole models, proxy training); each prints
+measured figures. Heavy imports (torch, numba, timm) stay inside the commands."""
 
 from __future__ import annotations
 
+import json
+import shlex
+import sys
+from pathlib import Path
+
 import typer
+
+from ..errors import SKMobileError, choose
 
 bench_app = typer.Typer(help="Benchmarks that print measured figures (kernels, whole models, training).",
                         no_args_is_help=True)
 
 
+#: Largest batch x height x width ``bench model`` allocates (a typo like --batch 100000000 is an error).
+MAX_INPUT_PIXELS = 4096 * 224 * 224
+
+
+def _device_name(device: str) -> str:
+    import torch
+
+    return torch.cuda.get_device_name() if device == "cuda" else "cpu"
+
+
+def _csv(value: str, kind: str, allowed=None, cast=str) -> list:
+    try:
+        items = [cast(v.strip()) for v in value.split(",") if v.strip()]
+    except ValueError as exc:
+        raise SKMobileError(f"bad {kind} list {value!r}: {exc}") from exc
+    if not items:
+        raise SKMobileError(f"empty {kind} list")
+    for v in items:
+        if allowed is not None:
+            choose(kind, v, allowed)
+    return items
+
+
+def _device(device: str):
+    import torch
+
+    choose("device", device, ["cpu", "cuda"])
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SKMobileError("device 'cuda' is unavailable on this machine; allowed: cpu")
+    return device
+
+
+def _versions() -> dict:
+    import numba
+    import torch
+
+    v = {"torch": torch.__version__, "numba": numba.__version__}
+    try:
+        import numba_cuda
+
+        v["numba-cuda"] = numba_cuda.__version__
+    except Exception:  # pragma: no cover
+        pass
+    return v
+
+
+def kernels(
+    device: str = typer.Option("cpu", help="cpu or cuda"),
+    batch: str = typer.Option("", help="comma list of batch sizes (default: 1,32 on cpu; 1,32,256 on cuda)"),
+    family: str = typer.Option("sknet50,shufflenetv2,mobilenetv2", help="shape families"),
+    backends: str = typer.Option("numba,eager,compile,timm", help="numba, eager, compile, timm"),
+    passes: str = typer.Option("fwd,fwd+bwd", "--pass", help="fwd, fwd+bwd"),
+    paths: int = typer.Option(2, "--paths", "-m", help="M, the number of SK paths (1..8)"),
+    dtype: str = typer.Option("float32", help="float32 (cpu, cuda) or float16 (cuda)"),
+    rounds: int = typer.Option(5, help="interleaved timing rounds (the median is reported)"),
+    channels_last: bool = typer.Option(False, "--channels-last", help="branches in channels_last"),
+    fmt: str = typer.Option("table", "--format", help="table or json"),
+    out: str = typer.Option("reports/kernels.md", help="markdown report to write ('-' for none)"),
+) -> None:
+    """Time the SK fusion (forward, forward+backward) per backend and shape; write reports/kernels.md."""
+    import torch
+
+    from ..kernels import bench
+
+    dev = _device(device)
+    choose("format", fmt, ["table", "json"])
+    choose("dtype", dtype, ["float32", "float16"] if dev == "cuda" else ["float32"])
+    batches = _csv(batch or ("1,32,256" if dev == "cuda" else "1,32"), "batch", cast=int)
+    if any(b < 1 for b in batches):
+        raise SKMobileError(f"batch sizes must be >= 1, got {batch!r}")
+    if not 1 <= paths <= 8 or rounds < 1:
+        raise SKMobileError(f"--paths must be in 1..8 and --rounds >= 1 (got {paths}, {rounds})")
+    fams = _csv(family, "family", bench.SHAPES)
+    bks = _csv(backends, "backend", bench.BACKENDS)
+    pss = _csv(passes, "pass", bench.PASSES)
+
+    def progress(recs):
+        if fmt == "table":
+            for r in recs:
+                ms = f"{r.ms:9.3f} ms {r.gbps:7.2f} GB/s" if r.ms else f"unavailable ({r.note})"
+                typer.echo(f"{r.family:13s} {str(r.shape):26s} {r.pass_:8s} {r.backend:8s} {ms}")
+
+    result = bench.run(dev, batches, fams, bks, pss, paths, getattr(torch, dtype), rounds, channels_last,
+                       progress=progress)
+    command = "skmobile " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if fmt == "json":
+        typer.echo(json.dumps([r.as_json() for r in result["records"]], indent=1))
+    else:
+        typer.echo(f"device: {result['device']}; copy bandwidth {result['copy_gbps']} GB/s")
+        for vs in ("eager", "compile"):
+            for shape, a, b, ratio in bench.ratios(result["records"], vs=vs):
+                typer.echo(f"sknet50 batch 32 fwd+bwd {shape}: numba {a:.2f} ms, {vs} {b:.2f} ms, {ratio:.2f}x")
+    if out != "-":
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        old = path.read_text() if path.exists() else ""
+        path.write_text(bench.keep_notes(bench.to_markdown(result, command, _versions()), old))
+        if fmt == "table":
+            typer.echo(f"wrote {path}")
+
+
+def model(
+    name: str = typer.Argument(..., help="SK model, e.g. sknet50"),
+    vs: str = typer.Option(..., "--vs", help="baseline model, e.g. resnext50_32x4d"),
+    device: str = typer.Option("cpu", help="cpu or cuda"),
+    train: bool = typer.Option(False, "--train", help="time forward + backward + SGD step"),
+    batch: int = typer.Option(8, help="batch size"),
+    input_size: int = typer.Option(224, help="input height = width"),
+    fusions: str = typer.Option("torch,numba", help="fusion backends timed side by side: torch, numba, auto; "
+                                "'free' times a zero-traffic fusion (wrong outputs): the ceiling of any fusion"),
+    amp: str = typer.Option("none", help="autocast dtype: none, bf16, fp16"),
+    channels_last: bool = typer.Option(False, "--channels-last", help="model and input in channels_last"),
+    compile_: bool = typer.Option(False, "--compile", help="torch.compile both models (default mode)"),
+    dilated_as: str = typer.Option("rule", "--dilated-as", help="dilated depthwise SK paths run as: rule "
+                                   "(per device/dtype/layout), dense, dilated"),
+    iters: int = typer.Option(3, help="timed steps per round (after the warm-up steps)"),
+    rounds: int = typer.Option(1, help="interleaved rounds (median reported)"),
+    fmt: str = typer.Option("table", "--format", help="table or json"),
+    profile: bool = typer.Option(False, "--profile", help="also profile one step per numba/auto fusion: time "
+                                 "inside the fusion, and its share of the step"),
+) -> None:
+    """Images/s of MODEL with each fusion backend against BASELINE, ratios from one run."""
+    from .. import bench_model
+    from ..layers.sk_fusion import fusion_names
+    from ..models import model_entry
+
+    dev = _device(device)
+    choose("format", fmt, ["table", "json"])
+    mode = bench_model.Mode(train=train, amp=amp, channels_last=channels_last, compile=compile_,
+                            dilated_as=dilated_as)
+    fus = _csv(fusions, "fusion", fusion_names() + [bench_model.FREE])
+    if batch < 1 or input_size < 32 or iters < 1 or rounds < 1:
+        raise SKMobileError("need --batch >= 1, --input-size >= 32, --iters >= 1, --rounds >= 1")
+    if batch * input_size * input_size > MAX_INPUT_PIXELS:
+        raise SKMobileError(f"--batch {batch} x {input_size}x{input_size} is over {MAX_INPUT_PIXELS:,} input "
+                            f"pixels; allowed: a smaller --batch or --input-size")
+    model_entry(name), model_entry(vs)
+    rows = bench_model.compare(name, vs, fus, dev, batch, input_size, iters, rounds, mode)
+    if profile:
+        for r in rows:
+            if r["fusion"] in ("numba", "auto"):
+                r["profiled_step"] = bench_model.fusion_profile(name, r["fusion"], batch, input_size, dev, mode)
+    if fmt == "json":
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    typer.echo(f"{mode.describe()}, batch {batch}, {input_size}x{input_size}, device {_device_name(dev)}")
+    for r in rows:
+        typer.echo(f"{r['model']:24s} fusion={r['fusion']:6s} {r['images_per_s']:10.2f} img/s  "
+                   f"{r['vs_baseline']:.3f}x of {vs}")
+    for r in rows:
+        if "profiled_step" in r:
+            p = r["profiled_step"]
+            typer.echo(f"profiled step, fusion={r['fusion']}: {p['fusion_ms']:.1f} ms inside the fusion "
+                       f"of a {p['step_ms']:.1f} ms step ({100 * p['share']:.1f} %)")
+
+
+def train(
+    model: str = typer.Argument(..., help="registered model name"),
+    fusion: str = typer.Option("torch,numba", "--fusion", help="comma-separated SK fusion backends"),
+    steps: int = typer.Option(10, "--steps", help="timed training steps per backend"),
+    warmup: int = typer.Option(2, "--warmup", help="untimed steps first"),
+    batch_size: int = typer.Option(None, "--batch-size", help="default: the proxy recipe's"),
+    image_size: int = typer.Option(28, "--image-size"),
+    in_chans: int = typer.Option(1, "--in-chans"),
+    num_classes: int = typer.Option(10, "--num-classes"),
+    budget: str = typer.Option("trial", "--budget", help="recipe whose trial cost is estimated"),
+    threads: int = typer.Option(0, "--threads", help="CPU threads (0 = auto)"),
+    device: str = typer.Option("cpu", "--device"),
+) -> None:
+    """Training images/s of MODEL's proxy per fusion backend, and what one search trial costs."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..bench_model import time_training
+    from ..layers import set_fusion
+    from ..train import build_proxy_model, proxy_recipe
+    from .train import _threads
+
+    if steps < 1 or warmup < 0:
+        raise SKMobileError(f"--steps must be >= 1 and --warmup >= 0; got {steps}, {warmup}")
+    n_threads = _threads(threads)
+    recipe = proxy_recipe(model, budget)
+    bs = batch_size or recipe.batch_size
+    table = Table(title=f"skmobile bench train {model} (proxy, batch {bs}, {image_size} px, {n_threads} threads)")
+    for col in ("fusion", "images/s", "ms/step", f"{budget} trial (train)"):
+        table.add_column(col, justify="right" if col != "fusion" else "left")
+    base = None
+    for name in [f.strip() for f in fusion.split(",") if f.strip()]:
+        try:
+            net = build_proxy_model(model, None, budget, num_classes=num_classes, in_chans=in_chans)
+            set_fusion(net, name)
+            ips = time_training(net, bs, in_chans, image_size, num_classes, steps, warmup, device)
+        except (SKMobileError, ImportError) as exc:
+            table.add_row(name, "unavailable", "-", str(exc).splitlines()[0][:70])
+            continue
+        base = base or ips
+        images = (recipe.train_limit or 55_000) * recipe.epochs
+        table.add_row(name, f"{ips:.0f}" + (f" ({ips / base:.2f}x)" if base != ips else ""),
+                      f"{1000 * bs / ips:.1f}", f"{images / ips:.0f} s for {images} images")
+    Console().print(table)
+
+
 def register(app: typer.Typer) -> None:
+    bench_app.command("kernels")(kernels)
+    bench_app.command("model")(model)
+    bench_app.command("train")(train)
     app.add_typer(bench_app, name="bench")

@@ -1,4 +1,4 @@
-"""``skmobile train``, ``skmobile eval`` and ``skmobile bench train``: proxy training on real data."""
+"""``skmobile train`` and ``skmobile eval``: proxy training on real data."""
 
 from __future__ import annotations
 
@@ -172,52 +172,6 @@ def eval_cmd(
         ("images/s", f"{n / secs:.0f} (inference)"), ("time", f"{time.perf_counter() - t0:.1f} s")]))
 
 
-def bench_train_cmd(
-    model: str = typer.Argument(..., help="registered model name"),
-    fusion: str = typer.Option("torch,numba", "--fusion", help="comma-separated SK fusion backends"),
-    steps: int = typer.Option(10, "--steps", help="timed training steps per backend"),
-    warmup: int = typer.Option(2, "--warmup", help="untimed steps first"),
-    batch_size: int = typer.Option(None, "--batch-size", help="default: the proxy recipe's"),
-    image_size: int = typer.Option(28, "--image-size"),
-    in_chans: int = typer.Option(1, "--in-chans"),
-    num_classes: int = typer.Option(10, "--num-classes"),
-    budget: str = typer.Option("trial", "--budget", help="recipe whose trial cost is estimated"),
-    threads: int = typer.Option(0, "--threads", help="CPU threads (0 = auto)"),
-    device: str = typer.Option("cpu", "--device"),
-) -> None:
-    """Training images/s of MODEL's proxy per fusion backend, and what one search trial costs."""
-    from ..train import build_proxy_model, proxy_recipe
-    from ..train.bench import time_training
-
-    if steps < 1 or warmup < 0:
-        raise SKMobileError(f"--steps must be >= 1 and --warmup >= 0; got {steps}, {warmup}")
-    n_threads = _threads(threads)
-    recipe = proxy_recipe(model, budget)
-    bs = batch_size or recipe.batch_size
-    table = Table(title=f"skmobile bench train {model} (proxy, batch {bs}, {image_size} px, {n_threads} threads)")
-    for col in ("fusion", "images/s", "ms/step", f"{budget} trial (train)"):
-        table.add_column(col, justify="right" if col != "fusion" else "left")
-    base = None
-    for name in [f.strip() for f in fusion.split(",") if f.strip()]:
-        try:
-            net = build_proxy_model(model, None, budget, num_classes=num_classes, in_chans=in_chans)
-            from ..layers import set_fusion
-
-            set_fusion(net, name)
-            ips = time_training(net, bs, in_chans, image_size, num_classes, steps, warmup, device)
-        except (SKMobileError, ImportError) as exc:
-            table.add_row(name, "unavailable", "-", str(exc).splitlines()[0][:70])
-            continue
-        base = base or ips
-        images = (recipe.train_limit or 55_000) * recipe.epochs
-        table.add_row(name, f"{ips:.0f}" + (f" ({ips / base:.2f}x)" if base != ips else ""),
-                      f"{1000 * bs / ips:.1f}", f"{images / ips:.0f} s for {images} images")
-    console.print(table)
-
-
 def register(app: typer.Typer) -> None:
-    from .bench import bench_app
-
     app.command("train")(train_cmd)
     app.command("eval")(eval_cmd)
-    bench_app.command("train")(bench_train_cmd)

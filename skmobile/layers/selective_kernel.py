@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from ..errors import SKMobileError
 from ..specs import SKSpec, as_sk_spec, check_channels, check_int
+from . import dilated_depthwise
 from .conv_bn_act import ConvBnAct
 from .sk_fusion import get_fusion
 
@@ -71,15 +72,20 @@ class SKConv2d(nn.Module):
             check_channels("output", out_channels, g)
         self.spec = spec
         self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
-        self.paths = nn.ModuleList(
-            ConvBnAct(in_channels, out_channels, p.kernel, stride, p.dilation, p.groups or spec.groups,
-                      act_layer=act_layer)
-            for p in spec.paths
-        )
+        self.paths = nn.ModuleList(self._path(p, spec, stride, act_layer) for p in spec.paths)
         self.attn = SKAttention(out_channels, spec.m, spec.attn_width(out_channels)) if spec.attention else None
         self.fusion = fusion
         self.capture_attention = False
         self.attention_weights: Tensor | None = None
+
+    def _path(self, p, spec: SKSpec, stride: int, act_layer) -> ConvBnAct:
+        """One path's conv + BN + act; a dilated depthwise conv may run as its dense equivalent
+        (same parameters; see dilated_depthwise.py)."""
+        groups = p.groups or spec.groups
+        dense_ok = dilated_depthwise.fits(self.in_channels, self.out_channels, groups, p.dilation)
+        conv = dilated_depthwise.DilatedDepthwiseConv2d if dense_ok else nn.Conv2d
+        return ConvBnAct(self.in_channels, self.out_channels, p.kernel, stride, p.dilation, groups,
+                         act_layer=act_layer, conv_layer=conv)
 
     @property
     def fusion(self) -> str:
