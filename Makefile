@@ -24,9 +24,12 @@ test: setup
 	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 # The main job: the Optuna search over SKNet-50's SK unit (6 trials, Fashion-MNIST proxy) into
-# runs/skmobile.db; rerunning continues the same study. Open it with `optuna-dashboard sqlite:///runs/skmobile.db`.
+# runs/skmobile.db; rerunning continues the same study. Then its report (Pareto fronts, best
+# configurations, importances, paper rows) into runs/report-ablation/, whose path it prints.
+# Open the study with `optuna-dashboard sqlite:///runs/skmobile.db`.
 demo: setup data
 	$(VENV)/bin/skmobile search --space ablation
+	$(VENV)/bin/skmobile report --study ablation --out runs/report-ablation
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -37,14 +37,11 @@ def enqueue_grid(study, grid: str, seeds: int) -> int:
     held = {(t.params.get("row", t.system_attrs.get("fixed_params", {}).get("row")),
              t.params.get("rep", t.system_attrs.get("fixed_params", {}).get("rep")))
             for t in study.get_trials(deepcopy=False, states=_KEEP)}
-    added = 0
     for rep in range(seeds):
         for row in grid_rows(grid):
             if (row.label, rep) not in held:
                 study.enqueue_trial({"row": row.label, "rep": rep}, user_attrs={"grid": grid})
-                added += 1
-    waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
-    return waiting
+    return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
 
 
 def grid_picker(grid: str, base_seed: int):

@@ -5,6 +5,8 @@ set, epochs, seed, wall time, images/s, library versions), so the study database
 Errors and accuracies are in percent (``error_unit``), as ``fit`` reports them.
 A trial that raises or produces NaN is marked failed with ``fail_reason``; an impossible candidate
 (which the spaces never produce) is pruned with ``rejected``; the search goes on either way.
+A configuration already trained in the study with the same seed, data and budget is not trained
+again: the trial copies that result and records ``reused_from`` (see :mod:`.reuse`).
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from typing import Callable
 import optuna
 import torch
 
+from . import reuse
 from .spaces import Candidate, Space, check
 from .storage import WORKER_ATTR, worker_id
 
-OBJECTIVES = ("multi", "error")
+OBJECTIVES = ("multi", "error", "error,latency")
+#: the second objective of each two-objective search, as stored in the study and shown
+SECOND_OBJECTIVE = {"multi": "mflops", "error,latency": "latency_ms"}
 
 
 class TrialFailed(RuntimeError):
@@ -65,13 +70,15 @@ class Objective:
     max_params: float | None = None
     on_progress: Callable | None = None     # (trial number, epoch, metrics) for the live view
     device: str | None = None               # the device trials train on, recorded in every trial
+    latency: Callable | None = None         # (model, kwargs) -> latency attrs (skmobile.latency.provider)
+    max_latency_ms: float | None = None
 
     def __call__(self, trial: optuna.Trial):
         start = time.time()
         trial.set_user_attr(WORKER_ATTR, worker_id())
         if self.device is not None:
             trial.set_user_attr("device", self.device)
-        retried = trial.storage.get_trial_system_attrs(trial._trial_id).get("failed_trial")
+        retried = retried_trial_number(trial)
         if retried is not None:  # a retry copies the dead trial's attributes: mark, clear its failure
             trial.set_user_attr("retry_of", retried)
             trial.set_user_attr("fail_reason", None)
@@ -90,6 +97,10 @@ class Objective:
             trial.set_constraint("mflops", full["mflops"] - self.max_mflops)
         if self.max_params is not None:
             trial.set_constraint("params", full["params"] - self.max_params)
+        latency = self._latency(trial, candidate)
+        known = self._reuse(trial, candidate, seed, start)
+        if known is not None:
+            return self._values(known, full, latency)
         try:
             outcome = self.trainer.run(candidate, seed, on_epoch=self._on_epoch(trial))
         except optuna.TrialPruned:
@@ -102,9 +113,45 @@ class Objective:
         if outcome.status != "ok" or not math.isfinite(outcome.val_error):
             self._fail(trial, start, f"training produced {outcome.status} (val_error={outcome.val_error})")
             raise TrialFailed(f"trial {trial.number}: training produced NaN")
+        return self._values(outcome.val_error, full, latency)
+
+    def _values(self, val_error: float, full: dict, latency: float | None):
         if self.objective == "error":
-            return outcome.val_error
-        return outcome.val_error, full["mflops"]
+            return val_error
+        if self.objective == "error,latency":
+            return val_error, latency
+        return val_error, full["mflops"]
+
+    def _reuse(self, trial: optuna.Trial, candidate: Candidate, seed: int, start: float) -> float | None:
+        """The validation error of a COMPLETE trial of the same point (see :mod:`.reuse`), whose result
+        attributes this trial copies (keeping its own, e.g. latency) with ``reused_from``; None when
+        there is none (the trial trains)."""
+        key = reuse.reuse_key(candidate, seed, self.trainer)
+        if key is None:
+            return None
+        trial.set_user_attr("reuse_key", key)
+        source = reuse.find_source(trial.study, key, trial.number)
+        error = None if source is None else source.user_attrs.get("val_error")
+        if error is None or not math.isfinite(error):
+            return None
+        own = set(trial.user_attrs)
+        for k, v in reuse.result_attrs(source).items():
+            if k not in own:
+                trial.set_user_attr(k, v)
+        trial.set_user_attr("reused_from", source.number)
+        trial.set_user_attr("wall_s", round(time.time() - start, 2))
+        return float(error)
+
+    def _latency(self, trial: optuna.Trial, candidate: Candidate) -> float | None:
+        """Full-size latency (measured once per architecture, or predicted) into the user attributes."""
+        if self.latency is None:
+            return None
+        attrs = self.latency(candidate.model, candidate.kwargs)
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        if self.max_latency_ms is not None:
+            trial.set_constraint("latency_ms", attrs["latency_ms"] - self.max_latency_ms)
+        return attrs["latency_ms"]
 
     def _on_epoch(self, trial: optuna.Trial):
         def on_epoch(epoch: int, metrics: dict) -> None:
@@ -137,6 +184,16 @@ class Objective:
     def _fail(trial: optuna.Trial, start: float, reason: str) -> None:
         trial.set_user_attr("fail_reason", reason[:500])
         trial.set_user_attr("wall_s", round(time.time() - start, 2))
+
+
+def retried_trial_number(trial: optuna.Trial) -> int | None:
+    """The number of the stale trial that ``trial`` retries (None for a fresh trial)."""
+    from optuna.storages import RetryFailedTrialCallback
+
+    for frozen in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if frozen.number == trial.number:
+            return RetryFailedTrialCallback.retried_trial_number(frozen)
+    return None
 
 
 def space_picker(space: Space, seed: int) -> Callable:

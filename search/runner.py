@@ -2,29 +2,34 @@
 
 Multi-objective (val error, full-size MFLOPs) with a seeded TPESampler by default;
 ``objective="error"`` is single-objective with median pruning on intermediate validation error.
+``objective="error,latency"`` minimises (val error, full-size latency in ms); ``latency`` ("measure" |
+"predict", see :mod:`skmobile.latency.provider`) adds the latency to every trial without making it
+an objective, ``max_latency_ms`` makes it a constraint.
 ``workers > 1`` starts that many processes of this same command on one machine (journal file
 storage); on several machines, start the command on each against one PostgreSQL URL.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import subprocess
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import optuna
 from optuna.trial import TrialState
 from rich.console import Console
 
-from skmobile.errors import SKMobileError, choose
+from skmobile.errors import Interrupted, SKMobileError, choose
 from skmobile.train.device import resolve_device
 
 from .grid import GRIDS, enqueue_grid, grid_picker
-from .live import LiveView, trial_line
-from .objective import OBJECTIVES, Objective, TrialFailed, space_picker
+from .live import LiveView, epoch_line, trial_line
+from .objective import OBJECTIVES, SECOND_OBJECTIVE, Objective, TrialFailed, space_picker
 from .trainer import trainer_from_env
 from .spaces import SPACES, get_space
 from .storage import DEFAULT_JOURNAL, open_storage, parse_storage, sweep_stale
@@ -53,7 +58,12 @@ class SearchConfig:
     device: str = "cpu"                 # cpu | cuda | cuda:N | auto (CUDA when present)
     live: bool = True
     worker_index: int = 0               # set for the processes ``workers > 1`` starts
-    extra: dict = field(default_factory=dict)
+    latency: str | None = None          # measure | predict (default measure when latency is used)
+    max_latency_ms: float | None = None
+    latency_runtime: str = "onnxruntime"
+    latency_threads: int = 1
+    latency_table: str | None = None    # predict: the --build-table file (default: the cache folder's)
+    latency_cache: str | None = None    # measure: the SQLite cache (default: ~/.cache/skmobile/latency.sqlite)
 
     def validate(self) -> None:
         choose("space", self.space, SPACES)
@@ -66,13 +76,33 @@ class SearchConfig:
             v = getattr(self, name)
             if v is not None and v < (0 if name == "trials" else 1):
                 raise SKMobileError(f"--{name.replace('_', '-')} must be >= {0 if name == 'trials' else 1}; got {v}")
-        for name in ("max_mflops", "max_params"):
+        if self.latency is not None:
+            choose("latency mode", self.latency, ("measure", "predict"))
+        if self.latency_threads < 1:
+            raise SKMobileError(f"--latency-threads must be >= 1; got {self.latency_threads}")
+        for name in ("max_mflops", "max_params", "max_latency_ms"):
             v = getattr(self, name)
             if v is not None and not v > 0:
                 raise SKMobileError(f"--{name.replace('_', '-')} must be > 0; got {v}")
         if self.workers > 1 and self.storage is not None and parse_storage(self.storage).kind == "sqlite":
             raise SKMobileError("SQLite is for one process; with --workers use a journal file "
                                 f"(--storage journal:{DEFAULT_JOURNAL}) or postgresql://...")
+
+    @property
+    def latency_mode(self) -> str | None:
+        """How trials get their latency: None when no option asks for it."""
+        if self.latency is not None:
+            return self.latency
+        return "measure" if self.objective == "error,latency" or self.max_latency_ms is not None else None
+
+    def latency_provider(self):
+        if self.latency_mode is None:
+            return None
+        from skmobile.latency.measure import Setting
+        from skmobile.latency.provider import TrialLatency
+
+        return TrialLatency(self.latency_mode, Setting(self.latency_runtime, "cpu", self.latency_threads),
+                            cache_path=self.latency_cache, table_path=self.latency_table)
 
     @property
     def storage_url(self) -> str | None:
@@ -86,7 +116,7 @@ class SearchConfig:
             return self.study
         if self.grid:
             return f"grid-{self.grid}"
-        return self.space if self.objective == "multi" else f"{self.space}-{self.objective}"
+        return self.space if self.objective == "multi" else f"{self.space}-{self.objective.replace(',', '-')}"
 
 
 def make_sampler(cfg: SearchConfig, existing: int = 0) -> optuna.samplers.BaseSampler:
@@ -117,11 +147,12 @@ def open_study(cfg: SearchConfig) -> optuna.Study:
     study.sampler = make_sampler(cfg, len(study.get_trials(deepcopy=False)))
     if "space" not in study.user_attrs:
         for key, value in (("space", cfg.grid or cfg.space), ("objective", cfg.objective),
-                           ("objective_names", ["val_error"] if cfg.objective == "error" else ["val_error", "mflops"]),
+                           ("objective_names", ["val_error"] if cfg.objective == "error"
+                            else ["val_error", SECOND_OBJECTIVE[cfg.objective]]),
                            ("dataset", cfg.dataset), ("budget", cfg.budget)):
             study.set_user_attr(key, value)
         if len(directions) == 2:
-            study.set_metric_names(["val_error", "mflops"])
+            study.set_metric_names(["val_error", SECOND_OBJECTIVE[cfg.objective]])
         else:
             study.set_metric_names(["val_error"])
     return study
@@ -133,14 +164,20 @@ def _finished(study) -> int:
 
 def run_search(cfg: SearchConfig, console: Console | None = None) -> dict:
     """Run ``cfg``; returns a summary (study, storage, counts, wall seconds)."""
+    with warnings.catch_warnings():  # constant_liar, metric names, constraints: marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return _search(cfg, console)
+
+
+def _search(cfg: SearchConfig, console: Console | None) -> dict:
     cfg.validate()
     console = console or Console(stderr=False)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     device = resolve_device(cfg.device)
     trainer = trainer_from_env(dataset=cfg.dataset, data_dir=cfg.data_dir, budget=cfg.budget,
                                train_limit=cfg.train_limit, epochs=cfg.epochs, device=device)
     trainer.prepare(check_data=True)
+    latency = cfg.latency_provider()   # a missing predictor table fails here, before any trial
     study = open_study(cfg)
     stale = sweep_stale(study)
     if stale and cfg.worker_index == 0:
@@ -156,43 +193,106 @@ def run_search(cfg: SearchConfig, console: Console | None = None) -> dict:
         pick = space_picker(get_space(cfg.space), cfg.seed)
     start = time.time()
     baseline = _finished(study)
+    before = {t.number for t in study.get_trials(deepcopy=False)}
     storage_shown = parse_storage(cfg.storage_url).redacted()
     if cfg.workers > 1 and cfg.worker_index == 0:
         _run_workers(cfg, study, n_trials, console, storage_shown, baseline)
     else:
-        _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, baseline, device)
+        _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, baseline, latency, device)
     sweep_stale(study)
     trials = study.get_trials(deepcopy=False)
     counts = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
-    return {"study": cfg.study_name, "storage": storage_shown, "counts": counts, "added": _finished(study) - baseline,
-            "wall_s": round(time.time() - start, 1)}
+    summary = {"study": cfg.study_name, "storage": storage_shown, "counts": counts, "added": _finished(study) - baseline,
+               "wall_s": round(time.time() - start, 1)}
+    if latency is not None:
+        summary["latency"] = latency_summary(latency, [t for t in trials if t.number not in before])
+    return summary
 
 
-def _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, baseline, device="cpu") -> None:
-    view = LiveView(cfg.study_name, storage_shown, n_trials, 1, cfg.objective == "multi", baseline)
-    objective = Objective(pick, trainer, cfg.objective, cfg.max_mflops, cfg.max_params, on_progress=view.progress,
-                          device=device)
+def latency_summary(latency, trials) -> dict:
+    """How this run's trials got their latency (from their user attributes: workers' trials count too)."""
+    attrs = [t.user_attrs for t in trials if "latency_ms" in t.user_attrs]
+    return {**latency.summary(), "trials": len(attrs),
+            "measured": sum(a.get("latency_source") == "measured" and not a.get("latency_cached") for a in attrs),
+            "cache_hits": sum(bool(a.get("latency_cached")) for a in attrs),
+            "predicted": sum(a.get("latency_source") == "predicted" for a in attrs)}
+
+
+def _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, baseline, latency=None,
+              device="cpu") -> None:
+    view = LiveView(cfg.study_name, storage_shown, n_trials, 1, cfg.objective != "error", baseline,
+                    second=SECOND_OBJECTIVE.get(cfg.objective, "mflops"))
+    live = _live(console, view) if cfg.live and n_trials else None
+    plain = live is None  # no live view (a log file, CI, --no-live): one plain line per epoch and trial
+
+    def on_progress(number, epoch, metrics):
+        view.progress(number, epoch, metrics)
+        if plain:
+            console.print(epoch_line(number, epoch, metrics), highlight=False, soft_wrap=True)
+
+    objective = Objective(pick, trainer, cfg.objective, cfg.max_mflops, cfg.max_params, on_progress=on_progress,
+                          latency=latency, max_latency_ms=cfg.max_latency_ms, device=device)
     view.update(study.get_trials(deepcopy=False))
+    running: list[int] = []
 
     def after_trial(study, trial):
         view.update(study.get_trials(deepcopy=False))
         console.print(trial_line(trial), highlight=False, soft_wrap=True)
 
     def before(trial):  # show the new trial as running at once
+        running[:] = [trial.number]
         view.update(study.get_trials(deepcopy=False))
+        if plain:
+            console.print(f"trial {trial.number} started", highlight=False, soft_wrap=True)
         return objective(trial)
 
     if n_trials == 0:
         return
-    live = _live(console, view) if cfg.live else None
     try:
         if live:
             live.start()
-        study.optimize(before, n_trials=n_trials, catch=(Exception,), callbacks=[after_trial])
+        with _quiet_interrupt():
+            study.optimize(before, n_trials=n_trials, catch=(Exception,), callbacks=[after_trial])
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted(study, running)) from None
     finally:
         if live:
             view.update(study.get_trials(deepcopy=False))
             live.stop()
+
+
+def _interrupted(study, running: list[int]) -> str:
+    """Fail the trial Ctrl-C stopped (Optuna does unless the interrupt hit its own bookkeeping)."""
+    if not running:
+        return "no trial was running; rerun to continue"
+    number = running[0]
+    trial = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
+    if trial is not None and trial.state == TrialState.RUNNING:
+        study.tell(number, state=TrialState.FAIL)
+    return f"trial {number} marked failed; rerun to continue"
+
+
+@contextlib.contextmanager
+def _quiet_interrupt():
+    """Drop Optuna's warnings about a trial that Ctrl-C stopped (a traceback and a "failed" line):
+    the runner reports the interrupt in one line."""
+    logger = logging.getLogger("optuna")
+    seen = []
+
+    def keep(record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt) \
+                or "KeyboardInterrupt" in record.getMessage():
+            seen.append(record)
+        return not seen
+
+    handlers = list(logger.handlers)  # records of optuna's child loggers reach these, not its filters
+    for handler in handlers:
+        handler.addFilter(keep)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(keep)
 
 
 def _live(console, view):
@@ -209,13 +309,16 @@ def _split(n: int, parts: int) -> list[int]:
 
 def worker_argv(cfg: SearchConfig, index: int, trials: int) -> list[str]:
     """The command line of local worker ``index`` (same study and storage, one process)."""
-    argv = [sys.executable, "-m", "skmobile", "search", "--space", cfg.space, "--trials", str(trials),
+    space = [] if cfg.grid else ["--space", cfg.space]  # a grid names its rows; --space with --grid is refused
+    argv = [sys.executable, "-m", "skmobile", "search", *space, "--trials", str(trials),
             "--storage", cfg.storage_url, "--study", cfg.study_name, "--workers", "1", "--objective", cfg.objective,
             "--seeds", str(cfg.seeds), "--dataset", cfg.dataset, "--budget", cfg.budget, "--seed", str(cfg.seed),
-            "--device", cfg.device,
-            "--worker-index", str(index), "--no-live"]
+            "--device", cfg.device, "--worker-index", str(index), "--no-live", "--latency-runtime", cfg.latency_runtime,
+            "--latency-threads", str(cfg.latency_threads)]
     for flag, value in (("--max-mflops", cfg.max_mflops), ("--max-params", cfg.max_params), ("--grid", cfg.grid),
-                        ("--data-dir", cfg.data_dir), ("--train-limit", cfg.train_limit), ("--epochs", cfg.epochs)):
+                        ("--data-dir", cfg.data_dir), ("--train-limit", cfg.train_limit), ("--epochs", cfg.epochs),
+                        ("--latency", cfg.latency), ("--max-latency-ms", cfg.max_latency_ms),
+                        ("--latency-table", cfg.latency_table), ("--latency-cache", cfg.latency_cache)):
         if value is not None:
             argv += [flag, str(value)]
     return argv
@@ -229,7 +332,8 @@ def _run_workers(cfg, study, n_trials, console, storage_shown, baseline) -> None
              for i, k in enumerate(shares)]
     console.print(f"started {len(procs)} worker process(es) on {storage_shown}: pids "
                   f"{', '.join(str(p.pid) for p in procs)}")
-    view = LiveView(cfg.study_name, storage_shown, n_trials, len(procs), cfg.objective == "multi", baseline)
+    view = LiveView(cfg.study_name, storage_shown, n_trials, len(procs), cfg.objective != "error", baseline,
+                    second=SECOND_OBJECTIVE.get(cfg.objective, "mflops"))
     live = _live(console, view) if cfg.live else None
     seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     try:
@@ -248,7 +352,8 @@ def _run_workers(cfg, study, n_trials, console, storage_shown, baseline) -> None
     except KeyboardInterrupt:
         for p in procs:
             p.terminate()
-        raise
+        raise Interrupted(f"stopped {len(procs)} worker process(es); the trials they were running are marked "
+                          "failed (now, or by the next run's stale-trial sweep); rerun to continue") from None
     finally:
         if live:
             view.update(study.get_trials(deepcopy=False))

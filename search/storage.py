@@ -208,24 +208,27 @@ def sweep_stale(study) -> list[int]:
     ran on this host under a pid that no longer exists is failed and retried here.
     """
     import optuna
+    from optuna.exceptions import UpdateFinishedTrialError
     from optuna.storages import RetryHeartbeatStaleTrialCallback
     from optuna.trial import TrialState
 
-    storage = study._storage
-    if hasattr(storage, "is_heartbeat_enabled") and storage.is_heartbeat_enabled():
-        before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
-        optuna.storages.fail_stale_trials(study)
-        after = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
-        return sorted(before - after)
+    def running():
+        return study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+
+    before = {t.number for t in running()}
+    optuna.storages.fail_stale_trials(study)  # heartbeat storages; a no-op for a journal file
+    failed = sorted(before - {t.number for t in running()})
     host = socket.gethostname()
     retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
-    failed = []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    for t in running():
         owner = str(t.user_attrs.get(WORKER_ATTR, ""))
         h, _, pid = owner.rpartition(":")
-        if h == host and pid.isdigit() and not _alive(int(pid)):
-            storage.set_trial_user_attr(t._trial_id, "fail_reason", f"worker {owner} died (no heartbeat)")
-            if storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
-                failed.append(t.number)
-                retry(study, storage.get_trial(t._trial_id))
-    return failed
+        if h != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        try:
+            dead = study.tell(t.number, state=TrialState.FAIL)
+        except (ValueError, UpdateFinishedTrialError):  # another process failed it first
+            continue
+        failed.append(t.number)
+        retry(study, dead)
+    return sorted(failed)

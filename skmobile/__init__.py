@@ -9,11 +9,8 @@ profiling under named conventions, Numba fusion kernels, an Optuna search and pa
 """
 
 import importlib as _importlib
-import warnings as _warnings
 
-_warnings.filterwarnings("ignore", category=FutureWarning, message=r".*torch\.jit.*")
-
-from .errors import SKMobileError  # noqa: E402
+from .errors import SKMobileError
 
 __version__ = "0.1.0"
 
@@ -25,7 +22,14 @@ __all__ = ["SKConv2d", "SKMobileError", "SKSpec", "PathSpec", "SqueezeExcite", "
            "create_model", "list_models", "set_fusion", "__version__"]
 
 
+#: Subpackages reachable as attributes (``skmobile.models.model_entry``) without importing them first.
+_SUBPACKAGES = ("data", "export", "kernels", "layers", "models", "paper", "profile", "report", "search", "specs",
+                "tables", "train")
+
+
 def __getattr__(name: str):
+    if name in _SUBPACKAGES:
+        return _importlib.import_module(f".{name}", __name__)
     if name not in _LAZY:
         raise AttributeError(f"module 'skmobile' has no attribute {name!r}")
     value = getattr(_importlib.import_module(_LAZY[name], __name__), name)
@@ -34,4 +38,4 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBPACKAGES))

@@ -6,19 +6,21 @@ like only inside their command functions, so ``skmobile --help`` answers without
 
 Every bad input raises :class:`SKMobileError`, printed here as one line ``error: ...`` with exit code
 2 (no traceback); so are usage errors (an unknown command or option), an OSError on a path the user
-gave, and an allocation the machine cannot make. Ctrl-C ends with exit code 130.
+gave, and an allocation the machine cannot make. Ctrl-C ends with one line ``interrupted; ...`` (what
+was kept) and exit code 130.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 import sys
 import warnings
 
 import typer
 
-from .errors import SKMobileError
+from .errors import Interrupted, SKMobileError
 
 app = typer.Typer(
     name="skmobile",
@@ -67,7 +69,12 @@ def _run(argv: list[str] | None) -> int:
     """Run the app; turn every expected failure into one line and an exit code."""
     try:
         result = app(args=argv, standalone_mode=False)
+        if result == EXIT_INTERRUPTED:  # typer turns a bare Ctrl-C into this code, silently
+            typer.echo("interrupted", err=True)
         return result if isinstance(result, int) else 0
+    except Interrupted as exc:
+        typer.echo(f"interrupted; {_one_line(str(exc))}", err=True)
+        return EXIT_INTERRUPTED
     except SKMobileError as exc:
         return _error(str(exc))
     except _ClickError as exc:  # usage errors: unknown command or option, bad option value
@@ -96,7 +103,8 @@ def _run(argv: list[str] | None) -> int:
         text = str(exc)
         if not any(marker in text.lower() for marker in _ALLOC_MARKERS):
             raise
-        return _error(f"out of memory: {text.strip().splitlines()[0]}; use smaller sizes (batch, input size)")
+        first = re.sub(r"\[enforce fail at [^\]]*\]\s*(err == 0\.)?\s*", "", text.strip().splitlines()[0])
+        return _error(f"out of memory: {first}; use smaller sizes (batch, input size)")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,3 +16,11 @@ def choose(kind: str, value, allowed) -> None:
     if value not in allowed:
         shown = ", ".join(str(a) for a in allowed)
         raise SKMobileError(f"unknown {kind} {value!r}; allowed: {shown}")
+
+
+class Interrupted(Exception):
+    """A run stopped by Ctrl-C; the message says what was kept and how to go on.
+
+    The CLI prints it as ``interrupted; <message>`` with exit code 130 (not a ``KeyboardInterrupt``,
+    so nothing between the run and the CLI mistakes it for a fresh interrupt).
+    """

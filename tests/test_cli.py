@@ -72,3 +72,40 @@ def test_main_leaves_the_global_warnings_filter_alone(capsys):
     before = list(warnings.filters)
     _cli(["models", "--format", "json"], capsys)
     assert warnings.filters == before
+
+
+@pytest.mark.parametrize("raised,says", [
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
+                  "you tried to allocate 60000000000000 bytes."), "out of memory: DefaultCPUAllocator"),
+    (MemoryError(), "out of memory"),
+    (PermissionError(13, "Permission denied", "/some/where"), "/some/where: Permission denied"),
+])
+def test_failed_allocations_and_path_errors_are_one_line_exit_2(raised, says, monkeypatch, capsys):
+    import skmobile.model_index
+
+    def boom(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(skmobile.model_index, "index_entries", boom)
+    code, out, err = _cli(["models"], capsys)
+    assert code == 2 and err.startswith("error: ") and says in err and len(err.strip().splitlines()) == 1
+    assert "enforce fail" not in err
+
+
+def test_other_runtime_errors_still_show_their_traceback(monkeypatch, capsys):
+    import skmobile.model_index
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("a bug, not a bad input")
+
+    monkeypatch.setattr(skmobile.model_index, "index_entries", boom)
+    with pytest.raises(RuntimeError, match="a bug"):
+        _cli(["models"], capsys)
+
+
+def test_import_skmobile_is_lazy_and_its_names_resolve():
+    code = ("import sys, skmobile; light = 'torch' not in sys.modules; "
+            "print(light, skmobile.SKConv2d.__name__, skmobile.models.model_entry('sknet50').family, "
+            "'torch' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.split() == ["True", "SKConv2d", "sknet", "True"]

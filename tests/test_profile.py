@@ -68,7 +68,8 @@ def test_per_layer_breakdown_sums_to_total():
     assert any(layer.kind == "SKConv2d" for layer in c.layers)
 
 
-# The ten GFLOPs cells the SKNet authors computed themselves (design.md), under the paper convention.
+# The ten GFLOPs cells the SKNet authors computed themselves (Li et al., CVPR 2019, Tables 2, 3, 6, 7; their
+# ResNeXt/SENet cells were copied from the SENet paper), under the paper convention.
 PAPER_CELLS = [
     ("sknet50", {"sk": {"paths": "K3+K5", "attention": False}}, 4.46),
     ("sknet50", {}, 4.47),

@@ -39,7 +39,7 @@ def test_matches_timm_selective_kernel_with_copied_weights(kernels, groups, stri
 @pytest.mark.parametrize("paths,cin,cout,g,r,L", [("K3+K5", 64, 64, 32, 16, 32), ("K3+K5+K7", 128, 128, 32, 16, 32),
                                                  ("K3+5x5g16", 64, 64, 8, 4, 8), ("K3+K5", 96, 96, 96, 16, 32)])
 def test_parameter_formula(paths, cin, cout, g, r, L):
-    """Params = sum_i (k_i^2 Cin Cout / G_i + 2 Cout) + C d + 2 d + d M C (design.md)."""
+    """Params = sum_i (k_i^2 Cin Cout / G_i + 2 Cout) + C d + 2 d + d M C (Li et al., CVPR 2019, Sec. 3.1)."""
     layer = SKConv2d(cin, cout, paths=paths, groups=g, reduction=r, min_attn=L)
     spec = layer.spec
     d = max(cout // r, L)

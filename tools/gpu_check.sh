@@ -18,8 +18,9 @@ steps=${*:-tests sk-bf16 mbv2-bf16 shuf-bf16 sk-fp32 batch1 probe compile}
 
 if [ "$DRY" = 1 ]; then  # CPU, tiny: same commands, so a typo fails here and not on the GPU
   DEV=cpu; B_SK=2; B_MOB=2; SIZE=32; ITERS=1; ROUNDS=1; B1_ITERS=2; PROBE="--batch 2 --iters 1 --shapes 8:14"
+  TMUL=${TMUL:-8}  # CPU bf16 and 2 busy cores: longer limits
 else
-  DEV=cuda; B_SK=128; B_MOB=256; SIZE=224; ITERS=5; ROUNDS=2; B1_ITERS=20; PROBE="--batch 256 --iters 10"
+  TMUL=1; DEV=cuda; B_SK=128; B_MOB=256; SIZE=224; ITERS=5; ROUNDS=2; B1_ITERS=20; PROBE="--batch 256 --iters 10"
 fi
 
 { nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv 2>/dev/null || echo "no nvidia-smi";
@@ -40,7 +41,7 @@ $PY -c "import numpy, torch, skmobile; print('numpy', numpy.__version__, 'torch'
 
 # run SECONDS LOGFILE CMD...: echo the command, run it under min(SECONDS, budget left), append to LOGFILE.
 run() {
-  local limit=$1 log=$2; shift 2
+  local limit=$(( $1 * TMUL )) log=$2; shift 2
   local left=$(( BUDGET_S - ($(date +%s) - START) ))
   if [ "$left" -lt 20 ]; then echo "SKIPPED (budget spent): $*" | tee -a "$OUT/$log"; return 0; fi
   [ "$limit" -gt "$left" ] && limit=$left
@@ -50,32 +51,32 @@ run() {
   local rc=${PIPESTATUS[0]}
   echo "[rc=$rc, $(( $(date +%s) - t0 )) s]" | tee -a "$OUT/$log"; echo >>"$OUT/$log"
 }
-sk() { $PY -m skmobile "$@"; }
+SK="$PY -m skmobile"  # a command (not a function): timeout runs it
 M="bench model --device $DEV --iters $ITERS --rounds $ROUNDS --input-size $SIZE"
 
 for s in $steps; do
   case $s in
     tests) run 150 tests.txt $PY -m pytest -q -x -p no:cacheprovider tests/test_kernels_gpu.py ;;
     # issue 16 rows: ratios to the base model from one run; 'free' is the ceiling of any fusion
-    sk-bf16) run 90 model.txt sk $M sknet50 --vs resnext50_32x4d --train --batch $B_SK --amp bf16 --channels-last \
+    sk-bf16) run 90 model.txt $SK $M sknet50 --vs resnext50_32x4d --train --batch $B_SK --amp bf16 --channels-last \
                --fusions torch,numba,auto,free ;;
-    mbv2-bf16) run 90 model.txt sk $M mobilenetv2_100_sk --vs mobilenetv2_100 --train --batch $B_MOB --amp bf16 \
+    mbv2-bf16) run 90 model.txt $SK $M mobilenetv2_100_sk --vs mobilenetv2_100 --train --batch $B_MOB --amp bf16 \
                  --channels-last --fusions torch,auto,free
-               run 60 model.txt sk $M mobilenetv2_100_sk --vs mobilenetv2_100 --train --batch $B_MOB --amp bf16 \
+               run 60 model.txt $SK $M mobilenetv2_100_sk --vs mobilenetv2_100 --train --batch $B_MOB --amp bf16 \
                  --channels-last --fusions torch,auto --dilated-as dilated ;;
-    shuf-bf16) run 90 model.txt sk $M shufflenetv2_x1_0_sk --vs shufflenetv2_x1_0 --train --batch $B_MOB --amp bf16 \
+    shuf-bf16) run 90 model.txt $SK $M shufflenetv2_x1_0_sk --vs shufflenetv2_x1_0 --train --batch $B_MOB --amp bf16 \
                  --channels-last --fusions torch,auto,free ;;
-    sk-fp32) run 90 model.txt sk $M sknet50 --vs resnext50_32x4d --train --batch $B_SK --fusions torch,numba,auto,free ;;
-    batch1) run 45 model.txt sk bench model --device $DEV --iters $B1_ITERS --rounds $ROUNDS --input-size $SIZE \
+    sk-fp32) run 90 model.txt $SK $M sknet50 --vs resnext50_32x4d --train --batch $B_SK --fusions torch,numba,auto,free ;;
+    batch1) run 45 model.txt $SK bench model --device $DEV --iters $B1_ITERS --rounds $ROUNDS --input-size $SIZE \
               mobilenetv2_100_sk --vs mobilenetv2_100 --batch 1 --fusions torch,auto,numba
-            run 45 model.txt sk bench model --device $DEV --iters $B1_ITERS --rounds $ROUNDS --input-size $SIZE \
+            run 45 model.txt $SK bench model --device $DEV --iters $B1_ITERS --rounds $ROUNDS --input-size $SIZE \
               sknet50 --vs resnext50_32x4d --batch 1 --fusions torch,auto,numba ;;
     probe) run 45 probe.txt $PY tools/dilated_probe.py --device $DEV $PROBE ;;
-    compile) run 240 model.txt sk bench model --device $DEV --iters $ITERS --rounds 1 --input-size $SIZE \
+    compile) run 240 model.txt $SK bench model --device $DEV --iters $ITERS --rounds 1 --input-size $SIZE \
                sknet50 --vs resnext50_32x4d --train --batch $B_SK --amp bf16 --channels-last --compile \
                --fusions torch,numba ;;
     # older probes (not in the default set)
-    kernels) run 200 kernels.txt sk bench kernels --device $DEV --family sknet50 --batch 32,256 --pass fwd,fwd+bwd \
+    kernels) run 200 kernels.txt $SK bench kernels --device $DEV --family sknet50 --batch 32,256 --pass fwd,fwd+bwd \
                --rounds 5 --format table --out "$OUT/kernels.md" ;;
     probe-cuda) run 120 probe.txt $PY tools/cuda_probe.py ;;
     host) run 120 probe.txt $PY tools/host_probe.py --device $DEV ;;

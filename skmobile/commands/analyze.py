@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from ..errors import SKMobileError
+from ._args import check_at_least, check_out_dir
 
 console = Console()
 analyze_app = typer.Typer(help="Analyses of trained models.", no_args_is_help=True)
@@ -62,8 +63,8 @@ def attention_cmd(
     from ..report import attention as att
 
     steps = _factors(factors)
-    if limit is not None and limit < 1:
-        raise SKMobileError(f"--limit must be >= 1; got {limit}")
+    check_at_least("--limit", limit, 1)
+    check_out_dir(out)
     records = [_provenance(ck) for ck in checkpoints]  # also checks every checkpoint exists and reads
     hashes = {}
     for ck, rec in zip(checkpoints, records):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from ..errors import choose
+from ..errors import SKMobileError, choose
+from ._args import check_out_file
 
 
 def export(
@@ -33,6 +34,9 @@ def export(
     from ..models import create_model
 
     choose("format", format, FORMATS)
+    check_out_file(out)
+    if checkpoint is not None and not checkpoint.is_file():
+        raise SKMobileError(f"--checkpoint {checkpoint} is not a file; allowed: a state dict file (.pt, .pth)")
     kwargs = {"num_classes": num_classes}
     if stem is not None:
         kwargs["stem"] = stem

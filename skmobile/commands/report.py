@@ -8,44 +8,117 @@ import typer
 from rich.console import Console
 
 from ..errors import SKMobileError
+from ._args import check_out_dir
 
 console = Console()
 
 
-def report_tables(records, tables, out: Path, command: str) -> None:
-    """Write every table's report and print one line each (shared with ``reproduce --train``)."""
+def report_tables(records, tables, out: Path, command: str, shown: Path) -> list[str]:
+    """Write every table's report into ``out`` (a staging folder); return one line each naming the file
+    in ``shown``, where the files end up (printed once they are there). Shared with ``reproduce --train``."""
     from ..report import write_table_report
 
+    lines = []
     for number in tables:
         with console.status(f"Table {number}: measuring and rendering..."):
             res = write_table_report(number, records, out, command)
         n = sum(1 for r in res["rows"] if (r["measured"] or {}).get("top1_err") is not None)
         verdicts = ", ".join(f"{c['id']}={c['verdict']}" for c in res["conclusions"]) or "no claims"
-        console.print(f"Table {number}: {n} rows with proxy accuracy; {verdicts} -> {out / f'table{number}.html'}")
+        lines.append(f"Table {number}: {n} rows with proxy accuracy; {verdicts} -> {shown / f'table{number}.html'}")
+    return lines
 
 
 def report_cmd(
     storage: str = typer.Option(None, "--storage", help="Optuna storage URL (default sqlite:///runs/skmobile.db)"),
-    study: str = typer.Option(None, "--study", help="study name (default: every study in the storage)"),
+    study: str = typer.Option(None, "--study", help="study name (default: every study in the storage); a search "
+                                                   "study (skmobile search --space) gets a search-study report"),
     table: list[int] = typer.Option(None, "--table", help="only these tables (4, 6, 7); repeatable"),
-    out: Path = typer.Option(Path("reports"), "--out", help="output directory"),
+    out: Path = typer.Option(None, "--out", help="output directory (default: a new folder under runs/: "
+                                                 "runs/report-STUDY for a search study, else runs/reports-DATE-TIME)"),
+    force: bool = typer.Option(False, "--force", help="replace files in --out even when they record measurements "
+                                                      "the new ones would drop"),
 ) -> None:
-    """Render reports/tableN.{md,csv,json,html} and figures from the trials of a study."""
-    from ..report import DEFAULT_STORAGE, REPORT_TABLES, load_records
+    """Render paper-table reports (tableN.{md,csv,json,html}) or a search-study report from a study.
 
+    Without --study: the tables of every grid study, plus a report per search study in OUT/STUDY/."""
+    from ..outputs import fresh_dir, staged
+    from ..report import DEFAULT_STORAGE, REPORT_TABLES, load_records
+    from ..report.search_study import is_search_study, open_study, write_study_report
+
+    if out is not None:
+        check_out_dir(out)  # the defaults below are new folders under runs/
     url = storage or DEFAULT_STORAGE
-    records = load_records(url, study)  # a missing storage file is a one-line error
     for t in table or []:
         if t not in REPORT_TABLES:
             raise SKMobileError(f"no report for table {t}; allowed: {', '.join(map(str, REPORT_TABLES))}")
+    searches = _search_studies(url, study, is_search_study, open_study)
+    if study and searches:
+        if table:
+            raise SKMobileError(f"--table applies to paper-grid studies; {study!r} is a search study (drop --table)")
+        out = out or Path("runs") / f"report-{_safe(study)}"
+        with staged(out, force) as stage:
+            res = write_study_report(storage, study, stage, _command(storage, study, table, out))
+        _print_study(res, out / res["html"].name)
+        return
+    records = [r for r in load_records(url, study) if r.study not in searches]
     wanted = list(table) if table else sorted({r.table for r in records if r.table in REPORT_TABLES})
-    if not wanted:
-        raise SKMobileError(f"no grid trials for Tables 4, 6 or 7 in {url}"
+    if not wanted and not searches:
+        raise SKMobileError(f"no grid trials for Tables 4, 6 or 7 and no search study in {url}"
                             + (f" (study {study!r})" if study else "")
-                            + "; run `skmobile reproduce --table N --train` or `skmobile search --grid tableN`")
-    command = "skmobile report" + (f" --storage {storage}" if storage else "") + (f" --study {study}" if study else "") \
-        + "".join(f" --table {t}" for t in (table or [])) + f" --out {out}"
-    report_tables(records, wanted, out, command)
+                            + "; run `skmobile search`, `skmobile reproduce --table N --train` or "
+                              "`skmobile search --grid tableN`")
+    out = out or fresh_dir("reports")
+    lines, done = [], []
+    with staged(out, force) as stage:
+        if wanted:
+            lines = report_tables(records, wanted, stage, _command(storage, study, table, out), shown=out)
+        for name in ([] if table else searches):
+            try:
+                res = write_study_report(storage, name, stage / _safe(name),
+                                         _command(storage, name, None, out / _safe(name)))
+            except SKMobileError as exc:  # a search study without complete trials: say so, go on
+                lines.append(f"study {name}: no report ({exc})")
+                continue
+            done.append(res)
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
+    for res in done:
+        _print_study(res, out / res["html"].parent.name / res["html"].name)
+
+
+def _safe(name: str) -> str:
+    from ..report.search_study import stem_for
+
+    return stem_for(name)
+
+
+def _command(storage, study, table, out) -> str:
+    return ("skmobile report" + (f" --storage {storage}" if storage else "") + (f" --study {study}" if study else "")
+            + "".join(f" --table {t}" for t in (table or [])) + f" --out {out}")
+
+
+def _search_studies(url: str, study: str | None, is_search_study, open_study) -> list[str]:
+    """The search studies (``skmobile search --space``) among ``study`` or every study in ``url``."""
+    import optuna
+
+    from ..search.storage import open_storage
+
+    if study:
+        return [study] if is_search_study(open_study(url, study)) else []
+    import warnings
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    store = open_storage(url, create=False)  # a missing storage file is a one-line error
+    names = sorted(s.study_name for s in optuna.get_all_study_summaries(store))
+    return [n for n in names if is_search_study(optuna.load_study(study_name=n, storage=store))]
+
+
+def _print_study(res: dict, html: Path) -> None:
+    d = res["data"]
+    front = sum(1 for c in d["configs"] if c.get("front_mflops"))
+    console.print(f"study {d['study']}: {d['complete']} complete trials, {d['configurations']} configurations, "
+                  f"{front} on the error/MFLOPs front, {sum(1 for c in d['configs'] if c['paper_rows'])} paper rows "
+                  f"-> {html}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from ..errors import SKMobileError, choose
+from ..errors import SKMobileError
+from ._args import check_at_least, check_out_dir
 
 console = Console()
 
@@ -23,27 +24,35 @@ def reproduce_cmd(
     data_dir: str = typer.Option(None, "--data-dir", help="data set directory for --train"),
     budget: str = typer.Option("trial", "--budget", help="proxy budget for --train: trial | default"),
     device: str = typer.Option("cpu", "--device", help="device for --train: cpu | cuda | cuda:N | auto"),
-    out: Path = typer.Option(Path("reports"), "--out", help="output directory"),
+    out: Path = typer.Option(None, "--out", help="output directory (default: a new runs/reports-DATE-TIME)"),
+    force: bool = typer.Option(False, "--force", help="replace files in --out even when they record measurements "
+                                                      "the new ones would drop (e.g. accuracy columns)"),
 ) -> None:
     """Rebuild every row of a paper table, measure it, and write DIR/tableN.{md,csv,json}.
 
     With --train: run the table's grid (rows x seeds, resumable) into a study, then write the full
     report (accuracy column, conclusions, figures, HTML), as `skmobile report` does."""
-    from ..report.pipeline import write_complexity_report
+    from ..outputs import final_paths, fresh_dir, staged
+    from ..report import write_complexity_report
     from ..tables import get_table
 
     get_table(table)  # validates the number before any work
+    out = out or fresh_dir("reports")
+    check_out_dir(out)
     if train:
-        _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, device)
+        check_at_least("--seeds", seeds, 1)
+        _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, force, device)
         return
-    with console.status(f"measuring Table {table}...") as status:
-        rows, paths = write_complexity_report(table, out,
+    with staged(out, force) as stage, console.status(f"measuring Table {table}...") as status:
+        rows, paths = write_complexity_report(table, stage,
                                               progress=lambda label: status.update(f"Table {table}: {label}"))
+    paths = final_paths(paths, stage, out)
     n_measured = sum(1 for r in rows if r["measured"])
     console.print(f"Table {table}: {n_measured}/{len(rows)} rows measured -> " + ", ".join(str(p) for p in paths))
 
 
-def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, device="cpu") -> None:
+def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, force, device="cpu") -> None:
+    from ..outputs import staged
     from ..report import REPORT_TABLES, load_records
     from ..search import run_search
     from ..search.runner import SearchConfig
@@ -61,7 +70,10 @@ def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, ou
                + (f" --dataset {dataset}" if dataset != "fashion-mnist" else "")
                + (f" --budget {budget}" if budget != "trial" else "")
                + (f" --device {device}" if device != "cpu" else "") + f" --out {out}")
-    report_tables(load_records(cfg.storage_url, cfg.study_name), [table], out, command)
+    with staged(out, force) as stage:
+        lines = report_tables(load_records(cfg.storage_url, cfg.study_name), [table], stage, command, shown=out)
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

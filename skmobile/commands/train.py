@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -11,7 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import SKMobileError
+from ..errors import Interrupted, SKMobileError
+from ._args import check_at_least, check_device, check_out_dir
 
 console = Console()
 
@@ -71,6 +73,7 @@ def train_cmd(
     device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N"),
     out: Path = typer.Option(None, "--out", help="directory for checkpoints and metrics.json"),
     resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in --out"),
+    force: bool = typer.Option(False, "--force", help="train afresh into a non-empty --out, replacing its files"),
     train_limit: int = typer.Option(None, "--train-limit", help="train on this many images (default: recipe)"),
     budget: str = typer.Option("default", "--budget", help="proxy budget: default | trial"),
     val_size: int = typer.Option(5000, "--val-size", help="images held out of train for validation"),
@@ -80,15 +83,22 @@ def train_cmd(
 ) -> None:
     """Train the proxy of MODEL on a real data set; print a summary, write DIR/metrics.json."""
     from ..data import make_loaders
+    from ..outputs import check_train_out
     from ..train import proxy_recipe, train_proxy
 
     if resume and out is None:
         raise SKMobileError("--resume needs --out DIR (the directory holding the checkpoint)")
-    for flag, v in (("--epochs", epochs), ("--batch-size", batch_size), ("--train-limit", train_limit)):
-        if v is not None and v < 1:
-            raise SKMobileError(f"{flag} must be >= 1; got {v}")
-    if lr is not None and not lr > 0:
-        raise SKMobileError(f"--lr must be > 0; got {lr}")
+    check_train_out(out, resume, force)
+    check_at_least("--epochs", epochs, 1)
+    for flag, v in (("--batch-size", batch_size), ("--train-limit", train_limit)):
+        check_at_least(flag, v, 2, "batch norm needs two images per training batch")
+    check_at_least("--val-size", val_size, 1, "the validation error is measured on them")
+    check_at_least("--workers", workers, 0)
+    if lr is not None and not (lr > 0 and math.isfinite(lr)):
+        raise SKMobileError(f"--lr {lr} is not allowed; allowed: a finite number > 0")
+    check_device(device)
+    if out is not None:
+        check_out_dir(out)
     n_threads = _threads(threads)
     recipe = proxy_recipe(model, budget)
     batch_size = batch_size or recipe.batch_size
@@ -100,9 +110,17 @@ def train_cmd(
                f"--val-size {val_size}" + "".join(f" {flag} {v}" for flag, v in (
                    ("--epochs", epochs), ("--lr", lr), ("--train-limit", train_limit), ("--data-dir", data_dir))
                    if v is not None))
-    run = train_proxy(model, loaders, budget=budget, seed=seed, epochs=epochs, lr=lr, device=device, out_dir=out,
-                      resume=resume, progress=progress,
-                      meta={"train_limit": limit, "threads": n_threads, "command": command})
+    if len(loaders.train.dataset) < 2:
+        raise SKMobileError(f"{len(loaders.train.dataset)} training image(s) left after --val-size {val_size}; "
+                            "allowed: at least 2 (batch norm needs two images per batch)")
+    bar = progress and console.is_terminal  # a log file gets one plain line per epoch instead of a bar
+    on_epoch = _epoch_printer(epochs or recipe.epochs) if progress and not bar else None
+    try:
+        run = train_proxy(model, loaders, budget=budget, seed=seed, epochs=epochs, lr=lr, device=device,
+                          out_dir=out, resume=resume, progress=bar, on_epoch=on_epoch,
+                          meta={"train_limit": limit, "threads": n_threads, "command": command})
+    except KeyboardInterrupt:
+        raise Interrupted(_kept(out)) from None
     net, res, cx, lr = run.model, run.result, run.complexity, run.lr
     wall = time.perf_counter() - t0
     metrics = {
@@ -135,6 +153,27 @@ def train_cmd(
         raise typer.Exit(code=1)
 
 
+def _epoch_printer(epochs: int):
+    def on_epoch(epoch: int, m: dict) -> None:
+        typer.echo(f"epoch {epoch}/{epochs}: train loss {m['train_loss']:.4f}, val error {m['val_error']:.2f} %, "
+                   f"{m['images_per_s']:.0f} img/s, {m['seconds']:.1f} s")
+
+    return on_epoch
+
+
+def _kept(out: Path | None) -> str:
+    """What an interrupted `skmobile train` leaves: the checkpoint of the last complete epoch."""
+    from ..train import read_checkpoint
+    from ..train.checkpoint import has_checkpoint
+
+    if out is None:
+        return "nothing saved (no --out); rerun to train again"
+    if not has_checkpoint(out):
+        return f"no epoch finished, nothing saved in {out}; rerun to start again"
+    done = read_checkpoint(out)[1].get("epochs_done", "?")
+    return f"checkpoint of epoch {done} kept in {out}; rerun with --resume to continue"
+
+
 def eval_cmd(
     checkpoint: Path = typer.Argument(..., help="checkpoint directory (or .safetensors) from `skmobile train --out`"),
     dataset: str = typer.Option(None, "--dataset", help="default: the data set it was trained on"),
@@ -144,9 +183,13 @@ def eval_cmd(
     threads: int = typer.Option(0, "--threads", help="CPU threads (0 = auto)"),
 ) -> None:
     """Top-1 error of a trained checkpoint on a data set's test split."""
+    import torch
+
     from ..data import make_loaders
     from ..train import evaluate, load_checkpoint
 
+    check_device(device)
+    check_at_least("--batch-size", batch_size, 1)
     _threads(threads)
     t0 = time.perf_counter()
     model, state = load_checkpoint(checkpoint, device)
@@ -154,9 +197,14 @@ def eval_cmd(
     data_dir = data_dir or (state.get("data_dir") if dataset == state.get("dataset") else None)
     loaders = make_loaders(dataset, data_dir, batch_size=batch_size, val_size=0, seed=int(state.get("seed", 0)),
                            augment=False)
+    trained_with = f"the checkpoint's model (trained on {state.get('dataset') or 'unknown data'})"
+    model_chans = next((m.in_channels for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
+    if model_chans is not None and model_chans != loaders.in_chans:
+        raise SKMobileError(f"--dataset {dataset} has {loaders.in_chans}-channel images but {trained_with} takes "
+                            f"{model_chans}; allowed: a data set of {model_chans}-channel images")
     trained_classes = (state.get("model_kwargs") or {}).get("num_classes")
     if trained_classes is not None and trained_classes != loaders.num_classes:
-        raise SKMobileError(f"{dataset} has {loaders.num_classes} classes but the checkpoint's model has "
+        raise SKMobileError(f"--dataset {dataset} has {loaders.num_classes} classes but {trained_with} has "
                             f"{trained_classes}")
     t1 = time.perf_counter()
     err, acc = evaluate(model, loaders.test, device)

@@ -1,4 +1,4 @@
-"""Real, installable data for proxy training (design.md, "Proxy training").
+"""Real, installable data for proxy training (README, "Proxy training").
 
 :func:`make_loaders` is the one entry point: Fashion-MNIST (default, Debian ``dataset-fashion-mnist``),
 Fashion-MNIST-scale (seeded object scale in [0.3, 1.0], kept per sample), Fashion-MNIST-canvas (seeded

@@ -19,7 +19,7 @@ from ..errors import SKMobileError
 from ..specs import SKSpec, as_sk_spec, check_channels, check_int
 from . import dilated_depthwise
 from .conv_bn_act import ConvBnAct
-from .sk_fusion import get_fusion
+from .sk_fusion import DEFAULT_FUSION, get_fusion
 
 
 class SKAttention(nn.Module):
@@ -48,14 +48,15 @@ class SKConv2d(nn.Module):
         stride: 1 or 2, applied in every path.
         paths, groups, reduction, min_attn, attn_channels, attention: the SK spec (see SKSpec);
             or pass ``spec=SKSpec(...)`` instead.
-        fusion: "torch" (default), or "numba"/"auto" from skmobile.kernels.
+        fusion: "default" ("auto" on CUDA inputs, torch on others), "torch", or "numba"/"auto"
+            from skmobile.kernels.
         act_layer: activation after each path's BN (ReLU per the paper; ReLU6 for MobileNetV2).
     """
 
     def __init__(self, in_channels: int, out_channels: int | None = None, stride: int = 1, paths=None,
                  groups: int | None = None, reduction: float | None = None, min_attn: int | None = None,
                  attn_channels: int | None = None, attention: bool | None = None, *, spec=None,
-                 fusion: str = "torch", act_layer=nn.ReLU):
+                 fusion: str = DEFAULT_FUSION, act_layer=nn.ReLU):
         super().__init__()
         spec = as_sk_spec(spec)
         overrides = {k: v for k, v in dict(paths=paths, groups=groups, reduction=reduction,

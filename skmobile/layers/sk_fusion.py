@@ -5,7 +5,10 @@
 
 ``branches`` is a sequence of M tensors (N, C, H, W); ``a`` is (N, M, C), softmaxed over M.
 The torch versions below never build a 5-D tensor, so exported graphs stay rank <= 4.
-Other backends (``skmobile.kernels`` adds "numba") register themselves with :func:`register_fusion`.
+Other backends (``skmobile.kernels`` adds "numba" and "auto") register themselves with
+:func:`register_fusion`. The default, "default", runs "auto" on CUDA tensors (loading the kernels on
+first use; measured faster than torch in training on an H200, reports/kernels-h100.md) and torch's
+ops elsewhere, so CPU users never load numba unless they ask for it.
 """
 
 from __future__ import annotations
@@ -38,7 +41,41 @@ def torch_select(branches: Sequence[Tensor], attn: Tensor) -> Tensor:
     return out
 
 
-_FUSIONS: dict[str, Fusion] = {"torch": Fusion("torch", torch_pool, torch_select)}
+class _DefaultFusion:
+    """"auto" for CUDA inputs, torch otherwise; torch everywhere if the kernels cannot load."""
+
+    def __init__(self):
+        self._gpu: Fusion | None = None
+        self._failed = False
+
+    def _for(self, t: Tensor) -> Fusion | None:
+        if not t.is_cuda or self._failed:
+            return None
+        if self._gpu is None:
+            try:
+                self._gpu = get_fusion("auto")
+            except SKMobileError as exc:
+                import warnings
+
+                self._failed = True
+                warnings.warn(f"SK fusion 'default' runs torch on CUDA: {exc}", RuntimeWarning, stacklevel=3)
+                return None
+        return self._gpu
+
+    def pool(self, branches: Sequence[Tensor]) -> Tensor:
+        gpu = self._for(branches[0])
+        return torch_pool(branches) if gpu is None else gpu.pool(branches)
+
+    def select(self, branches: Sequence[Tensor], attn: Tensor) -> Tensor:
+        gpu = self._for(branches[0])
+        return torch_select(branches, attn) if gpu is None else gpu.select(branches, attn)
+
+
+_DEFAULT = _DefaultFusion()
+#: The fusion an SKConv2d gets unless told otherwise.
+DEFAULT_FUSION = "default"
+_FUSIONS: dict[str, Fusion] = {"torch": Fusion("torch", torch_pool, torch_select),
+                               "default": Fusion("default", _DEFAULT.pool, _DEFAULT.select)}
 #: Backends that load on first use (name -> module that registers them).
 _LAZY = {"numba": "skmobile.kernels", "auto": "skmobile.kernels"}
 

@@ -126,8 +126,8 @@ def create_model(name: str, *, fusion: str | None = None, **kwargs):
         bad = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
         if bad is None:
             raise
-        raise SKMobileError(f"model {name!r} ({entry.family}) takes no argument {bad.group(1)!r}; "
-                            f"given: {', '.join(sorted(kwargs))}") from None
+        raise SKMobileError(f"model {name!r} takes no argument {bad.group(1)!r}; allowed: "
+                            f"{', '.join(_keyword_arguments(entry))}") from None
     if kwargs.get("sk") is not None:
         _check_sk_applies(name, model, kwargs["sk"])
     if fusion is not None:
@@ -145,8 +145,8 @@ def _check_sk_applies(name: str, model, sk) -> None:
     units = [m for m in model.modules() if isinstance(m, SKConv2d)]
     if not units:
         sk_models = [n for n in list_models(_REGISTRY[name].family) if n.endswith("_sk") or n.startswith("sknet")]
-        hint = f"; SK models of this family: {', '.join(sk_models[:4])}" if sk_models else ""
-        raise SKMobileError(f"model {name!r} has no SK units, so sk={sk!r} cannot apply{hint}")
+        hint = f"an SK model of its family ({', '.join(sk_models[:4])})" if sk_models else "an SK model"
+        raise SKMobileError(f"model {name!r} has no SK units, so sk={sk!r} cannot apply; allowed: sk= on {hint}")
     if not isinstance(sk, dict):
         return
     asked = as_sk_spec(sk)
@@ -156,4 +156,16 @@ def _check_sk_applies(name: str, model, sk) -> None:
         if used:
             raise SKMobileError(f"SK field {key}={sk[key]!r} does not apply to {name!r}: its SK units use "
                                 f"{key} = {', '.join(used[:4])}{', ...' if len(used) > 4 else ''}; "
-                                f"leave {key} out of sk=")
+                                f"allowed: sk= without {key}")
+
+
+def _keyword_arguments(entry: ModelEntry) -> list[str]:
+    """The keyword arguments of the class ``entry`` builds (its default model, built on the meta device)."""
+    import inspect
+
+    import torch
+
+    with torch.device("meta"):
+        cls = type(entry.fn())
+    params = inspect.signature(cls.__init__).parameters.values()
+    return [p.name for p in params if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]

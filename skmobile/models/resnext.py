@@ -70,8 +70,7 @@ class ResNeXt(nn.Module):
             raise SKMobileError(f"unknown stem {stem!r}; allowed: {', '.join(STEMS)}")
         if width_mult <= 0 or depth_mult <= 0:
             raise SKMobileError(f"width/depth multipliers must be > 0; got {width_mult}, {depth_mult}")
-        if attn == "sk":
-            sk = as_sk_spec(sk)
+        sk = as_sk_spec(sk) if attn == "sk" else None  # create_model refuses an sk= this model cannot use
         self.sk_spec = sk
         layers = [max(1, int(round(n * depth_mult))) for n in layers]
         planes = [max(8, int(round(p * width_mult))) for p in planes]

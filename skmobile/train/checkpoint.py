@@ -73,6 +73,9 @@ def read_checkpoint(path) -> tuple[dict, dict]:
         state = json.loads(state_path.read_text())
     except (SafetensorError, OSError, ValueError) as exc:
         raise SKMobileError(f"damaged checkpoint {weights}: {exc}") from None
+    if not isinstance(state, dict):
+        raise SKMobileError(f"damaged checkpoint {state_path}: it holds a JSON {type(state).__name__}; "
+                            "allowed: the JSON object `skmobile train` writes")
     return tensors, state
 
 
@@ -97,9 +100,15 @@ def load_model(path, device: str = "cpu"):
 
     tensors, state = read_checkpoint(path)
     name = state.get("model")
-    if not name:
+    if not name or not isinstance(name, str):
         raise SKMobileError(f"checkpoint {path} does not name its model; cannot rebuild it")
-    model = create_model(name, **(state.get("model_kwargs") or {}))
+    kwargs = state.get("model_kwargs") or {}
+    if not isinstance(kwargs, dict):
+        raise SKMobileError(f"checkpoint {path}: model_kwargs is a JSON {type(kwargs).__name__}; allowed: an object")
+    try:
+        model = create_model(name, **kwargs)
+    except SKMobileError as exc:
+        raise SKMobileError(f"checkpoint {path} cannot be rebuilt: {exc}") from None
     load_into(model, None, tensors)
     model.skmobile_kwargs = state.get("model_kwargs") or {}
     return model.to(device).eval()

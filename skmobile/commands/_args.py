@@ -1,0 +1,77 @@
+"""Checks of command-line arguments that several commands share, run before any work starts.
+
+Each raises :class:`SKMobileError` naming the bad value and what is allowed, and writes nothing: an
+output folder is probed by creating it and removing what the probe created.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from ..errors import SKMobileError
+
+_DEVICE_RE = re.compile(r"^(cpu|cuda(:\d+)?)$")
+
+
+def check_out_dir(path: Path, flag: str = "--out") -> Path:
+    """``path`` as an output folder that can be written: an existing folder or one that can be made."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise SKMobileError(f"{flag} {path} is a file; allowed: a folder (existing or new)")
+    made = []
+    probe = path
+    while not probe.exists():  # the levels a mkdir would create, deepest first
+        made.append(probe)
+        probe = probe.parent
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise SKMobileError(f"{flag} {path} cannot be written ({exc.strerror or exc}); allowed: a writable "
+                            "folder") from None
+    finally:
+        for level in made:
+            try:
+                level.rmdir()
+            except OSError:
+                pass
+    return path
+
+
+def check_out_file(path: Path, flag: str = "--out") -> Path:
+    """``path`` as an output file: not a folder, in a folder that exists."""
+    path = Path(path)
+    if path.is_dir():
+        raise SKMobileError(f"{flag} {path} is a folder; allowed: a file name, e.g. {path / 'model.onnx'}")
+    if not path.parent.is_dir():
+        raise SKMobileError(f"{flag} {path}: folder {path.parent} does not exist; allowed: a file in an "
+                            "existing folder")
+    if not os.access(path.parent, os.W_OK):
+        raise SKMobileError(f"{flag} {path}: folder {path.parent} is not writable")
+    return path
+
+
+def check_device(device: str, flag: str = "--device") -> str:
+    """``cpu``, ``cuda`` or ``cuda:N``, the CUDA ones only where CUDA is available."""
+    if not _DEVICE_RE.match(device or ""):
+        raise SKMobileError(f"{flag} {device!r} is not allowed; allowed: cpu, cuda, cuda:N")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SKMobileError(f"{flag} {device}: CUDA is not available on this machine; allowed: cpu")
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise SKMobileError(f"{flag} {device}: this machine has {torch.cuda.device_count()} CUDA "
+                                f"device(s); allowed: cuda:0..cuda:{torch.cuda.device_count() - 1}")
+    return device
+
+
+def check_at_least(flag: str, value, minimum: int, why: str = "") -> None:
+    """Raise unless ``value`` (None = the default) is >= ``minimum``."""
+    if value is not None and value < minimum:
+        raise SKMobileError(f"{flag} {value} is not allowed; allowed: >= {minimum}" + (f" ({why})" if why else ""))

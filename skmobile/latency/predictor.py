@@ -1,0 +1,473 @@
+"""A latency predictor: a per-layer lookup table measured on this machine, summed per model.
+
+The approach of FBNet's latency lookup table and nn-Meter (Zhang et al., MobiSys 2021): cut the
+model into layers, time each layer alone at its exact shape under the deployment runtime, and
+predict a model's latency as the sum. Layers here are the outermost modules of these kinds:
+
+* ``ConvBnAct`` (any kernel, stride, dilation, groups: depthwise and grouped convs alike), bare
+  ``Conv2d`` / ``BatchNorm2d`` / activations,
+* ``SKConv2d`` (a whole SK unit: paths, attention and fusion), ``SqueezeExcite``,
+* ``Linear`` and pools,
+
+plus the tensor "glue" a model runs outside them (residual adds, channel split/concat/shuffle,
+flatten), recorded with ``TorchFunctionMode`` and replayed alone. A layer is keyed by its module's
+full one-line ``repr`` (every constructor argument) and input shape(s), so equal layers in two
+models share one entry. Each standalone call pays the runtime's fixed per-call cost once, which
+the whole model pays once in all: the table keeps that cost (``overhead_ms``, timed on a no-op),
+each entry is stored net of it, and a prediction adds it back once.
+
+onnxruntime on x86 runs convolutions in a blocked layout (NCHWc): a whole graph reorders once
+into it and stays there across convs, adds and pools, while a layer alone reorders its input in
+and its output out. The table times those boundary reorders (a ReorderInput -> ReorderOutput
+graph at the same shape, half each), stores every layer net of its own, and a prediction adds a
+reorder only where the layout changes: entering a blocked layer from a plain one, or leaving a
+blocked layer for a layer that needs the plain layout (reshape, transpose, slice, concat, linear).
+The layout is followed along the execution order, so a second branch that starts from a plain
+tensor after a blocked one (ShuffleNetV2's stride-2 units) misses one reorder.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import logging
+import os
+import tempfile
+import warnings
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from ..errors import SKMobileError
+from . import machine
+from .measure import Arch, Setting, build, input_shape
+from .runtimes import ort_runner, quiet_fds, torch_threads
+from .timer import TimingPlan, time_rounds
+
+#: a light plan for one layer: short turns, a few rounds (a layer is micro- to milliseconds)
+UNIT_PLAN = TimingPlan(warmup_calls=3, warmup_s=0.03, round_s=0.02, min_calls=3, max_calls=500,
+                       min_rounds=3, max_rounds=8, rel_ci=0.02, max_s=3.0)
+#: layers that run in whichever layout their input has (onnxruntime's NCHWc: see the module docstring)
+LAYOUT_NEUTRAL = {"glue:add", "glue:mul", "glue:dropout", "glue:relu", "ReLU", "ReLU6", "Sigmoid"}
+#: tensor functions outside layers that cost nothing to record (shape queries and the like)
+_SKIP = {"__get__", "dim", "size", "numel", "randn", "__len__", "__format__", "__repr__", "tolist", "item"}
+
+
+def _layer_types() -> tuple:
+    from torch import nn
+
+    from ..layers import ConvBnAct, SKConv2d, SqueezeExcite
+
+    pools = (nn.AdaptiveAvgPool2d, nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveMaxPool2d)
+    acts = (nn.ReLU, nn.ReLU6, nn.Sigmoid, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.GELU)
+    return (SKConv2d, SqueezeExcite, ConvBnAct, nn.Conv2d, nn.BatchNorm2d, nn.Linear) + pools + acts
+
+
+@dataclass
+class Unit:
+    """One layer or glue op of a model, as timed alone."""
+
+    kind: str
+    key: str                        # table key: kind, full configuration, input shape(s)
+    shapes: list[tuple[int, ...]]   # input shapes, in call order
+    make: Callable = field(repr=False, default=None)   # -> an nn.Module taking ``len(shapes)`` tensors
+
+
+class _Replay:
+    """Build a module that replays one recorded tensor function on fresh inputs."""
+
+    def __init__(self, func, args, kwargs):
+        self.func, self.args, self.kwargs = func, args, kwargs
+
+    def __call__(self):
+        from torch import nn
+
+        replay = self
+
+        class Glue(nn.Module):
+            def forward(self, *tensors):
+                it = iter(tensors)
+                args = [_fill(a, it) for a in replay.args]
+                return replay.func(*args, **replay.kwargs)
+
+        return Glue()
+
+
+class _Slot:
+    """A tensor argument's place in a recorded call."""
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+
+def _template(value):
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return _Slot(value.shape)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_template(v) for v in value)
+    return value
+
+
+def _fill(value, tensors):
+    if isinstance(value, _Slot):
+        return next(tensors)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_fill(v, tensors) for v in value)
+    return value
+
+
+def _slots(value) -> list[tuple[int, ...]]:
+    if isinstance(value, _Slot):
+        return [value.shape]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _slots(v)]
+    return []
+
+
+def _describe(value) -> str:
+    if isinstance(value, _Slot):
+        return f"T{list(value.shape)}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_describe(v) for v in value) + "]"
+    return repr(value)
+
+
+def collect_units(model, shape: tuple[int, ...]) -> list[Unit]:
+    """The layers and glue ops one forward pass of ``model`` runs at input ``shape``, in order."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    types = _layer_types()
+    units: list[Unit] = []
+    depth = [0]
+
+    def pre(module, inputs):
+        if depth[0] == 0:
+            shapes = [tuple(t.shape) for t in inputs if isinstance(t, torch.Tensor)]
+            desc = " ".join(repr(module).split())
+            units.append(Unit(type(module).__name__, f"{desc} @ {shapes}", shapes,
+                              make=lambda m=module: copy.deepcopy(m)))
+        depth[0] += 1
+
+    def post(module, inputs, output):
+        depth[0] -= 1
+
+    class Recorder(TorchFunctionMode):
+        def __torch_function__(self, func, types_, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            name = getattr(func, "__name__", str(func))
+            if depth[0] == 0 and name not in _SKIP and isinstance(out, torch.Tensor):
+                targs, tkw = _template(list(args)), _template(kwargs)
+                if not _slots(tkw):   # tensor keyword arguments never occur in these models
+                    key = f"{name}({', '.join(_describe(a) for a in targs)}{', ' if tkw else ''}" \
+                          f"{', '.join(f'{k}={v!r}' for k, v in tkw.items())})"
+                    units.append(Unit(f"glue:{name}", key, _slots(targs), make=_Replay(func, targs, tkw)))
+            return out
+
+    handles = []
+    for m in model.modules():
+        if isinstance(m, types):
+            handles += [m.register_forward_pre_hook(pre), m.register_forward_hook(post)]
+    x = torch.randn(*shape)
+    try:
+        with torch.inference_mode(), Recorder():
+            model.eval()(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return units
+
+
+def _export_unit(module, inputs, path: str, opset: int) -> None:
+    import torch
+
+    sink = io.StringIO()
+    with warnings.catch_warnings(), redirect_stdout(sink), redirect_stderr(sink), quiet_fds():
+        warnings.simplefilter("ignore")
+        logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+        torch.onnx.export(module, tuple(inputs), path, dynamo=False, opset_version=opset,
+                          input_names=[f"in{i}" for i in range(len(inputs))], do_constant_folding=True)
+
+
+def _noop_module():
+    from torch import nn
+
+    class NoOp(nn.Module):
+        def forward(self, x):
+            return x + 0   # one trivial node: ONNX needs at least one
+
+    return NoOp()
+
+
+def unit_runner(make: Callable, shapes: list[tuple[int, ...]], setting: Setting, workdir: str):
+    """(callable running one layer alone under ``setting``, its boundary reorders); (None, {}) if it
+    cannot export. The boundary maps "in"/"out" to the shape reordered at the graph's input/output."""
+    import torch
+
+    module = make().eval().to(setting.device)
+    inputs = [torch.randn(*s, device=setting.device) for s in shapes]
+    if setting.runtime == "torch":
+        sync = torch.cuda.synchronize if setting.device == "cuda" else (lambda: None)
+
+        def run():
+            with torch.inference_mode():
+                out = module(*inputs)
+            sync()
+            return out
+
+        return run, {}
+    path = os.path.join(workdir, f"unit{len(os.listdir(workdir))}.onnx")
+    try:
+        _export_unit(module.cpu(), [t.cpu() for t in inputs], path, setting.opset)
+    except Exception:  # noqa: BLE001 - an op the exporter cannot write is left out, and counted
+        return None, {}
+    optimized = path.replace(".onnx", ".opt.onnx")
+    fn = ort_runner(path, list(shapes), setting.device, setting.threads, optimized_path=optimized)
+    return fn, boundary_reorders(optimized)
+
+
+def boundary_reorders(optimized_path: str) -> dict:
+    """Shapes reordered into NCHWc at the graph input ("in") and out of it at the output ("out")."""
+    import onnx
+
+    if not os.path.isfile(optimized_path):
+        return {}
+    graph = onnx.load(optimized_path).graph
+    shape = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim] for v in list(graph.input) + list(graph.output)}
+    found = {}
+    for node in graph.node:
+        if node.op_type == "ReorderInput" and node.input[0] in shape:
+            found["in"] = shape[node.input[0]]
+        if node.op_type == "ReorderOutput" and node.output[0] in shape:
+            found["out"] = shape[node.output[0]]
+    return found
+
+
+def reorder_pair_runner(shape: list[int], setting: Setting):
+    """onnxruntime's ReorderInput -> ReorderOutput alone at ``shape`` (None where it does not apply)."""
+    if setting.runtime != "onnxruntime" or setting.device != "cpu" or len(shape) != 4 or shape[1] % 4:
+        return None
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    domain = "com.microsoft.nchwc"
+    nodes = [helper.make_node("ReorderInput", ["x"], ["y"], domain=domain),
+             helper.make_node("ReorderOutput", ["y"], ["z"], domain=domain, channels=shape[1])]
+    graph = helper.make_graph(nodes, "reorder", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("z", TensorProto.FLOAT, shape)])
+    model = helper.make_model(graph, ir_version=8,   # IR 8 = opset 17; older onnxruntimes reject newer IRs
+                              opset_imports=[helper.make_opsetid("", setting.opset), helper.make_opsetid(domain, 1)])
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads, opts.log_severity_level = setting.threads, 1, 3
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    from .runtimes import bound_run
+
+    return bound_run(sess, [np.random.default_rng(0).standard_normal(shape, dtype=np.float32)])
+
+
+def time_one(fn, plan: TimingPlan = UNIT_PLAN) -> float:
+    """Median ms of ``fn`` under ``plan``."""
+    return time_rounds({"u": fn}, plan).spread("u").p50 * 1e3
+
+
+@dataclass
+class LatencyTable:
+    """Per-layer latencies (ms, net of the per-call overhead) for one setting on one machine."""
+
+    setting: dict
+    machine: dict
+    overhead_ms: float = 0.0
+    reorders: dict[str, float] = field(default_factory=dict)  # shape -> ms of one NCHWc reorder there
+    entries: dict[str, dict] = field(default_factory=dict)   # key -> {"kind", "ms"}
+    skipped: dict[str, str] = field(default_factory=dict)    # key -> why it has no time
+    models: dict[str, dict] = field(default_factory=dict)    # evaluation: name -> measured/predicted
+    version: int = 2
+
+    def save(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=1))
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "LatencyTable":
+        path = Path(path)
+        if not path.is_file():
+            raise SKMobileError(f"latency table {str(path)!r} does not exist; build it with "
+                                "`skmobile bench latency --build-table`")
+        try:
+            data = json.loads(path.read_text())
+            return cls(**data)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise SKMobileError(f"latency table {str(path)!r} is not a table written by --build-table: {exc}") from exc
+
+    def check_setting(self, setting: Setting) -> None:
+        if {k: self.setting.get(k) for k in asdict(setting)} != asdict(setting):
+            raise SKMobileError(f"latency table was built for {self.setting}; asked for {asdict(setting)}")
+
+    def predict_units(self, units: Iterable[Unit]) -> tuple[float, list[Unit]]:
+        """(predicted ms, units missing from the table); skipped units count as 0 ms.
+
+        Follows the layout along the units (see the module docstring) to add the reorders a whole
+        graph runs."""
+        total, missing = self.overhead_ms, []
+        blocked, leave = False, 0.0
+        for u in units:
+            e = self.entries.get(u.key)
+            if e is None:
+                if u.key not in self.skipped:
+                    missing.append(u)
+                continue
+            neutral = e["kind"] in LAYOUT_NEUTRAL
+            if e.get("reorder_in_ms") is not None:
+                total += 0.0 if blocked else e["reorder_in_ms"]
+            elif blocked and not neutral:
+                total += leave
+                blocked = False
+            total += e["ms"]
+            if e.get("reorder_out_ms") is not None:
+                blocked, leave = True, e["reorder_out_ms"]
+            elif not neutral:
+                blocked = False
+        return total + (leave if blocked else 0.0), missing
+
+    def reorder_ms(self, shape, setting: Setting, plan: TimingPlan) -> float:
+        key = str(list(shape))
+        if key not in self.reorders:
+            fn = reorder_pair_runner(list(shape), setting)
+            self.reorders[key] = 0.0 if fn is None else round(max(0.0, time_one(fn, plan) - self.overhead_ms) / 2, 5)
+        return self.reorders[key]
+
+    def add_units(self, units: Iterable[Unit], setting: Setting, plan: TimingPlan = UNIT_PLAN,
+                  on_unit: Callable[[int, int], None] | None = None) -> int:
+        """Time every unit not yet in the table; return how many were timed."""
+        todo = list({u.key: u for u in units if u.key not in self.entries and u.key not in self.skipped}.values())
+        with tempfile.TemporaryDirectory(prefix="skmobile-units-") as tmp, torch_threads(setting.threads):
+            for i, u in enumerate(todo, 1):
+                fn, boundary = unit_runner(u.make, u.shapes, setting, tmp)
+                if fn is None:
+                    self.skipped[u.key] = "cannot export alone"
+                else:
+                    entry = {"kind": u.kind}
+                    ms = time_one(fn, plan) - self.overhead_ms
+                    for side in ("in", "out"):
+                        if side in boundary:
+                            entry[f"reorder_{side}_ms"] = self.reorder_ms(boundary[side], setting, plan)
+                            ms -= entry[f"reorder_{side}_ms"]
+                    entry["ms"] = round(max(0.0, ms), 5)
+                    self.entries[u.key] = entry
+                if on_unit is not None:
+                    on_unit(i, len(todo))
+        return len(todo)
+
+
+def new_table(setting: Setting, plan: TimingPlan = UNIT_PLAN) -> LatencyTable:
+    """An empty table for ``setting`` with its per-call overhead timed."""
+    setting.check()
+    with tempfile.TemporaryDirectory(prefix="skmobile-units-") as tmp, torch_threads(setting.threads):
+        fn, _ = unit_runner(_noop_module, [(1,)], setting, tmp)
+        overhead = time_one(fn, plan)
+    record = machine.describe(setting.device)
+    record["id"] = machine.machine_id(setting.device)
+    record["runtime"] = machine.runtime_version(setting.runtime)
+    return LatencyTable(asdict(setting), record, round(overhead, 5))
+
+
+def units_of(arch: Arch, batch: int = 1) -> list[Unit]:
+    model = build(arch)
+    return collect_units(model, input_shape(arch, model, batch))
+
+
+def predict(table: LatencyTable, arch: Arch, setting: Setting, add_missing: bool = True) -> dict:
+    """Predicted latency of ``arch``; missing layers are timed and added to ``table`` when allowed."""
+    table.check_setting(setting)
+    units = units_of(arch, setting.batch)
+    ms, missing = table.predict_units(units)
+    added = 0
+    if missing and add_missing:
+        added = table.add_units(missing, setting)
+        ms, missing = table.predict_units(units)
+    return {"predicted_ms": round(ms, 4), "layers": len(units), "layers_timed_now": added,
+            "layers_missing": len(missing)}
+
+
+def light_models() -> list[str]:
+    """Every registered light model: the ShuffleNetV2 and MobileNetV2/V1 families, base, _se and _sk."""
+    from ..models import list_models, model_entry
+
+    return [n for n in list_models() if model_entry(n).family in ("shufflenetv2", "mobilenetv2", "mobilenetv1")]
+
+
+def build_table(models: list[str], setting: Setting, table: LatencyTable | None = None,
+                on_model: Callable[[str, int, int], None] | None = None,
+                measure: Callable[[Arch, Setting], dict] | None = None,
+                save_to: str | os.PathLike | None = None) -> LatencyTable:
+    """Time every layer of ``models`` into ``table`` (new if None); with ``measure``, also time each
+    whole model and store measured vs predicted ms and the error in ``table.models``. With
+    ``save_to``, the table is saved after every model (a long build interrupted keeps its work)."""
+    table = table or new_table(setting)
+    table.check_setting(setting)
+    for i, name in enumerate(models, 1):
+        if on_model is not None:
+            on_model(name, i, len(models))
+        arch = Arch(name)
+        units = units_of(arch, setting.batch)
+        table.add_units(units, setting)
+        predicted, missing = table.predict_units(units)
+        row = {"predicted_ms": round(predicted, 4), "layers": len(units), "layers_skipped":
+               sum(u.key in table.skipped for u in units)}
+        if measure is not None:
+            measured = measure(arch, setting)
+            row.update(measured_ms=measured["latency_ms"], measured_p10_ms=measured["latency_p10_ms"],
+                       measured_p90_ms=measured["latency_p90_ms"],
+                       error_pct=round(100 * (predicted - measured["latency_ms"]) / measured["latency_ms"], 2))
+        table.models[name] = row
+        if save_to is not None:
+            table.save(save_to)
+    return table
+
+
+def default_table_path(setting: Setting) -> Path:
+    from .cache import default_path
+
+    return default_path().parent / f"latency_table-{setting.runtime}-{setting.device}-t{setting.threads}-b{setting.batch}.json"
+
+
+def error_summary(table: LatencyTable, within_pct: float = 10.0) -> dict:
+    """How many evaluated models the table predicts within ``within_pct`` of their measured latency."""
+    errs = {n: r["error_pct"] for n, r in table.models.items() if "error_pct" in r}
+    inside = [n for n, e in errs.items() if abs(e) <= within_pct]
+    return {"models": len(errs), "within": len(inside), "within_pct": within_pct,
+            "misses": sorted((n for n in errs if n not in inside), key=lambda n: -abs(errs[n])),
+            "mean_abs_error_pct": round(sum(abs(e) for e in errs.values()) / len(errs), 2) if errs else None}
+
+
+def error_markdown(table: LatencyTable, command: str) -> str:
+    """The predictor's error per model as a markdown section (measured vs predicted, this machine)."""
+    s, m = table.setting, table.machine
+    summary = error_summary(table)
+    lines = [f"# Latency predictor error ({s['runtime']}, {s['device']}, {s['threads']} thread(s), batch {s['batch']})",
+             "", f"Command: `{command}`", "",
+             f"Machine: {m.get('cpu')} ({m.get('logical_cpus')} logical CPUs), {m.get('runtime')}, "
+             f"torch {m.get('torch')}, load average at start {m.get('load_avg')}, {m.get('date')}.", "",
+             f"Table: {len(table.entries)} layers timed alone, {len(table.skipped)} left out (cannot export alone), "
+             f"per-call overhead {table.overhead_ms:.4f} ms (added once per model).", "",
+             "| model | measured p50 ms | p10-p90 ms | predicted ms | error % |",
+             "|---|---:|---:|---:|---:|"]
+    for name, r in table.models.items():
+        if "measured_ms" in r:
+            lines.append(f"| {name} | {r['measured_ms']:.3f} | {r['measured_p10_ms']:.3f}-{r['measured_p90_ms']:.3f} | "
+                         f"{r['predicted_ms']:.3f} | {r['error_pct']:+.1f} |")
+    lines += ["", f"Within +-{summary['within_pct']:g} %: {summary['within']} of {summary['models']} models "
+              f"(mean absolute error {summary['mean_abs_error_pct']} %)."]
+    if summary["misses"]:
+        lines.append("Outside it: " + ", ".join(f"{n} ({table.models[n]['error_pct']:+.1f} %)" for n in summary["misses"]) + ".")
+    return "\n".join(lines) + "\n"

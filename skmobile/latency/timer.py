@@ -1,0 +1,88 @@
+"""Timing callables: warm-up, calls per round sized to a time budget, interleaved rounds.
+
+Every model under test takes its turn in each round (the order alternates between rounds), so a
+load change on a shared machine hits all of them alike; a ratio is taken per round and summarised
+over rounds. Rounds go on until every median is stable (its ~95% interval within ``rel_ci`` of it)
+or ``max_rounds`` / ``max_s`` is reached. The clock is a parameter so the logic is testable.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from .stats import Spread, median_halfwidth, percentile
+
+
+@dataclass
+class TimingPlan:
+    warmup_calls: int = 3         # at least this many untimed calls ...
+    warmup_s: float = 0.2         # ... and at least this long (first onnxruntime runs are slow)
+    round_s: float = 0.1          # time budget of one model's turn in a round
+    min_calls: int = 3            # timed calls per turn, at least ...
+    max_calls: int = 200          # ... and at most
+    min_rounds: int = 5
+    max_rounds: int = 40
+    rel_ci: float = 0.01          # stop when every median's 95% half-width is within 1% of it
+    max_s: float = 60.0           # overall budget for the timed rounds
+
+
+@dataclass
+class Timed:
+    samples: dict[str, list[float]] = field(default_factory=dict)       # seconds per call
+    round_medians: dict[str, list[float]] = field(default_factory=dict)
+    calls_per_round: dict[str, int] = field(default_factory=dict)
+    rounds: int = 0
+    stable: bool = False
+
+    def spread(self, name: str) -> Spread:
+        return Spread.of(self.samples[name])
+
+    def ratio(self, name: str, base: str) -> Spread:
+        """``name``'s latency over ``base``'s, one ratio of medians per round."""
+        pairs = zip(self.round_medians[name], self.round_medians[base])
+        return Spread.of([a / b for a, b in pairs])
+
+
+def warm_up(fn: Callable[[], object], plan: TimingPlan, clock: Callable[[], float]) -> float:
+    """Run ``fn`` untimed per ``plan``; return the seconds per call of the last warm-up call."""
+    start = clock()
+    calls, last = 0, 0.0
+    while calls < plan.warmup_calls or (clock() - start < plan.warmup_s and calls < 50 * plan.warmup_calls):
+        t0 = clock()
+        fn()
+        last = clock() - t0
+        calls += 1
+    return last
+
+
+def time_rounds(fns: Mapping[str, Callable[[], object]], plan: TimingPlan | None = None,
+                clock: Callable[[], float] = time.perf_counter,
+                on_round: Callable[[int, int], None] | None = None) -> Timed:
+    """Time every callable in ``fns`` in interleaved rounds; see the module docstring."""
+    plan = plan or TimingPlan()
+    names = list(fns)
+    out = Timed({n: [] for n in names}, {n: [] for n in names})
+    for n in names:
+        per_call = max(warm_up(fns[n], plan, clock), 1e-9)
+        out.calls_per_round[n] = int(min(plan.max_calls, max(plan.min_calls, plan.round_s // per_call)))
+    start = clock()
+    while out.rounds < plan.max_rounds:
+        order = names if out.rounds % 2 == 0 else names[::-1]
+        for n in order:
+            times = []
+            for _ in range(out.calls_per_round[n]):
+                t0 = clock()
+                fns[n]()
+                times.append(clock() - t0)
+            out.samples[n] += times
+            out.round_medians[n].append(percentile(times, 50))
+        out.rounds += 1
+        if on_round is not None:
+            on_round(out.rounds, plan.max_rounds)
+        if out.rounds >= plan.min_rounds:
+            out.stable = all(median_halfwidth(out.samples[n]) <= plan.rel_ci for n in names)
+            if out.stable or clock() - start > plan.max_s:
+                break
+    return out

@@ -1,0 +1,435 @@
+"""skmobile.latency: statistics on a fake clock, the cache's hit logic, the predictor's sums, CLI errors.
+
+No timed assertions: timing logic runs on a fake clock; real runs use tiny models and only check
+structure. Real measuring stays well under a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from skmobile.errors import SKMobileError
+from skmobile.latency import predictor
+from skmobile.latency.cache import LatencyCache, cache_key
+from skmobile.latency.measure import Arch, Setting
+from skmobile.latency.stats import Spread, median_halfwidth, percentile
+from skmobile.latency.timer import TimingPlan, time_rounds
+
+TINY = TimingPlan(warmup_calls=1, warmup_s=0.0, round_s=0.0, min_calls=2, max_calls=2, min_rounds=2,
+                  max_rounds=2, max_s=5.0)
+
+
+class FakeClock:
+    """A clock that only moves when a fake workload says so."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def work(self, seconds):
+        def fn():
+            self.now += seconds
+        return fn
+
+
+def test_percentiles_interpolate_between_ranks():
+    assert percentile([1, 2, 3, 4, 5], 50) == 3
+    assert percentile([4, 1, 3, 2], 50) == pytest.approx(2.5)
+    assert percentile(list(range(11)), 10) == pytest.approx(1.0)
+    s = Spread.of([float(v) for v in range(1, 101)])
+    assert (s.n, s.p10, s.p50, s.p90) == (100, pytest.approx(10.9), pytest.approx(50.5), pytest.approx(90.1))
+    assert s.scaled(2).p50 == pytest.approx(101.0)
+
+
+def test_median_halfwidth_shrinks_with_samples_and_is_unbounded_for_few():
+    assert median_halfwidth([1.0] * 5) == float("inf")
+    assert median_halfwidth([1.0] * 50) == 0.0
+    wide = median_halfwidth([1.0, 2.0] * 10)
+    narrow = median_halfwidth([1.0] * 95 + [2.0] * 5)
+    assert wide > 0.1 and narrow == 0.0
+
+
+def test_time_rounds_on_fake_clock_gives_exact_spreads_and_ratio():
+    clock = FakeClock()
+    fns = {"a": clock.work(0.003), "b": clock.work(0.001)}
+    plan = TimingPlan(warmup_calls=2, warmup_s=0.0, round_s=0.01, min_calls=1, max_calls=50, min_rounds=3,
+                      max_rounds=10, rel_ci=0.01)
+    out = time_rounds(fns, plan, clock=clock)
+    # constant times: stable at the first check (min_rounds); calls per round sized to round_s
+    assert out.stable and out.rounds == 3
+    assert out.calls_per_round == {"a": 3, "b": 10}
+    assert out.spread("a").p50 == pytest.approx(0.003) and out.spread("b").p90 == pytest.approx(0.001)
+    assert out.ratio("a", "b").p50 == pytest.approx(3.0) and out.ratio("a", "b").n == 3
+
+
+def test_time_rounds_alternates_order_and_stops_at_max_rounds_when_noisy():
+    clock = FakeClock()
+    order = []
+    state = {"i": 0}
+
+    def noisy(name):
+        def fn():
+            state["i"] += 1
+            order.append(name)
+            clock.now += 0.001 * (1 + state["i"] % 7)   # never a tight median
+        return fn
+
+    plan = TimingPlan(warmup_calls=1, warmup_s=0.0, round_s=0.0, min_calls=2, max_calls=2, min_rounds=2,
+                      max_rounds=4, rel_ci=1e-6)
+    out = time_rounds({"x": noisy("x"), "y": noisy("y")}, plan, clock=clock)
+    assert out.rounds == 4 and not out.stable
+    timed = order[2:]   # after one warm-up call each
+    assert timed[:4] == ["x", "x", "y", "y"] and timed[4:8] == ["y", "y", "x", "x"]
+    assert len(out.samples["x"]) == 8
+
+
+def test_cache_hits_only_for_the_same_spec(tmp_path):
+    cache = LatencyCache(tmp_path / "lat.sqlite")
+    calls = []
+
+    def fake_measure(arch, setting):
+        calls.append((arch.model, dict(arch.kwargs), setting.threads))
+        return {"latency_ms": 1.5 + len(calls)}
+
+    a = Arch("mobilenetv2_050", {"width_mult": 0.5, "num_classes": 10})
+    same = Arch("mobilenetv2_050", {"num_classes": 10, "width_mult": 0.5})   # kwargs order does not matter
+    first = cache.latency(a, Setting(), measure=fake_measure)
+    again = cache.latency(same, Setting(), measure=fake_measure)
+    assert first["latency_cached"] is False and again["latency_cached"] is True
+    assert again["latency_ms"] == first["latency_ms"] and len(calls) == 1
+    cache.latency(a, Setting(threads=2), measure=fake_measure)            # other threads: measured
+    cache.latency(Arch("mobilenetv2_050", {"width_mult": 0.75}), Setting(), measure=fake_measure)
+    cache.latency(a, Setting(runtime="torch"), measure=fake_measure)
+    assert len(calls) == 4 and (cache.hits, cache.misses) == (1, 4) and len(cache) == 4
+    # a second process (a new cache object on the same file) hits
+    other = LatencyCache(tmp_path / "lat.sqlite")
+    assert other.latency(same, Setting(), measure=fake_measure)["latency_cached"] and len(calls) == 4
+    assert cache_key(a, Setting()) == cache_key(same, Setting()) != cache_key(a, Setting(batch=2))
+
+
+def test_cache_rejects_a_file_that_is_not_sqlite(tmp_path):
+    bad = tmp_path / "lat.sqlite"
+    bad.write_text("not a database" * 100)
+    with pytest.raises(SKMobileError, match="not a readable SQLite"):
+        LatencyCache(bad)
+    assert bad.read_text().startswith("not a database")   # nothing overwritten
+
+
+class Tiny(nn.Module):
+    """conv-bn-relu, a residual add, pool, linear: layers and glue of known kinds."""
+
+    def __init__(self):
+        super().__init__()
+        from skmobile.layers import ConvBnAct, SqueezeExcite
+
+        self.a = ConvBnAct(3, 8, 3, stride=2)
+        self.b = ConvBnAct(8, 8, 3, groups=8, dilation=2)
+        self.c = ConvBnAct(8, 8, 3, groups=8, dilation=2)   # same config and shape as b: one table entry
+        self.se = SqueezeExcite(8, 4, 2)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = self.a(x)
+        x = x + self.b(x)
+        x = self.se(self.c(x))
+        return self.fc(self.pool(x).flatten(1))
+
+
+def test_collect_units_records_layers_and_glue_in_order():
+    units = predictor.collect_units(Tiny(), (1, 3, 16, 16))
+    kinds = [u.kind for u in units]
+    assert kinds == ["ConvBnAct", "ConvBnAct", "glue:add", "ConvBnAct", "SqueezeExcite",
+                     "AdaptiveAvgPool2d", "glue:flatten", "Linear"]
+    assert units[1].key == units[3].key and units[0].key != units[1].key
+    assert "dilation=(2, 2)" in units[1].key and "groups=8" in units[1].key and "[(1, 8, 8, 8)]" in units[1].key
+    assert units[2].shapes == [(1, 8, 8, 8), (1, 8, 8, 8)]
+    glue = units[2].make()
+    out = glue(torch.ones(1, 8, 8, 8), torch.ones(1, 8, 8, 8))
+    assert torch.equal(out, torch.full((1, 8, 8, 8), 2.0))
+
+
+def test_predictor_sums_a_known_table_with_overhead_once():
+    units = predictor.collect_units(Tiny(), (1, 3, 16, 16))
+    table = predictor.LatencyTable({}, {}, overhead_ms=0.5)
+    for i, u in enumerate(units):
+        table.entries.setdefault(u.key, {"kind": u.kind, "ms": float(i + 1)})
+    ms, missing = table.predict_units(units)
+    # entry values by first occurrence: 1, 2, 3, (c repeats b: 2), 5, 6, 7, 8
+    assert ms == pytest.approx(0.5 + 1 + 2 + 3 + 2 + 5 + 6 + 7 + 8) and missing == []
+    del table.entries[units[-1].key]
+    ms, missing = table.predict_units(units)
+    assert [u.kind for u in missing] == ["Linear"] and ms == pytest.approx(0.5 + 1 + 2 + 3 + 2 + 5 + 6 + 7)
+    table.skipped[units[-1].key] = "cannot export alone"
+    assert table.predict_units(units)[1] == []
+
+
+def test_predictor_adds_a_reorder_only_where_the_layout_changes():
+    u = [predictor.Unit(k, f"{k}{i}", []) for i, k in enumerate(["ConvBnAct", "ConvBnAct", "glue:add", "ConvBnAct",
+                                                                     "glue:reshape", "ConvBnAct"])]
+    e = lambda kind: {"kind": kind, "ms": 1.0, "reorder_in_ms": 0.1, "reorder_out_ms": 0.2}  # noqa: E731
+    table = predictor.LatencyTable({}, {}, overhead_ms=0.0, entries={
+        "ConvBnAct0": e("ConvBnAct"), "ConvBnAct1": e("ConvBnAct"), "glue:add2": {"kind": "glue:add", "ms": 1.0},
+        "ConvBnAct3": e("ConvBnAct"), "glue:reshape4": {"kind": "glue:reshape", "ms": 1.0},
+        "ConvBnAct5": {"kind": "ConvBnAct", "ms": 1.0, "reorder_in_ms": 0.1}})
+    ms, _ = table.predict_units(u)
+    # in (0.1) at the first conv; blocked through conv, add, conv; out (0.2) before the reshape;
+    # in (0.1) at the last conv, whose output stays plain
+    assert ms == pytest.approx(6.0 + 0.1 + 0.2 + 0.1)
+
+
+def test_build_table_and_predict_on_a_tiny_model(monkeypatch, tmp_path):
+    from skmobile.models import _registry
+
+    monkeypatch.setitem(_registry._REGISTRY, "tiny_latency", _registry.ModelEntry(
+        "tiny_latency", "test-cifar", lambda **kw: Tiny(), "tiny", False))
+    monkeypatch.setattr(predictor, "UNIT_PLAN", TINY)
+    setting = Setting(runtime="torch")
+    table = predictor.new_table(setting, plan=TINY)
+    fake = lambda arch, s: {"latency_ms": 2.0, "latency_p10_ms": 1.0, "latency_p90_ms": 3.0}  # noqa: E731
+    table = predictor.build_table(["tiny_latency"], setting, table, measure=fake, save_to=tmp_path / "t.json")
+    row = table.models["tiny_latency"]
+    assert row["layers"] == 8 and len(table.entries) == 7
+    assert row["error_pct"] == pytest.approx(100 * (row["predicted_ms"] - 2.0) / 2.0, abs=0.01)
+    loaded = predictor.LatencyTable.load(tmp_path / "t.json")
+    assert loaded.entries == table.entries
+    again = predictor.predict(loaded, Arch("tiny_latency"), setting)
+    assert again["layers_timed_now"] == 0 and again["layers_missing"] == 0
+    assert again["predicted_ms"] == pytest.approx(row["predicted_ms"], abs=1e-3)
+    with pytest.raises(SKMobileError, match="built for"):
+        predictor.predict(loaded, Arch("tiny_latency"), Setting(runtime="torch", threads=2))
+    summary = predictor.error_summary(table)
+    assert summary["models"] == 1 and summary["within"] + len(summary["misses"]) == 1
+    assert "| tiny_latency |" in predictor.error_markdown(table, "skmobile bench latency --build-table")
+
+
+def test_measure_one_on_a_tiny_model_records_the_setting(monkeypatch):
+    from skmobile.latency import measure as measure_mod
+    from skmobile.models import _registry
+
+    monkeypatch.setitem(_registry._REGISTRY, "tiny_latency", _registry.ModelEntry(
+        "tiny_latency", "test-cifar", lambda **kw: Tiny(), "tiny", False))
+    rec = measure_mod.measure_one(Arch("tiny_latency"), Setting(runtime="torch", threads=1), plan=TINY)
+    assert rec["latency_calls"] == 4 and rec["latency_p10_ms"] <= rec["latency_ms"] <= rec["latency_p90_ms"]
+    assert rec["latency_threads"] == 1 and rec["latency_runtime"].startswith("torch ")
+    assert rec["latency_machine"]
+
+
+def test_onnxruntime_runner_on_a_tiny_model(monkeypatch, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from skmobile.latency import measure as measure_mod
+    from skmobile.models import _registry
+
+    monkeypatch.setitem(_registry._REGISTRY, "tiny_latency", _registry.ModelEntry(
+        "tiny_latency", "test-cifar", lambda **kw: Tiny(), "tiny", False))
+    fn = measure_mod.runner(Arch("tiny_latency", input_size=16), Setting(), tmp_path)
+    fn()
+    assert list(tmp_path.glob("tiny_latency-*.onnx"))
+
+
+def test_a_model_that_cannot_export_is_one_line(tmp_path):
+    from skmobile.latency.runtimes import export
+
+    class Bad(nn.Module):
+        def forward(self, x):
+            return torch.linalg.eigvals(x[0, 0]).real.unsqueeze(0)
+
+    with pytest.raises(SKMobileError, match="'bad' cannot be exported to ONNX") as err:
+        export(Bad(), tmp_path / "bad.onnx", (1, 3, 4, 4), name="bad")
+    assert "\n" not in str(err.value) and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["mobilenetv2_050", "--runtime", "tflite"], "unknown runtime 'tflite'; allowed: torch, onnxruntime"),
+    (["mobilenetv2_050", "--threads", "0"], "threads must be >= 1; got 0"),
+    (["mobilenetv2_050", "--threads", "-3"], "threads must be >= 1; got -3"),
+    (["mobilenetv2_050", "--batch", "0"], "batch must be >= 1"),
+    (["mobilenetv2_05"], "unknown model 'mobilenetv2_05'"),
+    (["mobilenetv2_050", "--vs", "nosuchnet"], "unknown model 'nosuchnet'"),
+    (["mobilenetv2_050", "--format", "yaml"], "unknown format 'yaml'"),
+    ([], "no model given"),
+    (["--predict", "mobilenetv2_050", "--table", "/nonexistent/t.json"], "does not exist"),
+])
+def test_cli_bad_input_is_one_line_exit_2(capsys, args, message):
+    from skmobile.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "latency", *args])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and message in err and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_cli_errors_print_one_line(capsys):
+    from skmobile.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["bench", "latency", "mobilenetv2_050", "--runtime", "tflite"])
+    err = capsys.readouterr().err
+    assert err == "error: unknown runtime 'tflite'; allowed: torch, onnxruntime\n"
+
+
+def test_cli_cuda_without_cuda_is_one_line(capsys, monkeypatch):
+    from skmobile.cli import main
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "latency", "mobilenetv2_050", "--device", "cuda"])
+    assert exc.value.code == 2 and "device 'cuda' is unavailable" in capsys.readouterr().err
+
+
+def test_cli_measures_a_tiny_model_as_json(monkeypatch, capsys):
+    from skmobile.cli import main
+    from skmobile.latency import timer
+    from skmobile.models import _registry
+
+    monkeypatch.setitem(_registry._REGISTRY, "tiny_latency", _registry.ModelEntry(
+        "tiny_latency", "test-cifar", lambda **kw: Tiny(), "tiny", False))
+    monkeypatch.setitem(_registry._REGISTRY, "tiny_latency2", _registry.ModelEntry(
+        "tiny_latency2", "test-cifar", lambda **kw: Tiny(), "tiny", False))
+    monkeypatch.setattr(timer, "TimingPlan", lambda **kw: TINY)
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "latency", "tiny_latency", "--vs", "tiny_latency2", "--runtime", "torch",
+              "--input-size", "16", "--format", "json"])
+    assert exc.value.code == 0
+    out = json.loads(capsys.readouterr().out)
+    first = out["models"][0]
+    assert first["model"] == "tiny_latency" and first["vs"]["base"] == "tiny_latency2"
+    assert first["vs"]["ratio"]["n"] == 2 and first["ms"]["n"] == 4 and first["input_size"] == 16
+    assert out["setting"]["runtime"] == "torch" and out["machine"]["cpu"]
+
+
+# --- search integration (fake trainer, fake timing: no training, no measuring) ----------------------
+
+@pytest.fixture
+def fake_search(monkeypatch, tmp_path):
+    import os
+
+    from skmobile.latency import cache as cache_mod
+
+    tests = os.path.dirname(os.path.abspath(__file__))
+    monkeypatch.setenv("SKMOBILE_SEARCH_TRAINER", "test_search_support:FakeTrainer")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("SKMOBILE_FAKE_SLEEP", "0")
+    monkeypatch.delenv("SKMOBILE_FAKE_FAIL", raising=False)
+    measured = []
+
+    def fake_measure(arch, setting):
+        measured.append(arch.canonical())
+        return {"latency_ms": 1.0 + len(json.dumps(arch.canonical())) / 1000, "latency_p10_ms": 1.0,
+                "latency_p90_ms": 2.0, "latency_calls": 3,
+                **__import__("skmobile.latency.measure", fromlist=["x"]).record_setting(setting)}
+
+    monkeypatch.setattr(cache_mod, "measure_one", fake_measure)
+    from skmobile.search.runner import SearchConfig, run_search
+
+    def search(**kw):
+        kw.setdefault("storage", f"sqlite:///{tmp_path}/s.db")
+        kw.setdefault("live", False)
+        kw.setdefault("latency_cache", str(tmp_path / "lat.sqlite"))
+        return run_search(SearchConfig(**kw))
+
+    return search, measured
+
+
+def _study_trials(tmp_path, study):
+    import optuna
+
+    from skmobile.search.storage import open_storage
+
+    return optuna.load_study(study_name=study, storage=open_storage(f"sqlite:///{tmp_path}/s.db")).get_trials()
+
+
+def test_search_error_latency_stores_latency_and_a_rerun_hits_the_cache(fake_search, tmp_path):
+    from optuna.trial import TrialState
+
+    search, measured = fake_search
+    first = search(space="mobile", objective="error,latency", trials=3, study="a", seed=5)
+    trials = _study_trials(tmp_path, "a")
+    assert first["study"] == "a" and len(trials) == 3
+    for t in trials:
+        assert t.state == TrialState.COMPLETE
+        a = t.user_attrs
+        assert t.values[1] == pytest.approx(a["latency_ms"])
+        assert a["latency_runtime"].startswith("onnxruntime") and a["latency_threads"] == 1 and a["latency_machine"]
+    distinct = len({json.dumps(t.user_attrs["spec"], sort_keys=True) + t.user_attrs["model"] for t in trials})
+    assert first["latency"]["measured"] == len(measured) == distinct
+    assert first["latency"]["cache_hits"] == 3 - distinct
+    # the same seed in a new study proposes the same configurations: nothing is measured again
+    second = search(space="mobile", objective="error,latency", trials=3, study="b", seed=5)
+    assert second["latency"]["measured"] == 0 and second["latency"]["cache_hits"] == 3
+    assert len(measured) == distinct
+    again = _study_trials(tmp_path, "b")
+    assert [t.user_attrs["latency_ms"] for t in again] == [t.user_attrs["latency_ms"] for t in trials]
+    assert all(t.user_attrs["latency_cached"] for t in again)
+
+
+def test_search_max_latency_is_a_constraint_and_multi_keeps_mflops(fake_search, tmp_path):
+    search, _ = fake_search
+    out = search(space="mobile", trials=2, study="c", max_latency_ms=1.05)
+    for t in _study_trials(tmp_path, "c"):
+        cons = t.constraints   # {name: value}, value <= 0 when satisfied
+        assert cons["latency_ms"] == pytest.approx(t.user_attrs["latency_ms"] - 1.05)
+        assert t.values[1] == pytest.approx(t.user_attrs["mflops"])
+    assert out["latency"]["trials"] == 2
+
+
+def test_search_bad_latency_options_are_one_line(fake_search, tmp_path):
+    search, measured = fake_search
+    with pytest.raises(SKMobileError, match="unknown latency mode 'guess'"):
+        search(space="mobile", trials=1, latency="guess")
+    with pytest.raises(SKMobileError, match="--max-latency-ms must be > 0"):
+        search(space="mobile", trials=1, max_latency_ms=0)
+    with pytest.raises(SKMobileError, match="does not exist"):
+        search(space="mobile", trials=1, latency="predict", latency_table=str(tmp_path / "none.json"))
+    assert measured == [] and not (tmp_path / "s.db").exists()
+
+
+def test_search_predict_sums_the_table(fake_search, tmp_path, monkeypatch):
+    search, measured = fake_search
+    table = predictor.LatencyTable({**json.loads(json.dumps(Setting().__dict__))}, {}, overhead_ms=0.25)
+    table.save(tmp_path / "table.json")
+    timed = []
+
+    def fake_add(self, units, setting, plan=None, on_unit=None):
+        new = [u for u in units if u.key not in self.entries]
+        for u in new:
+            self.entries[u.key] = {"kind": u.kind, "ms": 0.01}
+        timed.extend(new)
+        return len(new)
+
+    monkeypatch.setattr(predictor.LatencyTable, "add_units", fake_add)
+    out = search(space="mobile", trials=2, study="p", latency="predict", latency_table=str(tmp_path / "table.json"))
+    assert measured == [] and out["latency"]["predicted"] == 2 and out["latency"]["measured"] == 0
+    for t in _study_trials(tmp_path, "p"):
+        a = t.user_attrs
+        units = predictor.units_of(Arch(a["model"], {k: v for k, v in a["spec"].items() if k != "num_classes"}))
+        assert a["latency_source"] == "predicted"
+        assert a["latency_ms"] == pytest.approx(0.25 + 0.01 * len(units), abs=1e-3)
+    assert len(predictor.LatencyTable.load(tmp_path / "table.json").entries) == len({u.key for u in timed})
+
+
+def test_live_view_and_trial_line_show_latency():
+    from types import SimpleNamespace
+
+    from optuna.trial import TrialState
+    from rich.console import Console
+
+    from skmobile.search.live import LiveView, trial_line
+
+    t = SimpleNamespace(number=0, state=TrialState.COMPLETE, values=[10.0, 3.5], value=None,
+                        user_attrs={"label": "m", "val_error": 10.0, "latency_ms": 3.5, "latency_cached": True,
+                                    "mflops": 300.0, "params": 3e6, "wall_s": 2},
+                        datetime_start=None, datetime_complete=None)
+    assert "3.50 ms (cached)" in trial_line(t)
+    view = LiveView("s", "db", 1, second="latency_ms")
+    view.update([t])
+    console = Console(record=True, width=160)
+    console.print(view)
+    text = console.export_text()
+    assert "latency ms" in text and "3.50" in text and "val error vs full-size latency (ms)" in text
