@@ -51,7 +51,7 @@ def test_ctrl_c_during_a_search_trial_is_one_line_exit_130_and_the_trial_failed(
         number = _running(storage, "s")[0]
         time.sleep(1.0)  # inside the fake trainer's sleep
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=180)
     finally:
         proc.kill()
     assert proc.returncode == 130, err
@@ -72,7 +72,7 @@ def test_ctrl_c_during_training_keeps_the_last_complete_epoch(tmp_path):
         assert _wait_for(lambda: (out_dir / "state.json").is_file(), timeout=240), "no epoch finished"
         time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=180)
     finally:
         proc.kill()
     assert proc.returncode == 130, err
