@@ -71,12 +71,15 @@ class Objective:
     max_mflops: float | None = None
     max_params: float | None = None
     on_progress: Callable | None = None     # (trial number, epoch, metrics) for the live view
+    device: str | None = None               # the device trials train on, recorded in every trial
     latency: Callable | None = None         # (model, kwargs) -> latency attrs (skmobile.latency.provider)
     max_latency_ms: float | None = None
 
     def __call__(self, trial: optuna.Trial):
         start = time.time()
         trial.set_user_attr(WORKER_ATTR, worker_id())
+        if self.device is not None:
+            trial.set_user_attr("device", self.device)
         retried = retried_trial_number(trial)
         if retried is not None:  # a retry copies the dead trial's attributes: mark, clear its failure
             trial.set_user_attr("retry_of", retried)

@@ -25,6 +25,7 @@ from optuna.trial import TrialState
 from rich.console import Console
 
 from skmobile.errors import Interrupted, SKMobileError, choose
+from skmobile.train.device import resolve_device
 
 from .grid import GRIDS, enqueue_grid, grid_picker
 from .live import LiveView, epoch_line, trial_line
@@ -54,6 +55,7 @@ class SearchConfig:
     seed: int = 0
     train_limit: int | None = None
     epochs: int | None = None
+    device: str = "cpu"                 # cpu | cuda | cuda:N | auto (CUDA when present)
     live: bool = True
     worker_index: int = 0               # set for the processes ``workers > 1`` starts
     latency: str | None = None          # measure | predict (default measure when latency is used)
@@ -71,6 +73,7 @@ class SearchConfig:
         from skmobile.train import BUDGETS
 
         choose("budget", self.budget, BUDGETS)
+        resolve_device(self.device)  # CUDA asked for where there is none: one line, before any study is opened
         for name in ("trials", "workers", "seeds", "train_limit", "epochs"):
             v = getattr(self, name)
             if v is not None and v < (0 if name == "trials" else 1):
@@ -172,8 +175,9 @@ def _search(cfg: SearchConfig, console: Console | None) -> dict:
     cfg.validate()
     console = console or Console(stderr=False)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    device = resolve_device(cfg.device)
     trainer = trainer_from_env(dataset=cfg.dataset, data_dir=cfg.data_dir, budget=cfg.budget,
-                               train_limit=cfg.train_limit, epochs=cfg.epochs)
+                               train_limit=cfg.train_limit, epochs=cfg.epochs, device=device)
     trainer.prepare(check_data=True)
     latency = cfg.latency_provider()   # a missing predictor table fails here, before any trial
     study = open_study(cfg)
@@ -196,7 +200,7 @@ def _search(cfg: SearchConfig, console: Console | None) -> dict:
     if cfg.workers > 1 and cfg.worker_index == 0:
         _run_workers(cfg, study, n_trials, console, storage_shown, baseline)
     else:
-        _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, baseline, latency)
+        _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, baseline, latency, device)
     sweep_stale(study)
     trials = study.get_trials(deepcopy=False)
     counts = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
@@ -216,7 +220,8 @@ def latency_summary(latency, trials) -> dict:
             "predicted": sum(a.get("latency_source") == "predicted" for a in attrs)}
 
 
-def _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, baseline, latency=None) -> None:
+def _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, baseline, latency=None,
+              device="cpu") -> None:
     view = LiveView(cfg.study_name, storage_shown, n_trials, 1, cfg.objective != "error", baseline,
                     second=SECOND_OBJECTIVE.get(cfg.objective, "mflops"))
     live = _live(console, view) if cfg.live and n_trials else None
@@ -228,7 +233,7 @@ def _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, basel
             console.print(epoch_line(number, epoch, metrics), highlight=False, soft_wrap=True)
 
     objective = Objective(pick, trainer, cfg.objective, cfg.max_mflops, cfg.max_params, on_progress=on_progress,
-                          latency=latency, max_latency_ms=cfg.max_latency_ms)
+                          latency=latency, max_latency_ms=cfg.max_latency_ms, device=device)
     view.update(study.get_trials(deepcopy=False))
     running: list[int] = []
 
@@ -310,7 +315,7 @@ def worker_argv(cfg: SearchConfig, index: int, trials: int) -> list[str]:
     argv = [sys.executable, "-m", "skmobile", "search", *space, "--trials", str(trials),
             "--storage", cfg.storage_url, "--study", cfg.study_name, "--workers", "1", "--objective", cfg.objective,
             "--seeds", str(cfg.seeds), "--dataset", cfg.dataset, "--budget", cfg.budget, "--seed", str(cfg.seed),
-            "--worker-index", str(index), "--no-live", "--latency-runtime", cfg.latency_runtime,
+            "--device", cfg.device, "--worker-index", str(index), "--no-live", "--latency-runtime", cfg.latency_runtime,
             "--latency-threads", str(cfg.latency_threads)]
     for flag, value in (("--max-mflops", cfg.max_mflops), ("--max-params", cfg.max_params), ("--grid", cfg.grid),
                         ("--data-dir", cfg.data_dir), ("--train-limit", cfg.train_limit), ("--epochs", cfg.epochs),

@@ -95,7 +95,7 @@ class ProxyTrainer:
                    "macs": cx.macs if cx else None, "input_size": loaders.image_size,
                    **{k: v for k, v in (run.shape or {}).items() if k in ("net_input", "stage_maps", "largest_rf",
                                                                         "last_map_ok")}},
-            protocol={"dataset": loaders.name, "budget": self.budget,
+            protocol={"dataset": loaders.name, "budget": self.budget, "device": self.device,
                       "train_images": train_limit, "val_images": self.val_size,
                       "test_images": len(loaders.test.dataset) if loaders.test is not None else None,
                       "batch_size": recipe.batch_size, "lr": run.lr,

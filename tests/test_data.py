@@ -186,6 +186,112 @@ def test_fashion_mnist_scale_exposes_scales(fmnist_dir):
     assert torch.equal(L2.test.dataset.scales, test.scales)
 
 
+# --- Fashion-MNIST-canvas -----------------------------------------------------------------------------
+
+def test_place_on_canvas_is_seeded_and_in_range():
+    from skmobile.data import CANVAS_SCALE_RANGE, place_on_canvas
+
+    imgs = np.full((300, 28, 28), 200, np.uint8)
+    a, sa, ca = place_on_canvas(imgs, seed=3, split=0)
+    b, sb, cb = place_on_canvas(imgs, seed=3, split=0)
+    c, sc, cc = place_on_canvas(imgs, seed=4, split=0)
+    d, sd, _ = place_on_canvas(imgs, seed=3, split=1)
+    assert torch.equal(a, b) and torch.equal(sa, sb) and torch.equal(ca, cb)
+    assert not torch.equal(sa, sc) and not torch.equal(ca, cc) and not torch.equal(sa, sd)
+    assert a.shape == (300, 1, 56, 56) and a.dtype == torch.uint8
+    assert sa.shape == (300,) and ca.shape == (300, 2) and ca.dtype == torch.int64
+    lo, hi = CANVAS_SCALE_RANGE
+    assert float(sa.min()) >= lo - 1 / 56 and float(sa.max()) <= hi
+    # the draw covers the range (300 uniform draws: both ends within 10 % of it)
+    assert float(sa.min()) < lo + 0.15 and float(sa.max()) > hi - 0.15
+    side = (sa * 28).round().long()
+    assert int((ca + side[:, None]).max()) <= 56 and int(ca.min()) >= 0
+    # positions vary (not all centred) and the object is exactly where the corner says
+    assert len({tuple(r) for r in ca.tolist()}) > 100
+    for i in range(0, 300, 37):
+        top, left, s = int(ca[i, 0]), int(ca[i, 1]), int(side[i])
+        inside = a[i, 0, top:top + s, left:left + s]
+        assert int((inside > 100).sum()) >= (s - 2) ** 2
+        assert int((a[i, 0] > 100).sum()) == int((inside > 100).sum())  # nothing outside the box
+
+
+def test_canvas_keeps_content_scaled():
+    """An object is the source image resized: a half-bright left half stays on the left, any scale."""
+    from skmobile.data import place_on_canvas
+
+    imgs = np.zeros((40, 28, 28), np.uint8)
+    imgs[:, :, :14] = 255
+    a, s, c = place_on_canvas(imgs, seed=0, split=0)
+    for i in range(40):
+        top, left, side = int(c[i, 0]), int(c[i, 1]), int(round(float(s[i]) * 28))
+        box = a[i, 0, top:top + side, left:left + side].float()
+        half = side // 2
+        assert box[:, :max(half - 1, 1)].mean() > 200 and box[:, half + 1:].mean() < 50
+
+
+def test_fashion_mnist_canvas_loaders(fmnist_dir):
+    L = make_loaders("fashion-mnist-canvas", fmnist_dir, batch_size=8, val_size=8, seed=0)
+    test = L.test.dataset
+    assert L.image_size == 56 and L.in_chans == 1 and L.num_classes == 10
+    assert test.images.shape == (24, 1, 56, 56) and test.scales.shape == (24,) and test.corners.shape == (24, 2)
+    # labels preserved in order, and each canvas holds its own source object (class k: the block at row 2k)
+    assert test.labels.tolist() == [i % 10 for i in range(24)]
+    x, y, s = test.item_with_scale(5)
+    assert x.shape == (1, 56, 56) and y == 5 and s == pytest.approx(float(test.scales[5]))
+    for i in range(24):
+        side = round(float(test.scales[i]) * 28)
+        top, left = test.corners[i].tolist()
+        box = test.images[i, 0, top:top + side, left:left + side].float()
+        rows = box.mean(1)
+        k = int(test.labels[i])
+        assert abs(int(rows.argmax()) / side - (2 * k + 6) / 28) < 0.12
+    # train/val subsets carry their own scales and corners
+    assert L.train.dataset.scales.shape == (40,) and L.val.dataset.corners.shape == (8, 2)
+    test.return_scale = True
+    xb, yb, sb = test[[0, 1, 2]]
+    assert xb.shape == (3, 1, 56, 56) and torch.equal(sb, test.scales[:3])
+    # same seed, new call: identical; another seed: different draw
+    L2 = make_loaders("fashion-mnist-canvas", fmnist_dir, batch_size=8, val_size=8, seed=0)
+    assert torch.equal(L2.test.dataset.images, test.images) and torch.equal(L2.test.dataset.corners, test.corners)
+    L3 = make_loaders("fashion-mnist-canvas", fmnist_dir, batch_size=8, val_size=8, seed=1)
+    assert not torch.equal(L3.test.dataset.scales, test.scales)
+    # normalisation statistics computed in chunks equal the whole-set ones
+    from skmobile.data import _stats, _stats_chunked
+
+    imgs = L.train.dataset.images
+    for got, want in zip(_stats_chunked(imgs, chunk=7), _stats(imgs)):
+        assert got == pytest.approx(want, rel=1e-5)
+
+
+def test_dataset_typo_names_allowed():
+    from skmobile.data import DATASETS
+
+    with pytest.raises(SKMobileError) as exc:
+        make_loaders("fashion-mnist-canvs")
+    msg = str(exc.value)
+    assert "\n" not in msg and "'fashion-mnist-canvs'" in msg and all(name in msg for name in DATASETS)
+
+
+def test_cli_dataset_typo_is_one_line_exit_2(fmnist_dir, capsys):
+    from skmobile.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "sknet50", "--dataset", "fashion-mnist-canvs", "--data-dir", str(fmnist_dir)])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and err.startswith("error:") and "fashion-mnist-canvas" in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_train_help_lists_every_dataset():
+    import inspect
+
+    from skmobile.commands.train import train_cmd
+    from skmobile.data import DATASETS
+
+    helptext = inspect.signature(train_cmd).parameters["dataset"].default.help
+    assert sorted(n.strip() for n in helptext.split("|")) == sorted(DATASETS)
+
+
 # --- CIFAR ----------------------------------------------------------------------------------------------
 
 def write_cifar10(root, n=6):

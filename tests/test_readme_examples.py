@@ -30,7 +30,7 @@ SKIPPED = [
                                                 "2 cores even with the fake trainer; test_outputs.py checks where "
                                                 "reproduce writes by default"),
     (lambda a: a[:2] == ["skmobile", "eval"], "needs the checkpoint `skmobile train` writes"),
-    (lambda a: a[:2] == ["skmobile", "analyze"], "needs a checkpoint trained on fashion-mnist-scale"),
+    (lambda a: a[:2] == ["skmobile", "analyze"], "needs the checkpoints `skmobile train` writes"),
     (lambda a: a[:2] == ["skmobile", "bench"], "benchmarks: minutes of timing"),
     (lambda a: a[:2] == ["skmobile", "export"], "builds, exports and checks a full-size model in onnxruntime "
                                                 "(minutes on 2 cores)"),

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from skmobile.report import add_result, load_records
-from skmobile.report.conclusions import conclusions
+from skmobile.report.conclusions import conclusions, table4_kind
 from skmobile.tables import get_table
 
 T7 = get_table(7)
@@ -38,7 +38,7 @@ def test_conclusions_hold_fail_and_inconclusive():
     weak = conclusions(T7, _errors({"K3+K5": ((10.0, 11.0, 10.5), (10.2, 10.9, 10.6))}))
     sk = next(c for c in weak if c["id"] == "sk_beats_sum")
     assert sk["verdict"] == "inconclusive"
-    assert "evidence too weak" in sk["comparisons"][0]["reason"]
+    assert "no difference detected" in sk["comparisons"][0]["reason"]
 
     one_seed = conclusions(T7, {r.label: [10.0] for r in T7.rows})
     assert all(c["verdict"] == "inconclusive" for c in one_seed)
@@ -47,18 +47,25 @@ def test_conclusions_hold_fail_and_inconclusive():
 
 def test_table6_and_table4_claims_name_the_paper_rows():
     t6 = get_table(6)
-    (c6,) = conclusions(t6, {})
-    assert c6["id"] == "five_by_five_best" and len(c6["comparisons"]) == 4
-    assert all(x["better"].startswith("3x3, D=2, G=32") for x in c6["comparisons"])
-    assert c6["verdict"] == "inconclusive"  # nothing measured
+    tie, dilated = conclusions(t6, {})
+    assert tie["id"] == "two_best_tie" and len(tie["comparisons"]) == 7
+    first = tie["comparisons"][0]
+    assert first["kind"] == "tie" and first["better"].startswith("3x3, D=2") and first["worse"].startswith("5x5")
+    assert first["paper_diff_pp"] == pytest.approx(0.01)
+    assert {x["better"][:8] for x in tie["comparisons"][1:]} == {"3x3, D=2", "5x5, D=1"}
+    assert dilated["id"] == "dilated_beats_large"
+    assert [(x["better"][:8], x["worse"][:8]) for x in dilated["comparisons"]] == [("3x3, D=3", "7x7, D=1"),
+                                                                                   ("3x3, D=2", "5x5, D=1")]
+    assert tie["verdict"] == dilated["verdict"] == "inconclusive"  # nothing measured
     try:
         t4 = get_table(4)
     except Exception:  # Table 4 lands separately
         pytest.skip("Table 4 is not in skmobile.tables yet")
     claims = conclusions(t4, {})
-    assert {c["id"] for c in claims} >= {"sk_se_base_0.5x", "sk_se_base_1.0x"}
+    assert {c["id"] for c in claims} == {"sk_beats_se_and_base_0.5x", "sk_beats_se_and_base_1.0x"}
     for c in claims:
-        assert len(c["comparisons"]) == 2
+        assert [(x["better"][-4:], table4_kind(x["worse"])) for x in c["comparisons"]] == [("+ SK", "se"),
+                                                                                           ("+ SK", "base")]
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +116,14 @@ def test_report_cli_renders_everything_and_is_byte_stable(study, tmp_path):
     md = (out / "table6.md").read_text()
     for row in get_table(6).rows:
         assert row.label in md
-    assert "± " in md and "(n=3)" in md and "fashion-mnist" in md and "trial" in md
+    assert " SD " in md and "(n=3)" in md and "fashion-mnist" in md and "trial" in md
     assert "## Does the paper's conclusion hold on the proxy?" in md and "Welch" in md
-    assert re.search(r"\*\*The 5x5-equivalent .*: holds\*\*", md)
+    # the study's D=2 row is 1.8 pp below the 5x5 row: the paper's tie does not hold, dilation beats size
+    assert re.search(r"\*\*The two best settings .*tie .*: does not hold\*\*", md)
+    assert re.search(r"\*\*3x3 kernels with dilation .*: holds\*\*", md)
+    assert "Holm over the table's 9 tests" in md and "Spearman rho" in md and "Kendall tau" in md
+    assert "smallest gap this run detects" in md and "[95% CI" in md
+    assert "rank configurations" not in md
 
     rows = json.loads((out / "table6.json").read_text())
     assert len(rows) == 5
@@ -121,6 +133,8 @@ def test_report_cli_renders_everything_and_is_byte_stable(study, tmp_path):
         assert {"params_m", "gflops", "convention", "top1_err", "top1_err_std", "top1_err_n",
                 "top1_err_seeds", "proxy"} <= set(m)
         assert m["top1_err_n"] == 3 and len(m["top1_err_seeds"]) == 3
+        lo, hi = m["top1_err_ci95"]
+        assert lo < m["top1_err"] < hi
         assert m["proxy"]["dataset"] == "fashion-mnist" and m["proxy"]["budget"] == "trial"
     assert rows[1]["measured"]["top1_err"] == pytest.approx(8.5)  # 3x3 D=2 row, percent
     assert (out / "table6.csv").read_text().count("\n") == 6
@@ -129,7 +143,9 @@ def test_report_cli_renders_everything_and_is_byte_stable(study, tmp_path):
     _html_is_self_contained(html)
     imgs = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
     assert len(imgs) == 3 and all(base64.b64decode(i)[:4] == b"\x89PNG" for i in imgs)
-    assert "holds" in html and "<table>" in html
+    assert "holds" in html and "<table>" in html and "Kendall tau" in html and "rank configurations" not in html
+    stats = json.loads((out / "table6_conclusions.json").read_text())["statistics"]
+    assert stats["holm_family"] == 9 and stats["seeds_per_row"] == 3 and stats["rank_agreement_with_paper"]["n"] == 5
 
     first = {n: (out / n).read_bytes() for n in ("table6.md", "table6.csv", "table6.json", "table6_conclusions.json")}
     res = CliRunner().invoke(app, args)

@@ -214,11 +214,15 @@ def test_cli_train_eval_bench(fmnist_dir, tmp_path, capsys):
 
     # the attention analysis reads the same checkpoint (the real CLI path, not a hand-built model)
     rep = tmp_path / "rep"
-    code, stdout, err = _cli(["analyze", "attention", str(out), "--dataset", "fashion-mnist-scale", "--data-dir",
-                              str(fmnist_dir), "--bins", "2", "--out", str(rep)], capsys)
+    code, stdout, err = _cli(["analyze", "attention", str(out), "--data-dir", str(fmnist_dir), "--limit", "8",
+                              "--out", str(rep)], capsys)
     assert code in (0, None), err
     result = json.loads((rep / "attention.json").read_text())
-    assert result["checkpoint"]["model"] == "sknet50" and len(result["units"]) > 0
+    ck = result["checkpoints"][0]
+    assert ck["model"] == "sknet50" and ck["command_recorded"] and len(result["stages"]) > 0
+    assert ck["command"].startswith("skmobile train sknet50 --dataset fashion-mnist --budget default --seed 0 "
+                                    "--batch-size 16 --val-size 8 --epochs 1")
+    assert all(e["verdict"].startswith("not tested (1 model") for s in result["stages"] for e in s["changes"])
     assert {"attention.md", "attention.png", "attention.svg"} <= {p.name for p in rep.iterdir()}
 
     code, stdout, err = _cli(["bench", "train", "sknet50", "--fusion", "torch,nosuch", "--steps", "1", "--warmup", "0",

@@ -1,4 +1,5 @@
-"""``skmobile analyze attention CHECKPOINT``: SK attention vs object scale (the paper's Figures 3/4)."""
+"""``skmobile analyze attention CHECKPOINT...``: SK attention as the same images' centre is enlarged,
+over several trained models (the paper's Figures 3 and 4)."""
 
 from __future__ import annotations
 
@@ -23,59 +24,88 @@ def load_trained(checkpoint: Path):
     return load_model(checkpoint)
 
 
-def _quality(checkpoint: Path) -> dict:
-    """Model, data set, epochs and last errors recorded in the checkpoint (so readers see how trained it is)."""
-    try:
-        from ..train import read_checkpoint
+def _provenance(checkpoint: Path) -> dict:
+    """Path, weights hash, training record and command of a checkpoint (see report.attention)."""
+    from ..report.attention import checkpoint_record
+    from ..train import read_checkpoint
+    from ..train.checkpoint import checkpoint_paths
 
-        state = read_checkpoint(checkpoint)[1]
-    except Exception:  # noqa: BLE001 - quality is informative only
-        return {}
-    last = (state.get("history") or [{}])[-1]
-    return {"model": state.get("model"), "dataset": state.get("dataset"), "epochs": state.get("epochs_done"),
-            "val_error": last.get("val_error"), "test_error": state.get("test_error")}
+    state = read_checkpoint(checkpoint)[1]
+    return checkpoint_record(checkpoint, state, checkpoint_paths(checkpoint)[0])
+
+
+def _factors(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise SKMobileError(f"--factors {text!r} must be comma-separated numbers >= 1, e.g. 1.0,1.5,2.0") from None
+    if 1.0 not in values or any(v < 1.0 for v in values) or len(set(values)) != len(values) or len(values) < 2:
+        raise SKMobileError(f"--factors {text!r} must hold 1.0 and at least one larger factor, each once, "
+                            "e.g. 1.0,1.5,2.0")
+    return values
 
 
 @analyze_app.command("attention")
 def attention_cmd(
-    checkpoint: Path = typer.Argument(..., help="checkpoint directory or file from `skmobile train --out DIR`"),
-    dataset: str = typer.Option("fashion-mnist-scale", "--dataset", help="a data set with per-sample scales"),
+    checkpoints: list[Path] = typer.Argument(..., help="checkpoint directories from `skmobile train --out DIR`, "
+                                                       "one per independently trained model (>= 3 for the test)"),
+    dataset: str = typer.Option(None, "--dataset", help="test images (default: the data set the models trained on)"),
     data_dir: str = typer.Option(None, "--data-dir"),
-    bins: int = typer.Option(7, "--bins", help="number of scale bins"),
+    factors: str = typer.Option("1.0,1.5,2.0", "--factors", help="centre enlargements, the paper's 1.0,1.5,2.0"),
     limit: int = typer.Option(None, "--limit", help="use only the first N test images"),
-    seed: int = typer.Option(0, "--seed", help="data seed (the scale draw)"),
+    seed: int = typer.Option(0, "--seed", help="data seed (for seeded data sets)"),
     out: Path = typer.Option(Path("reports"), "--out", help="output directory"),
 ) -> None:
-    """Mean attention to the larger kernel minus the smaller one, per SK unit, as object scale grows."""
+    """Per-channel attention to the larger kernel minus the smaller, per stage, as the same images' centre
+    is enlarged 1.0x/1.5x/2.0x, over several trained models (the paper's Figures 3 and 4)."""
     from ..data import make_loaders
     from ..layers import SKConv2d
     from ..report import attention as att
 
-    if bins < 2:
-        raise SKMobileError(f"--bins must be >= 2; got {bins}")
+    steps = _factors(factors)
     check_at_least("--limit", limit, 1)
     check_out_dir(out)
-    model = load_trained(checkpoint)
-    if not any(isinstance(m, SKConv2d) and m.attn is not None for m in model.modules()):
-        raise SKMobileError(f"{checkpoint} holds no SK unit with attention; train an SK model")
+    records = [_provenance(ck) for ck in checkpoints]  # also checks every checkpoint exists and reads
+    hashes = {}
+    for ck, rec in zip(checkpoints, records):
+        if rec["sha256"] in hashes:
+            raise SKMobileError(f"{ck} holds the same weights as {hashes[rec['sha256']]}; give independently "
+                                "trained models")
+        hashes[rec["sha256"]] = ck
+    trained_on = sorted({str(r["dataset"]) for r in records})
+    if dataset is None:
+        if len(trained_on) != 1:
+            raise SKMobileError(f"the checkpoints were trained on different data sets ({', '.join(trained_on)}); "
+                                "pass --dataset")
+        dataset = trained_on[0]
     loaders = make_loaders(dataset, data_dir, seed=seed, val_size=0, augment=False)  # only the test split is read
     test = loaders.test.dataset
-    try:
-        att.dataset_scales(test)
-    except ValueError as exc:
-        raise SKMobileError(f"{dataset}: {exc}") from None
+    per_model = []
     with console.status("collecting attention..."):
-        meta, scales = att.attention_differences(model, test, limit=limit)
-    if not meta:
-        raise SKMobileError("no SK unit with two paths of different receptive fields in this model")
-    result = att.analyze(meta, scales, bins=bins, lo=0.3 if dataset == "fashion-mnist-scale" else None,
-                         hi=1.0 if dataset == "fashion-mnist-scale" else None)
-    command = f"skmobile analyze attention {checkpoint} --dataset {dataset}" + (f" --limit {limit}" if limit else "") \
-        + (f" --bins {bins}" if bins != 7 else "") + f" --out {out}"
-    result["checkpoint"] = _quality(checkpoint)
-    paths = att.write(result, out, str(checkpoint), command)
-    console.print(f"{len(result['units'])} SK units: {result['units_rising']} rise with scale, "
-                  f"{result['units_falling']} fall -> " + ", ".join(str(p) for p in paths))
+        for ck, rec in zip(checkpoints, records):
+            model = load_trained(ck)
+            if not any(isinstance(m, SKConv2d) and m.attn is not None for m in model.modules()):
+                raise SKMobileError(f"{ck} holds no SK unit with attention; train an SK model")
+            if rec["num_classes"] not in (None, loaders.num_classes):
+                raise SKMobileError(f"{dataset} has {loaders.num_classes} classes but {ck}'s model has "
+                                    f"{rec['num_classes']}")
+            units = att.measure_model(model, test, loaders.num_classes, factors=steps, limit=limit)
+            if not units:
+                raise SKMobileError(f"{ck}: no SK unit with two paths of different receptive fields")
+            per_model.append(units)
+    try:
+        result = att.combine_models(per_model, steps, loaders.classes)
+    except ValueError as exc:
+        raise SKMobileError(str(exc)) from None
+    result.update(dataset=dataset, n_images=min(limit or len(test), len(test)), checkpoints=records)
+    command = ("skmobile analyze attention " + " ".join(str(c) for c in checkpoints) + f" --dataset {dataset}"
+               + (f" --factors {factors}" if steps != att.FACTORS else "") + (f" --limit {limit}" if limit else "")
+               + f" --out {out}")
+    paths = att.write(result, out, command)
+    verdicts = [e["verdict"] for st in result["stages"] for e in st["changes"]]
+    console.print(f"{len(result['stages'])} stages x {len(steps) - 1} enlargements over {len(checkpoints)} models: "
+                  + ", ".join(f"{v} {verdicts.count(v)}" for v in sorted(set(verdicts))) + " -> "
+                  + ", ".join(str(p) for p in paths))
 
 
 def register(app: typer.Typer) -> None:

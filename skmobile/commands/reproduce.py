@@ -23,6 +23,7 @@ def reproduce_cmd(
     dataset: str = typer.Option("fashion-mnist", "--dataset", help="proxy data set for --train"),
     data_dir: str = typer.Option(None, "--data-dir", help="data set directory for --train"),
     budget: str = typer.Option("trial", "--budget", help="proxy budget for --train: trial | table | default"),
+    device: str = typer.Option("cpu", "--device", help="device for --train: cpu | cuda | cuda:N | auto"),
     out: Path = typer.Option(None, "--out", help="output directory (default: a new runs/reports-DATE-TIME)"),
     force: bool = typer.Option(False, "--force", help="replace files in --out even when they record measurements "
                                                       "the new ones would drop (e.g. accuracy columns)"),
@@ -40,7 +41,7 @@ def reproduce_cmd(
     check_out_dir(out)
     if train:
         check_at_least("--seeds", seeds, 1)
-        _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, force)
+        _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, force, device)
         return
     with staged(out, force) as stage, console.status(f"measuring Table {table}...") as status:
         rows, paths = write_complexity_report(table, stage,
@@ -50,7 +51,7 @@ def reproduce_cmd(
     console.print(f"Table {table}: {n_measured}/{len(rows)} rows measured -> " + ", ".join(str(p) for p in paths))
 
 
-def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, force) -> None:
+def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, force, device="cpu") -> None:
     from ..outputs import staged
     from ..report import REPORT_TABLES
     from ..search import run_search
@@ -61,17 +62,23 @@ def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, ou
         raise SKMobileError(f"--train is available for Tables {', '.join(map(str, REPORT_TABLES))}; "
                             f"Table {table} has no proxy grid (use --no-train)")
     cfg = SearchConfig(grid=f"table{table}", seeds=seeds, storage=storage, study=study, dataset=dataset,
-                       data_dir=data_dir, budget=budget)
+                       data_dir=data_dir, budget=budget, device=device)
     summary = run_search(cfg, console)
     console.print(f"Table {table}: {summary['added']} trials run into {summary['storage']} (study {summary['study']})")
     command = (f"skmobile reproduce --table {table} --train --seeds {seeds}"
                + (f" --storage {storage}" if storage else "") + (f" --study {study}" if study else "")
                + (f" --dataset {dataset}" if dataset != "fashion-mnist" else "")
-               + (f" --budget {budget}" if budget != "trial" else "") + f" --out {out}")
+               + (f" --budget {budget}" if budget != "trial" else "")
+               + (f" --device {device}" if device != "cpu" else "") + f" --out {out}")
     records = _table_runs(cfg, table, study)
     with staged(out, force) as stage:
         lines = report_tables(records, [table], stage, command, shown=out)
     for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
+    from ..report.budgets import budget_resolution, resolution_lines
+    from ..tables import get_table
+
+    for line in resolution_lines(budget_resolution(get_table(table), records)):
         console.print(line, highlight=False, soft_wrap=True)
 
 

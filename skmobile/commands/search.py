@@ -41,6 +41,7 @@ def search_cmd(
     seed: int = typer.Option(0, "--seed", help="sampler and training seed"),
     train_limit: int = typer.Option(None, "--train-limit", help="training images per trial (default: the recipe's)"),
     epochs: int = typer.Option(None, "--epochs", help="epochs per trial (default: the recipe's)"),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N | auto (CUDA when present)"),
     list_spaces: bool = typer.Option(False, "--list-spaces", help="print the spaces with their sizes and exit"),
     live: bool = typer.Option(True, "--live/--no-live", help="the live view (on a terminal)"),
     fmt: str = typer.Option("text", "--format", help="text | json (the final summary)"),
@@ -60,7 +61,7 @@ def search_cmd(
     cfg = SearchConfig(space=space or "ablation", trials=trials, storage=storage, study=study, workers=workers,
                        objective=objective, max_mflops=max_mflops, max_params=max_params, grid=grid, seeds=seeds,
                        dataset=dataset, data_dir=data_dir, budget=budget, seed=seed, train_limit=train_limit,
-                       epochs=epochs, live=live and fmt == "text", worker_index=worker_index, latency=latency,
+                       epochs=epochs, device=device, live=live and fmt == "text", worker_index=worker_index, latency=latency,
                        max_latency_ms=max_latency_ms, latency_runtime=latency_runtime, latency_threads=latency_threads,
                        latency_table=latency_table, latency_cache=latency_cache)
     summary = run_search(cfg, console if fmt == "text" else Console(stderr=True))

@@ -63,7 +63,8 @@ def summary_table(title: str, rows: list[tuple[str, str]]) -> Table:
 def train_cmd(
     model: str = typer.Argument(..., help="registered model name, e.g. shufflenetv2_x0_5_sk, sknet50"),
     dataset: str = typer.Option("fashion-mnist", "--dataset",
-                                help="fashion-mnist | fashion-mnist-scale | cifar10 | cifar100 | folder"),
+                                help="fashion-mnist | fashion-mnist-scale | fashion-mnist-canvas | cifar10 | cifar100 | "
+                                "folder"),
     data_dir: str = typer.Option(None, "--data-dir", help="data folder (default: the data set's usual place)"),
     epochs: int = typer.Option(None, "--epochs", help="default: the proxy recipe's"),
     batch_size: int = typer.Option(None, "--batch-size", help="default: the proxy recipe's"),
@@ -105,6 +106,10 @@ def train_cmd(
     t0 = time.perf_counter()
     loaders = make_loaders(dataset, data_dir, batch_size=batch_size, val_size=val_size, seed=seed,
                            train_limit=limit, num_workers=workers)
+    command = (f"skmobile train {model} --dataset {dataset} --budget {budget} --seed {seed} --batch-size {batch_size} "
+               f"--val-size {val_size}" + "".join(f" {flag} {v}" for flag, v in (
+                   ("--epochs", epochs), ("--lr", lr), ("--train-limit", train_limit), ("--data-dir", data_dir))
+                   if v is not None))
     if len(loaders.train.dataset) < 2:
         raise SKMobileError(f"{len(loaders.train.dataset)} training image(s) left after --val-size {val_size}; "
                             "allowed: at least 2 (batch norm needs two images per batch)")
@@ -113,7 +118,7 @@ def train_cmd(
     try:
         run = train_proxy(model, loaders, budget=budget, seed=seed, epochs=epochs, lr=lr, device=device,
                           out_dir=out, resume=resume, progress=bar, on_epoch=on_epoch,
-                          meta={"train_limit": limit, "threads": n_threads})
+                          meta={"train_limit": limit, "threads": n_threads, "command": command})
     except KeyboardInterrupt:
         raise Interrupted(_kept(out)) from None
     net, res, cx, lr = run.model, run.result, run.complexity, run.lr

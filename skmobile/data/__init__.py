@@ -1,8 +1,9 @@
 """Real, installable data for proxy training (README, "Proxy training").
 
 :func:`make_loaders` is the one entry point: Fashion-MNIST (default, Debian ``dataset-fashion-mnist``),
-Fashion-MNIST-scale (seeded object scale in [0.3, 1.0], kept per sample), CIFAR-10/100 (python
-batches) and ImageFolder. A validation split is held out of the training set (seeded) for the search;
+Fashion-MNIST-scale (seeded object scale in [0.3, 1.0], kept per sample), Fashion-MNIST-canvas (seeded
+scale in [0.5, 2.0] and position on a 56 px canvas, both kept per sample), CIFAR-10/100 (python batches)
+and ImageFolder. A validation split is held out of the training set (seeded) for the search;
 the test split is the data set's own.
 """
 
@@ -17,13 +18,16 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 
 from ..errors import SKMobileError, choose
-from .arrays import ArrayDataset, Augment, ScaledDataset
+from .arrays import ArrayDataset, Augment, CanvasDataset, ScaledDataset
+from .canvas import CANVAS_SCALE_RANGE, CANVAS_SIZE, place_on_canvas
 from .cifar import load_cifar, safe_unpickle
 from .folder import FolderDataset, load_folder
 from .idx import parse_idx, read_idx, read_idx_pair
 from .scale import SCALE_RANGE, rescale_images
 
-DATASETS = ("fashion-mnist", "fashion-mnist-scale", "cifar10", "cifar100", "folder")
+#: Every data set name :func:`make_loaders` accepts (the one list; the CLI and errors name these).
+DATASETS = ("fashion-mnist", "fashion-mnist-scale", "fashion-mnist-canvas", "cifar10", "cifar100", "folder")
+FASHION_DATASETS = ("fashion-mnist", "fashion-mnist-scale", "fashion-mnist-canvas")
 #: Where the Debian package ``dataset-fashion-mnist`` installs the four IDX files.
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -31,7 +35,7 @@ FASHION_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyt
 #: Augmentation per data set: random crop (zero padding) + horizontal flip. Fashion-MNIST gets flips only:
 #: the proxy budgets are 1-3 epochs, too short for crops to pay off (measured: they slow convergence).
 AUGMENT = {"fashion-mnist": Augment(flip=True), "fashion-mnist-scale": Augment(flip=True),
-           "cifar10": Augment(pad=4, flip=True), "cifar100": Augment(pad=4, flip=True)}
+           "fashion-mnist-canvas": Augment(flip=True), "cifar10": Augment(pad=4, flip=True), "cifar100": Augment(pad=4, flip=True)}
 CIFAR_STATS = {"cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
                "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762))}
 
@@ -79,9 +83,23 @@ def _stats(images: torch.Tensor):
     return tuple(x.mean((0, 2, 3)).tolist()), tuple(x.std((0, 2, 3)).clamp_min(1e-3).tolist())
 
 
+def _stats_chunked(images: torch.Tensor, chunk: int = 4096):
+    """Per-channel mean and (unbiased) std of uint8 images / 255 without a float copy of the whole set."""
+    total = torch.zeros(images.shape[1], dtype=torch.float64)
+    squares = torch.zeros_like(total)
+    for start in range(0, images.shape[0], chunk):
+        x = images[start:start + chunk].double().div_(255.0)
+        total += x.sum((0, 2, 3))
+        squares += x.square().sum((0, 2, 3))
+    count = images.shape[0] * images.shape[2] * images.shape[3]
+    mean = total / count
+    var = (squares - count * mean.square()) / max(count - 1, 1)
+    return tuple(mean.tolist()), tuple(var.clamp_min(0).sqrt().clamp_min(1e-3).tolist())
+
+
 def _datasets(name, data_dir, seed, image_size):
     """(full train set, test set, num_classes, classes) without augmentation."""
-    if name in ("fashion-mnist", "fashion-mnist-scale"):
+    if name in FASHION_DATASETS:
         (tr_x, tr_y), (te_x, te_y) = load_fashion_mnist(data_dir)
         classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                    "Ankle boot"]
@@ -91,6 +109,12 @@ def _datasets(name, data_dir, seed, image_size):
             mean, std = _stats(tr)
             return (ArrayDataset(tr, torch.from_numpy(tr_y), mean, std, seed=seed),
                     ArrayDataset(te, torch.from_numpy(te_y), mean, std, seed=seed), 10, classes)
+        if name == "fashion-mnist-canvas":
+            tr, tr_s, tr_c = place_on_canvas(tr_x, seed, split=0)
+            te, te_s, te_c = place_on_canvas(te_x, seed, split=1)
+            mean, std = _stats_chunked(tr)
+            return (CanvasDataset(tr, torch.from_numpy(tr_y), tr_s, tr_c, mean, std, seed=seed),
+                    CanvasDataset(te, torch.from_numpy(te_y), te_s, te_c, mean, std, seed=seed), 10, classes)
         tr, tr_s = rescale_images(tr_x, seed, split=0)
         te, te_s = rescale_images(te_x, seed, split=1)
         mean, std = _stats(tr)
@@ -160,6 +184,6 @@ def make_loaders(name: str = "fashion-mnist", data_dir=None, *, batch_size: int 
         data_dir=str(data_dir) if data_dir is not None else None, classes=classes)
 
 
-__all__ = ["DATASETS", "FASHION_MNIST_DIR", "SCALE_RANGE", "ArrayDataset", "Augment", "FolderDataset", "Loaders",
-           "ScaledDataset", "find_fashion_mnist", "load_cifar", "load_fashion_mnist", "make_loaders", "parse_idx",
+__all__ = ["CANVAS_SCALE_RANGE", "CANVAS_SIZE", "DATASETS", "FASHION_MNIST_DIR", "SCALE_RANGE", "ArrayDataset",
+           "Augment", "CanvasDataset", "FolderDataset", "Loaders", "ScaledDataset", "place_on_canvas", "find_fashion_mnist", "load_cifar", "load_fashion_mnist", "make_loaders", "parse_idx",
            "read_idx", "read_idx_pair", "rescale_images", "safe_unpickle", "set_epoch"]

@@ -103,3 +103,15 @@ class ScaledDataset(ArrayDataset):
         if isinstance(index, (list, tuple, torch.Tensor)):
             return out + (self.scales[torch.as_tensor(index, dtype=torch.long)],)
         return out + (float(self.scales[index]),)
+
+
+class CanvasDataset(ScaledDataset):
+    """A :class:`ScaledDataset` whose objects also sit at a known place: ``corners`` (N, 2) int64, the
+    object's top-left (row, column) on the canvas; its side is ``scales * 28``."""
+
+    _per_sample = ("scales", "corners")
+
+    def __init__(self, images, labels, scales: torch.Tensor, corners: torch.Tensor, mean, std, augment=None,
+                 seed: int = 0):
+        super().__init__(images, labels, scales, mean, std, augment, seed)
+        self.corners = corners

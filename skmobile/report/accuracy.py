@@ -1,4 +1,4 @@
-"""Attach proxy accuracy (mean +- std over seeds) from study records to a table's measured rows."""
+"""Attach proxy accuracy (mean, SD and 95% CI over seeds) from study records to a table's measured rows."""
 
 from __future__ import annotations
 
@@ -57,6 +57,7 @@ def attach_accuracy(table: Table, rows: list[dict], per_row: dict[str, list[Reco
         s = summarize([r.test_error for r in recs])
         m = row["measured"]
         m["top1_err"], m["top1_err_std"], m["top1_err_n"] = s.mean, s.std, s.n
+        m["top1_err_ci95"] = [s.ci_lo, s.ci_hi] if s.ci_lo is not None else None
         m["top1_err_seeds"] = [{"seed": r.seed, "top1_err": rnd(r.test_error)} for r in recs]
         p = protocol({row["label"]: recs})
         m["proxy"] = {"dataset": p["dataset"], "budget": p["budget"], "epochs": p["epochs"], **proxy_shape(recs)}

@@ -81,3 +81,20 @@ def resolution_lines(res: dict) -> list[str]:
     if not res["between"]:
         lines.append("Rank agreement between budgets: the study holds one budget only.")
     return lines
+
+
+def report_lines(res: dict, shown: str | None) -> list[str]:
+    """The report's short form: how many rows of the shown budget miss the SD target, and the rank
+    agreement between budgets (per-row SDs are in the table itself)."""
+    lines = []
+    part = res["budgets"].get(shown)
+    if part:
+        rows = [r for r in part["rows"] if r["meets_target"] is not None]
+        over = [r["label"] for r in rows if not r["meets_target"]]
+        lines.append(f"Seed SD against the table budget's target (<= {res['sd_target_pp']:g} pp): {len(over)} of "
+                     f"{len(rows)} rows above it" + (f" ({', '.join(over)})." if over else "."))
+    for pair in res["between"]:
+        lines.append(f"Rank agreement between budgets {pair['a']} and {pair['b']}: " + (
+            f"not computable ({pair['n']} common rows)." if pair["kendall_tau"] is None else
+            f"Kendall tau {pair['kendall_tau']:+.2f} (p={pair['kendall_p']:.3g}) over {pair['n']} rows."))
+    return lines

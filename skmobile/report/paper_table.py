@@ -29,6 +29,7 @@ class AccuracySections:
     protocol: dict                       # data set, budget, epochs, seeds (report.accuracy.protocol)
     conclusions: list                    # the paper's claims with verdicts (report.conclusions)
     figures: tuple[tuple[str, str], ...] = ()   # (file name, caption), in order
+    statistics_lines: tuple[str, ...] = ()      # rank agreement and resolving power (report.conclusions)
     metadata: dict | None = None         # commit, versions, hardware, device, ... (report.metadata)
 
 
@@ -53,8 +54,9 @@ def _has_accuracy(rows: list[dict]) -> bool:
 def _proxy_cell(m: dict | None) -> str:
     if not m or m.get("top1_err") is None:
         return "—"
-    std = m.get("top1_err_std")
-    return f"{m['top1_err']:.2f} ± {'—' if std is None else f'{std:.2f}'} (n={m['top1_err_n']})"
+    std, ci = m.get("top1_err_std"), m.get("top1_err_ci95")
+    ci_txt = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "[—]"
+    return f"{m['top1_err']:.2f} {ci_txt} SD {'—' if std is None else f'{std:.2f}'} (n={m['top1_err_n']})"
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def table_cells(table: Table, rows: list[dict]) -> tuple[list[str], list[list[Ce
         head += [f"{_LABELS[k]} paper", "measured", "diff"]
     head += [f"{_LABELS[k]} paper" + (" (ImageNet)" if k == "top1_err" else "") for k in acc]
     if proxy:
-        head += ["proxy err (%) mean ± std (n)", "proxy net: #P, MACs, stage maps"]
+        head += ["proxy err (%) mean [95% CI] SD (n)", "proxy net: #P, MACs, stage maps"]
     head += ["conventions", "note"]
     body = []
     for r in rows:
@@ -137,8 +139,10 @@ def caveats(rows: list[dict], sections: "AccuracySections | None") -> list[str]:
                     if ((r["measured"] or {}).get("proxy") or {}).get("stage_maps") is None
                     and (r["measured"] or {}).get("top1_err") is not None})
     if small:
-        out.append(f"The proxy's own size was not recorded for {len(small)} row(s) (runs made before skmobile "
-                   "recorded it): their proxy net column shows —.")
+        out.append(f"The proxy's own size was not recorded for {len(small)} row(s): runs made before skmobile "
+                   "recorded it, possibly with an earlier proxy recipe (the SKNet/ResNeXt proxy was quarter width "
+                   "with the cardinality kept, stages at 14/7/4/2 px, before the structure-keeping one); their "
+                   "proxy net column shows —.")
     return out
 
 
@@ -161,9 +165,9 @@ def to_markdown(table: Table, rows: list[dict], sections: AccuracySections | Non
         p = sections.protocol if sections else {}
         lines += ["", f"Accuracy: the paper's column is ImageNet top-1 error; the proxy column is the test "
                   f"error of the small proxy model trained on **{p.get('dataset')}** with budget "
-                  f"**{p.get('budget')}** ({p.get('epochs')} epochs), mean ± sample std over seeds "
-                  f"{', '.join(map(str, p.get('seeds', [])))} (n per row shown). Proxy and ImageNet errors are "
-                  "not comparable in level, only in ranking."]
+                  f"**{p.get('budget')}** ({p.get('epochs')} epochs): mean, t-based 95% confidence interval and sample SD "
+                  f"over seeds {', '.join(map(str, p.get('seeds', [])))} (n per row shown). Proxy and ImageNet "
+                  "errors are not comparable in level; how far their rankings agree is measured below."]
     lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for cells in body:
         shown = [f"`{c.text}`" if c.style == "code" else f"**{c.text}**" if c.style == "bad" else c.text
@@ -185,6 +189,8 @@ def to_markdown(table: Table, rows: list[dict], sections: AccuracySections | Non
                 lines.append(f"  - {x['verdict']}: {verdict_sentence(x)} Paper (ImageNet): {paper}.")
         if sections.conclusions:
             lines += ["", f"Test: {sections.conclusions[0]['test']}."]
+            for sentence in sections.statistics_lines:
+                lines += ["", sentence]
         else:
             lines.append("No claim of the paper is tested for this table.")
         for name, caption in sections.figures:
