@@ -307,7 +307,7 @@ def test_cli_train_and_a_search_trial_build_the_same_network(fmnist_dir, monkeyp
     from skmobile.train import proxy as recipes
     from skmobile.train import proxy_fit
 
-    half = dataclasses.replace(recipes.FAMILY_PROXIES["sknet"],  # the trial proxy's structure at half width:
+    half = dataclasses.replace(recipes.FAMILY_PROXIES["sknet"],  # the table proxy's structure at half width:
                                model_kwargs={**recipes.RESNEXT_PROXY, "width_mult": 0.5})  # a CPU-test size
     monkeypatch.setitem(recipes.FAMILY_PROXIES, "sknet", half)
 
@@ -319,20 +319,20 @@ def test_cli_train_and_a_search_trial_build_the_same_network(fmnist_dir, monkeyp
         return real_fit(model, loaders, **kw)
 
     monkeypatch.setattr(proxy_fit, "fit", spy)
-    code, _, err = _cli(["train", "sknet26", "--data-dir", str(fmnist_dir), "--budget", "trial", "--epochs", "1",
+    code, _, err = _cli(["train", "sknet26", "--data-dir", str(fmnist_dir), "--budget", "table", "--epochs", "1",
                          "--val-size", "8", "--batch-size", "16", "--no-progress", "--threads", "1"], capsys)
     assert code in (0, None), err
-    trainer = ProxyTrainer(data_dir=str(fmnist_dir), budget="trial", epochs=1, val_size=8)
+    trainer = ProxyTrainer(data_dir=str(fmnist_dir), budget="table", epochs=1, val_size=8)
     out = trainer.run(Candidate("sknet26", {}), seed=0)
     assert len(built) == 2 and out.status == "ok"
     cli_net, trial_net = (_structure(m) for m in built)
     assert cli_net == trial_net and cli_net[2] == out.proxy["params"]
 
-    # a Table 6 branch: the trial proxy scales its groups with the width (0.5 here), the same on both paths
+    # a Table 6 branch: the table proxy scales its groups with the width (0.5 here), the same on both paths
     sk = {"paths": "K3+7x7g128", "groups": 64}
     trainer.run(Candidate("sknet26", {"sk": sk}), seed=0)
-    loaders = trainer.loaders(proxy_recipe("sknet26", "trial").batch_size, 0, None)
-    direct = build_proxy_model("sknet26", loaders, "trial", sk=sk)
+    loaders = trainer.loaders(proxy_recipe("sknet26", "table").batch_size, 0, None)
+    direct = build_proxy_model("sknet26", loaders, "table", sk=sk)
     assert _structure(built[-1]) == _structure(direct)
     units = [u for u in built[-1].modules() if u.__class__.__name__ == "SKConv2d"]
     assert units and all(u.spec.groups == 32 and u.spec.kernels == "K3+7x7g64" for u in units)

@@ -23,8 +23,9 @@ The ResNeXt/SENet/SKNet proxy of the "trial" and "table" budgets keeps each row'
   the network needs a 56 px input (``MIN_INPUT``): 28 px Fashion-MNIST is repeated 2x2 per pixel
   (``input_upsample=2``); the 56 px ``fashion-mnist-canvas`` needs none.
 
-This proxy costs about 1 GMAC per image (a GPU workload). The "default" budget (``skmobile train``
-for a quick run) keeps the earlier fast form: quarter width with the cardinality kept (1 channel per
+This proxy costs about 1 GMAC per image (a GPU workload), so only the "table" budget uses it. The
+"trial" budget (searches, `make demo`, fast enough for 2 CPU cores) and the "default" budget
+(``skmobile train`` for a quick run) keep the earlier fast form: quarter width with the cardinality kept (1 channel per
 group in stage 1, G fitted by :func:`skmobile.models.sk_groups.fit_sk_groups`) and a stride-2 stem
 (14/7/4/2 px), which does not keep the rows' structure; reports name the proxy they used.
 
@@ -96,10 +97,11 @@ FAMILY_PROXIES = {
     "resnext": FamilyProxy(
         "resnext", dict(RESNEXT_PROXY), WD_LARGE, 0.1, 64,
         default={"epochs": 3, "train_limit": None, "model_kwargs": dict(RESNEXT_QUICK), "min_input": 0},
-        trial={"epochs": 1, "train_limit": 10000}, min_input=MIN_INPUT,
-        note="trial/table: width 0.75 with cardinality and SK groups scaled (the full model's channels per "
-             "group), depth 0.25, 3x3/1 stem, input repeated to 56 px: stages at 56, 28, 14, 7 px; default: "
-             "quarter width, cardinality kept, 3x3/2 stem (14, 7, 4, 2 px)"),
+        trial={"epochs": 1, "train_limit": 10000, "model_kwargs": dict(RESNEXT_QUICK), "min_input": 0},
+        min_input=MIN_INPUT,
+        note="table: width 0.75 with cardinality and SK groups scaled (the full model's channels per "
+             "group), depth 0.25, 3x3/1 stem, input repeated to 56 px: stages at 56, 28, 14, 7 px; trial and "
+             "default: quarter width, cardinality kept, 3x3/2 stem (14, 7, 4, 2 px)"),
     "resnext-cifar": FamilyProxy(
         "resnext-cifar", {"stem": "small", "stem_stride": 2, "width_mult": 0.25, "depth_mult": 0.34}, WD_LARGE,
         0.1, 64, default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 10000},
