@@ -189,7 +189,7 @@ def bench_shape(family, n, m, c, hw, backends, passes, device, dtype=torch.float
             if (b, p) in times:
                 ms = statistics.median(times[(b, p)])
                 gb = fusion_bytes(n, m, c, hw, hw, itemsize, p == "fwd+bwd") / ms / 1e6
-                out.append(Record(family, shape, str(dtype).replace("torch.", ""), b, p, round(ms, 4), round(gb, 2)))
+                out.append(Record(family, shape, str(dtype).replace("torch.", ""), b, p, round(ms, 4), float(f"{gb:.4g}")))  # 4 significant digits: tiny shapes on a busy CPU stay > 0
             else:
                 out.append(Record(family, shape, str(dtype).replace("torch.", ""), b, p, None, None,
                                   notes.get((b, p), "")))
