@@ -9,3 +9,24 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the skmobile command in-process: ``cli(argv) -> (exit code, stdout, stderr)``; a command that
+    returns without SystemExit counts as exit code 0."""
+    from skmobile.cli import main
+
+    def run(argv):
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if exc.code is not None else 0
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -185,26 +185,14 @@ def _checkpoints(tmp_path, fmnist_dir, seeds):
     return out
 
 
-def _cli(argv, capsys):
-    from skmobile.cli import main
-
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_cli_attention_over_three_checkpoints(tmp_path, capsys):
+def test_cli_attention_over_three_checkpoints(tmp_path, cli):
     from test_data import write_fmnist
 
     fm = write_fmnist(tmp_path / "fm")
     cks = _checkpoints(tmp_path, fm, (0, 1, 2))
     rep = tmp_path / "rep"
-    code, out, err = _cli(["analyze", "attention", *map(str, cks), "--data-dir", str(fm), "--limit", "12",
-                           "--out", str(rep)], capsys)
+    code, out, err = cli(["analyze", "attention", *map(str, cks), "--data-dir", str(fm), "--limit", "12",
+                           "--out", str(rep)])
     assert code in (0, None), err
     res = json.loads((rep / "attention.json").read_text())
     assert res["models"] == 3 and res["n_images"] == 12 and res["factors"] == [1.0, 1.5, 2.0]
@@ -214,10 +202,10 @@ def test_cli_attention_over_three_checkpoints(tmp_path, capsys):
     md = (rep / "attention.md").read_text()
     assert md.count("near chance") == 3  # untrained: 90 % error on 10 classes is chance, and says so
 
-    code, _, err = _cli(["analyze", "attention", str(cks[0]), str(cks[0]), "--data-dir", str(fm),
-                         "--out", str(rep)], capsys)
+    code, _, err = cli(["analyze", "attention", str(cks[0]), str(cks[0]), "--data-dir", str(fm),
+                         "--out", str(rep)])
     assert code == 2 and "same weights" in err and len(err.strip().splitlines()) == 1
-    code, _, err = _cli(["analyze", "attention", str(cks[0]), "--factors", "1.5,2", "--out", str(rep)], capsys)
+    code, _, err = cli(["analyze", "attention", str(cks[0]), "--factors", "1.5,2", "--out", str(rep)])
     assert code == 2 and "must hold 1.0" in err
-    code, _, err = _cli(["analyze", "attention", str(tmp_path / "nowhere"), "--out", str(rep)], capsys)
+    code, _, err = cli(["analyze", "attention", str(tmp_path / "nowhere"), "--out", str(rep)])
     assert code == 2 and "no checkpoint" in err

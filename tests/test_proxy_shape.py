@@ -9,7 +9,8 @@ from skmobile.layers import SKConv2d
 from skmobile.models import create_model
 from skmobile.tables import get_table
 from skmobile.train import build_proxy_model, proxy_recipe
-from skmobile.train.proxy_shape import proxy_shape, shape_text
+from skmobile.train.proxy import WIDEST_PATH_PX
+from skmobile.train.proxy_shape import map_rule_problems, proxy_shape, shape_text, sk_unit_maps, stage_maps
 
 
 class FashionShape:
@@ -103,3 +104,69 @@ def test_canvas_sized_data_needs_no_upsampling():
 def test_unknown_budget_lists_the_allowed_ones():
     with pytest.raises(SKMobileError, match="unknown budget 'huge'; allowed: default, trial, table"):
         proxy_recipe("sknet50", "huge")
+
+
+#: Stage maps of each family's table-budget proxy on 28 px images: the full model's at 224 px.
+TABLE_MAPS = {"sknet50": [56, 28, 14, 7], "shufflenetv2": [28, 14, 7], "mobilenet": [112, 56, 28, 14, 7]}
+
+
+def _table_budget_models():
+    """(id, model name, kwargs): every paper-grid row with a model, and each light family's SK model with
+    the widest path (K7, 7 px) so the rule's minimum is reached by a real footprint."""
+    cases = [(f"table{n}:{r.label}", r.model, dict(r.kwargs)) for n in (4, 6, 7) for r in get_table(n).rows
+             if r.model]
+    for name in ("shufflenetv2_x0_5_sk", "mobilenetv2_100_sk", "mobilenetv1_050_sk"):
+        cases.append((f"{name}:K3+K7", name, {"sk": {"paths": "K3+K7"}}))
+    return cases
+
+
+def _family_maps(model_name: str) -> list[int]:
+    return TABLE_MAPS["sknet50" if model_name.startswith("sknet") else
+                      "shufflenetv2" if model_name.startswith("shufflenet") else "mobilenet"]
+
+
+def test_every_table_budget_proxy_keeps_every_sk_tap_on_the_image():
+    """The map rule (skmobile.train.proxy): in every table-budget proxy each SK unit's map is at least
+    its widest path's footprint and at least 7 px, and the stages run at the full model's maps."""
+    for case, name, kwargs in _table_budget_models():
+        with torch.device("meta"):
+            model = build_proxy_model(name, FashionShape, "table", **kwargs)
+        assert map_rule_problems(model, 28, minimum=WIDEST_PATH_PX) == [], case
+        assert stage_maps(model, 28) == _family_maps(name), case
+        if "K3+K7" in case:
+            assert max(u["footprint"] for u in sk_unit_maps(model, 28)) == WIDEST_PATH_PX
+
+
+@pytest.mark.parametrize("name", ["shufflenetv2_x0_5_sk", "mobilenetv2_100_sk", "sknet50"])
+def test_the_fast_trial_proxies_break_the_map_rule(name):
+    """The trial budget keeps the fast 28 px forms (searches on 2 CPU cores): the check flags their
+    last stages, so the test above can fail."""
+    with torch.device("meta"):
+        model = build_proxy_model(name, FashionShape, "trial")
+    problems = map_rule_problems(model, 28)  # even against the model's own K5 footprint
+    assert problems and all("px map < 5 px" in p for p in problems), problems
+    assert proxy_recipe(name, "trial").min_input == 0 and "input_upsample" not in model.skmobile_kwargs
+
+
+@pytest.mark.parametrize("name, up, maps", [("shufflenetv2_x0_5_sk", 2, [28, 14, 7]),
+                                            ("mobilenetv2_050_sk", 4, [112, 56, 28, 14, 7]),
+                                            ("mobilenetv1_050_sk", 4, [112, 56, 28, 14, 7])])
+def test_light_table_proxies_repeat_small_images_and_train(name, up, maps):
+    model = build_proxy_model(name, FashionShape, "table", width_mult=0.125)
+    assert model.skmobile_kwargs["input_upsample"] == up and model.config["input_upsample"] == up
+    out = model(torch.randn(2, 1, 28, 28))
+    assert out.shape == (2, 10)
+    out.sum().backward()
+    assert proxy_shape(model, 28)["stage_maps"] == maps
+
+    class Canvas(FashionShape):
+        image_size = 56
+
+    canvas = build_proxy_model(name, Canvas, "table", width_mult=0.125)
+    assert canvas.skmobile_kwargs.get("input_upsample", 1) == up // 2  # 56 px canvas: half the repeat
+
+
+def test_input_upsample_is_checked_in_every_family():
+    for name in ("shufflenetv2_x0_5", "mobilenetv2_050", "mobilenetv1_050", "sknet26"):
+        with pytest.raises(SKMobileError, match="input_upsample 5 is not allowed; allowed: 1, 2, 3, 4"):
+            create_model(name, input_upsample=5)

@@ -179,22 +179,10 @@ def test_proxy_recipe_errors():
 
 # --- CLI -------------------------------------------------------------------------------------------
 
-def _cli(argv, capsys):
-    from skmobile.cli import main
-
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_cli_train_eval_bench(fmnist_dir, tmp_path, capsys):
+def test_cli_train_eval_bench(fmnist_dir, tmp_path, cli):
     out = tmp_path / "run"
-    code, stdout, err = _cli(["train", "sknet50", "--data-dir", str(fmnist_dir), "--epochs", "1", "--val-size", "8",
-                              "--batch-size", "16", "--out", str(out), "--no-progress", "--threads", "1"], capsys)
+    code, stdout, err = cli(["train", "sknet50", "--data-dir", str(fmnist_dir), "--epochs", "1", "--val-size", "8",
+                              "--batch-size", "16", "--out", str(out), "--no-progress", "--threads", "1"])
     assert code in (0, None), err
     m = json.loads((out / "metrics.json").read_text())
     for key in ("test_error", "test_accuracy", "epochs", "images_per_s", "seconds", "model", "dataset", "seed",
@@ -203,19 +191,19 @@ def test_cli_train_eval_bench(fmnist_dir, tmp_path, capsys):
     assert m["epochs"] == 1 and m["model"] == "sknet50" and m["proxy"]["macs"] > 0
     assert "test error" in stdout and "MACs" in stdout
 
-    code, stdout, err = _cli(["train", "sknet50", "--data-dir", str(fmnist_dir), "--epochs", "1", "--val-size", "8",
-                              "--batch-size", "16", "--out", str(out), "--resume", "--no-progress"], capsys)
+    code, stdout, err = cli(["train", "sknet50", "--data-dir", str(fmnist_dir), "--epochs", "1", "--val-size", "8",
+                              "--batch-size", "16", "--out", str(out), "--resume", "--no-progress"])
     assert code in (0, None), err
     assert json.loads((out / "metrics.json").read_text())["epochs"] == 1
 
-    code, stdout, err = _cli(["eval", str(out), "--data-dir", str(fmnist_dir)], capsys)
+    code, stdout, err = cli(["eval", str(out), "--data-dir", str(fmnist_dir)])
     assert code in (0, None), err
     assert f"{m['test_accuracy']:.2f} %" in stdout
 
     # the attention analysis reads the same checkpoint (the real CLI path, not a hand-built model)
     rep = tmp_path / "rep"
-    code, stdout, err = _cli(["analyze", "attention", str(out), "--data-dir", str(fmnist_dir), "--limit", "8",
-                              "--out", str(rep)], capsys)
+    code, stdout, err = cli(["analyze", "attention", str(out), "--data-dir", str(fmnist_dir), "--limit", "8",
+                              "--out", str(rep)])
     assert code in (0, None), err
     result = json.loads((rep / "attention.json").read_text())
     ck = result["checkpoints"][0]
@@ -225,36 +213,36 @@ def test_cli_train_eval_bench(fmnist_dir, tmp_path, capsys):
     assert all(e["verdict"].startswith("not tested (1 model") for s in result["stages"] for e in s["changes"])
     assert {"attention.md", "attention.png", "attention.svg"} <= {p.name for p in rep.iterdir()}
 
-    code, stdout, err = _cli(["bench", "train", "sknet50", "--fusion", "torch,nosuch", "--steps", "1", "--warmup", "0",
-                              "--batch-size", "4", "--threads", "1"], capsys)
+    code, stdout, err = cli(["bench", "train", "sknet50", "--fusion", "torch,nosuch", "--steps", "1", "--warmup", "0",
+                              "--batch-size", "4", "--threads", "1"])
     assert code in (0, None), err
     assert "torch" in stdout and "unavailable" in stdout
 
 
-def test_cli_train_channels_last_recipe_round_trips(fmnist_dir, tmp_path, capsys):
+def test_cli_train_channels_last_recipe_round_trips(fmnist_dir, tmp_path, cli):
     # ShuffleNetV2's default recipe trains in channels_last on CPU too (faster there, measured);
     # its checkpoint must reload into a plain model and evaluate to the same accuracy.
     recipe = proxy_recipe("shufflenetv2_x0_5_sk")
     assert recipe.channels_last and not proxy_recipe("shufflenetv2_x0_5_sk", budget="trial").channels_last
     out = tmp_path / "run"
-    code, _, err = _cli(["train", "shufflenetv2_x0_5_sk", "--data-dir", str(fmnist_dir), "--epochs", "1",
+    code, _, err = cli(["train", "shufflenetv2_x0_5_sk", "--data-dir", str(fmnist_dir), "--epochs", "1",
                          "--val-size", "8", "--batch-size", "16", "--out", str(out), "--no-progress",
-                         "--threads", "1"], capsys)
+                         "--threads", "1"])
     assert code in (0, None), err
     m = json.loads((out / "metrics.json").read_text())
     assert m["recipe"]["channels_last"] is True and m["batch_size"] == 16
     assert m["lr"] == pytest.approx(recipe.lr * 16 / recipe.batch_size)
-    code, stdout, err = _cli(["eval", str(out), "--data-dir", str(fmnist_dir)], capsys)
+    code, stdout, err = cli(["eval", str(out), "--data-dir", str(fmnist_dir)])
     assert code in (0, None), err
     assert f"{m['test_accuracy']:.2f} %" in stdout
 
 
-def test_cli_errors_are_one_line(tmp_path, capsys):
-    code, _, err = _cli(["train", "sknet50", "--data-dir", str(tmp_path), "--no-progress"], capsys)
+def test_cli_errors_are_one_line(tmp_path, cli):
+    code, _, err = cli(["train", "sknet50", "--data-dir", str(tmp_path), "--no-progress"])
     assert code == 2 and len(err.strip().splitlines()) == 1 and "apt-get install dataset-fashion-mnist" in err
-    code, _, err = _cli(["train", "sknet50", "--resume"], capsys)
+    code, _, err = cli(["train", "sknet50", "--resume"])
     assert code == 2 and "--out" in err
-    code, _, err = _cli(["eval", str(tmp_path / "none")], capsys)
+    code, _, err = cli(["eval", str(tmp_path / "none")])
     assert code == 2 and "no checkpoint" in err
 
 
@@ -297,7 +285,7 @@ def _structure(model):
             [(n, tuple(p.shape)) for n, p in model.named_parameters()], sum(p.numel() for p in model.parameters()))
 
 
-def test_cli_train_and_a_search_trial_build_the_same_network(fmnist_dir, monkeypatch, capsys):
+def test_cli_train_and_a_search_trial_build_the_same_network(fmnist_dir, monkeypatch, cli):
     """Issue 14: ``skmobile train M`` and a search trial of M go through one ``train_proxy``; they build
     the same proxy (modules, parameter shapes and count), group scaling included."""
     import dataclasses
@@ -319,8 +307,8 @@ def test_cli_train_and_a_search_trial_build_the_same_network(fmnist_dir, monkeyp
         return real_fit(model, loaders, **kw)
 
     monkeypatch.setattr(proxy_fit, "fit", spy)
-    code, _, err = _cli(["train", "sknet26", "--data-dir", str(fmnist_dir), "--budget", "table", "--epochs", "1",
-                         "--val-size", "8", "--batch-size", "16", "--no-progress", "--threads", "1"], capsys)
+    code, _, err = cli(["train", "sknet26", "--data-dir", str(fmnist_dir), "--budget", "table", "--epochs", "1",
+                         "--val-size", "8", "--batch-size", "16", "--no-progress", "--threads", "1"])
     assert code in (0, None), err
     trainer = ProxyTrainer(data_dir=str(fmnist_dir), budget="table", epochs=1, val_size=8)
     out = trainer.run(Candidate("sknet26", {}), seed=0)

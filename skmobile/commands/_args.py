@@ -7,13 +7,10 @@ output folder is probed by creating it and removing what the probe created.
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from pathlib import Path
 
 from ..errors import SKMobileError
-
-_DEVICE_RE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
 
 def check_out_dir(path: Path, flag: str = "--out") -> Path:
@@ -53,22 +50,6 @@ def check_out_file(path: Path, flag: str = "--out") -> Path:
     if not os.access(path.parent, os.W_OK):
         raise SKMobileError(f"{flag} {path}: folder {path.parent} is not writable")
     return path
-
-
-def check_device(device: str, flag: str = "--device") -> str:
-    """``cpu``, ``cuda`` or ``cuda:N``, the CUDA ones only where CUDA is available."""
-    if not _DEVICE_RE.match(device or ""):
-        raise SKMobileError(f"{flag} {device!r} is not allowed; allowed: cpu, cuda, cuda:N")
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise SKMobileError(f"{flag} {device}: CUDA is not available on this machine; allowed: cpu")
-        index = int(device.partition(":")[2] or 0)
-        if index >= torch.cuda.device_count():
-            raise SKMobileError(f"{flag} {device}: this machine has {torch.cuda.device_count()} CUDA "
-                                f"device(s); allowed: cuda:0..cuda:{torch.cuda.device_count() - 1}")
-    return device
 
 
 def check_at_least(flag: str, value, minimum: int, why: str = "") -> None:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import Interrupted, SKMobileError
-from ._args import check_at_least, check_device, check_out_dir
+from ._args import check_at_least, check_out_dir
 
 console = Console()
 
@@ -70,7 +70,7 @@ def train_cmd(
     batch_size: int = typer.Option(None, "--batch-size", help="default: the proxy recipe's"),
     lr: float = typer.Option(None, "--lr", help="peak learning rate (default: the recipe's)"),
     seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N"),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N | auto (CUDA when present)"),
     out: Path = typer.Option(None, "--out", help="directory for checkpoints and metrics.json"),
     resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in --out"),
     force: bool = typer.Option(False, "--force", help="train afresh into a non-empty --out, replacing its files"),
@@ -84,7 +84,7 @@ def train_cmd(
     """Train the proxy of MODEL on a real data set; print a summary, write DIR/metrics.json."""
     from ..data import make_loaders
     from ..outputs import check_train_out
-    from ..train import proxy_recipe, train_proxy
+    from ..train import proxy_recipe, resolve_device, train_proxy
 
     if resume and out is None:
         raise SKMobileError("--resume needs --out DIR (the directory holding the checkpoint)")
@@ -96,7 +96,7 @@ def train_cmd(
     check_at_least("--workers", workers, 0)
     if lr is not None and not (lr > 0 and math.isfinite(lr)):
         raise SKMobileError(f"--lr {lr} is not allowed; allowed: a finite number > 0")
-    check_device(device)
+    device = resolve_device(device)
     if out is not None:
         check_out_dir(out)
     n_threads = _threads(threads)
@@ -180,7 +180,7 @@ def eval_cmd(
     checkpoint: Path = typer.Argument(..., help="checkpoint directory (or .safetensors) from `skmobile train --out`"),
     dataset: str = typer.Option(None, "--dataset", help="default: the data set it was trained on"),
     data_dir: str = typer.Option(None, "--data-dir"),
-    device: str = typer.Option("cpu", "--device"),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda | cuda:N | auto (CUDA when present)"),
     batch_size: int = typer.Option(256, "--batch-size"),
     threads: int = typer.Option(0, "--threads", help="CPU threads (0 = auto)"),
 ) -> None:
@@ -188,9 +188,9 @@ def eval_cmd(
     import torch
 
     from ..data import make_loaders
-    from ..train import evaluate, load_checkpoint
+    from ..train import evaluate, load_checkpoint, resolve_device
 
-    check_device(device)
+    device = resolve_device(device)
     check_at_least("--batch-size", batch_size, 1)
     _threads(threads)
     t0 = time.perf_counter()

@@ -13,7 +13,8 @@ reports no MobileNet numbers; its rule for compact networks (Sec. 4.3) is applie
 MobileNetV2 base is torchvision's layout (1.0x: 3,504,872 parameters at 1000 classes, exactly).
 MobileNetV1 is the paper's 28-layer network (conv 3x3/2 + 13 depthwise-separable blocks), BN+ReLU.
 ``stem="small"`` makes the first conv stride 1 (28-32 px proxy inputs); ``width_mult`` multiplies
-the named width (proxy models).
+the named width and ``input_upsample=k`` repeats each input pixel k x k before the stem (proxy models:
+with k = 4 a 28 px image reaches the blocks at the full model's 112/56/28/14/7 px).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from torch import Tensor, nn
 from ..errors import SKMobileError
 from ..layers import ConvBnAct, SKConv2d, SqueezeExcite
 from ..specs import SKSpec, merge_sk
+from ._input import input_upsample_layer
 from ._registry import register_family, register_model
 
 BLOCKS = ("base", "se", "sk")
@@ -121,6 +123,8 @@ class _MobileNet(nn.Module):
     """Shared head and API: stem -> blocks -> [last conv, SE] -> pool -> dropout -> fc."""
 
     def forward_features(self, x: Tensor) -> Tensor:
+        if self.upsample is not None:
+            x = self.upsample(x)
         x = self.blocks(self.stem(x))
         if self.head is not None:
             x = self.head(x)
@@ -149,9 +153,11 @@ class MobileNetV2(_MobileNet):
 
     def __init__(self, width: float = 1.0, block: str = "base", sk=None, se_reduction: float = 16,
                  se_min: int = 16, se_head: bool = True, stem: str = "imagenet", num_classes: int = 1000,
-                 in_chans: int = 3, width_mult: float = 1.0, drop_rate: float = 0.2, settings=V2_SETTINGS):
+                 in_chans: int = 3, width_mult: float = 1.0, drop_rate: float = 0.2, settings=V2_SETTINGS,
+                 input_upsample: int = 1):
         super().__init__()
         _check(block, stem, width, width_mult)
+        self.upsample = input_upsample_layer(input_upsample)
         w = width * width_mult
         sk_spec = merge_sk(DW_SK_DEFAULT, sk) if block == "sk" else None
         self.sk_spec = sk_spec
@@ -171,7 +177,7 @@ class MobileNetV2(_MobileNet):
         self.config = dict(family="mobilenetv2", width=width, block=block,
                            sk=sk_spec.to_dict() if sk_spec else None, se_reduction=se_reduction,
                            se_min=se_min, se_head=se_head, stem=stem, num_classes=num_classes,
-                           in_chans=in_chans, width_mult=width_mult)
+                           in_chans=in_chans, width_mult=width_mult, input_upsample=int(input_upsample))
         self._finish(last, num_classes, drop_rate)
 
 
@@ -180,9 +186,10 @@ class MobileNetV1(_MobileNet):
 
     def __init__(self, width: float = 1.0, block: str = "base", sk=None, se_reduction: float = 16,
                  se_min: int = 16, stem: str = "imagenet", num_classes: int = 1000, in_chans: int = 3,
-                 width_mult: float = 1.0, drop_rate: float = 0.0, settings=V1_SETTINGS):
+                 width_mult: float = 1.0, drop_rate: float = 0.0, settings=V1_SETTINGS, input_upsample: int = 1):
         super().__init__()
         _check(block, stem, width, width_mult)
+        self.upsample = input_upsample_layer(input_upsample)
         w = width * width_mult
         sk_spec = merge_sk(DW_SK_DEFAULT, sk) if block == "sk" else None
         self.sk_spec = sk_spec
@@ -199,7 +206,7 @@ class MobileNetV1(_MobileNet):
         self.config = dict(family="mobilenetv1", width=width, block=block,
                            sk=sk_spec.to_dict() if sk_spec else None, se_reduction=se_reduction,
                            se_min=se_min, stem=stem, num_classes=num_classes, in_chans=in_chans,
-                           width_mult=width_mult)
+                           width_mult=width_mult, input_upsample=int(input_upsample))
         self._finish(in_ch, num_classes, drop_rate)
 
 

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from ..errors import SKMobileError
 from ..layers import ConvBnAct, SKConv2d, SqueezeExcite
 from ..specs import SKSpec, as_sk_spec, merge_sk, scale_sk_groups
+from ._input import input_upsample_layer
 from ._registry import register_model
 
 STEMS = ("imagenet", "cifar", "small")
@@ -73,8 +74,7 @@ class ResNeXt(nn.Module):
             raise SKMobileError(f"unknown stem {stem!r}; allowed: {', '.join(STEMS)}")
         if width_mult <= 0 or depth_mult <= 0:
             raise SKMobileError(f"width/depth multipliers must be > 0; got {width_mult}, {depth_mult}")
-        if isinstance(input_upsample, bool) or input_upsample not in (1, 2, 3, 4):
-            raise SKMobileError(f"input_upsample {input_upsample!r} is not allowed; allowed: 1, 2, 3, 4")
+        upsample = input_upsample_layer(input_upsample)
         sk = as_sk_spec(sk) if attn == "sk" else None  # create_model refuses an sk= this model cannot use
         self.sk_spec = sk  # as given (the full-size model's); the units get ``unit_sk``
         self.sk_group_scale = float(width_mult) if scale_groups else 1.0
@@ -98,7 +98,7 @@ class ResNeXt(nn.Module):
             if stem_stride not in (1, 2):
                 raise SKMobileError(f"stem_stride {stem_stride} is not allowed; allowed: 1, 2")
             self.stem = ConvBnAct(in_chans, stem_channels, 3, stem_stride)
-        self.upsample = nn.Upsample(scale_factor=input_upsample, mode="nearest") if input_upsample > 1 else None
+        self.upsample = upsample
         stages, in_ch = [], stem_channels
         for i, (n, p) in enumerate(zip(layers, planes)):
             if scale_groups:

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from ..errors import SKMobileError
 from ..layers import ConvBnAct, SKConv2d, SqueezeExcite
 from ..specs import merge_sk
+from ._input import input_upsample_layer
 from ._registry import register_family, register_model
 from .mobilenet import DW_SK_DEFAULT, init_weights
 
@@ -121,13 +122,16 @@ class ShuffleNetV2(nn.Module):
         stem_stride: stride of the stem conv (default 2 for "imagenet", 1 for "small"; the proxy
             recipe uses a 3x3/2 "small" stem, as ResNeXt's does).
         width_mult: extra multiplier on every channel count (proxy models; 1.0 = the table).
+        input_upsample: repeat each input pixel k x k (nearest) before the stem (proxy models: a 28 px
+            image reaches the stages at the full model's 28/14/7 px with k = 2 and a 3x3/1 stem).
     """
 
     def __init__(self, width: float = 1.0, block: str = "base", sk=None, sk_downsample=False,
                  se_reduction: float = 16, se_min: int = 16, se_head: bool = True, stem: str = "imagenet",
                  stem_stride: int | None = None, num_classes: int = 1000, in_chans: int = 3, width_mult: float = 1.0,
-                 drop_rate: float = 0.0, repeats=REPEATS, channels=None):
+                 drop_rate: float = 0.0, repeats=REPEATS, channels=None, input_upsample: int = 1):
         super().__init__()
+        self.upsample = input_upsample_layer(input_upsample)
         if block not in BLOCKS:
             raise SKMobileError(f"unknown ShuffleNetV2 block {block!r}; allowed: {', '.join(BLOCKS)}")
         if stem not in STEMS:
@@ -178,10 +182,13 @@ class ShuffleNetV2(nn.Module):
         self.config = dict(width=width, block=block, sk=sk_spec.to_dict() if sk_spec else None,
                            sk_downsample=sk_downsample, se_reduction=se_reduction, se_min=se_min,
                            se_head=se_head, stem=stem, stem_stride=stride, channels=list(channels), repeats=list(repeats),
-                           num_classes=num_classes, in_chans=in_chans, width_mult=width_mult)
+                           num_classes=num_classes, in_chans=in_chans, width_mult=width_mult,
+                           input_upsample=int(input_upsample))
         init_weights(self)
 
     def forward_features(self, x: Tensor) -> Tensor:
+        if self.upsample is not None:
+            x = self.upsample(x)
         x = self.conv5(self.stages(self.stem(x)))
         return self.head_se(x) if self.head_se is not None else x
 

@@ -5,7 +5,21 @@ proxy model: the family's own layout with a small-input stem (3x3, no max-pool),
 width/depth multipliers. Complexity columns always describe the full 224 px, 1000-class model; every
 trial records the proxy's own parameters, MACs and stage maps (:mod:`skmobile.train.proxy_shape`).
 
-The ResNeXt/SENet/SKNet proxy of the "trial" and "table" budgets keeps each row's structure:
+Map rule (the "table" budget of every family with paper-grid rows): every SK unit's output map is
+at least 7 px, the footprint of the widest path an SK spec can name (K7 = 3x3 at dilation 3 and
+Table 6's 7x7; K5 = 3x3 at dilation 2 spans 5 px), so every tap of the centre position falls on the
+image, not on padding, as in the full model. The cheapest way to keep it is the full model's own
+stage maps at 224 px: a 3x3/1 "small" stem fed images repeated k x k per pixel up to
+``min_input`` (``input_upsample=k``; the 56 px ``fashion-mnist-canvas`` needs less):
+
+- ResNeXt/SENet/SKNet: stages 56/28/14/7 px from 56 px (28 px images repeated 2x2);
+- ShuffleNetV2: stages 28/14/7 px from 56 px (2x2), the full model's maps after its stem and max-pool;
+- MobileNetV2/V1: blocks at 112/56/28/14/7 px from 112 px (4x4), the full model's maps after its stem.
+
+:func:`skmobile.train.proxy_shape.map_rule_problems` checks it on a built proxy (tests/test_proxy_shape.py
+checks every table-budget proxy).
+
+The ResNeXt/SENet/SKNet proxy of the "table" budget also keeps each row's structure:
 
 - Width 0.75 with the cardinality and every SK group count scaled by the same factor
   (``scale_groups``): each group keeps the full model's channels (4/8/16/32 per stage), so Table 6's
@@ -17,17 +31,18 @@ The ResNeXt/SENet/SKNet proxy of the "trial" and "table" budgets keeps each row'
   (tests/test_proxy_shape.py checks the built proxies).
 - Depth 0.25 (blocks 1/1/2/1), SK paths, dilations and attention as the row gives them (L scaled
   with the width, so the attention width d keeps the full model's ratio to C).
-- Stage maps of the full model at 224 px: 56/28/14/7. Rule: the last stage's map is at least the
-  largest SK path's receptive field (7 px: K7 = 3x3 at dilation 3, Table 6's 7x7), so every tap of
-  the centre position falls on the image, not on padding, as in the full model. With a 3x3/1 stem
-  the network needs a 56 px input (``MIN_INPUT``): 28 px Fashion-MNIST is repeated 2x2 per pixel
-  (``input_upsample=2``); the 56 px ``fashion-mnist-canvas`` needs none.
 
-This proxy costs about 1 GMAC per image (a GPU workload), so only the "table" budget uses it. The
-"trial" budget (searches, `make demo`, fast enough for 2 CPU cores) and the "default" budget
-(``skmobile train`` for a quick run) keep the earlier fast form: quarter width with the cardinality kept (1 channel per
-group in stage 1, G fitted by :func:`skmobile.models.sk_groups.fit_sk_groups`) and a stride-2 stem
-(14/7/4/2 px), which does not keep the rows' structure; reports name the proxy they used.
+The light families keep their widths (ShuffleNetV2 1.0, MobileNet 0.5 of the named width): their SK
+units are depthwise (G = C), so every row already has the full model's channels per group.
+
+These proxies are GPU workloads (the SKNet one about 1 GMAC per image), so only the "table" budget
+uses them. The "trial" budget (searches, `make demo`, fast enough for 2 CPU cores) and the "default"
+budget (``skmobile train`` for a quick run) keep the earlier fast forms on 28 px images, which do not
+keep the map rule: ResNeXt at quarter width with the cardinality kept (1 channel per group in stage 1,
+G fitted by :func:`skmobile.models.sk_groups.fit_sk_groups`) and a stride-2 stem (14/7/4/2 px);
+ShuffleNetV2 with a 3x3/1 stem (trial: 14/7/4 px; default: stride-2 stem, 7/4/2 px); MobileNet with a
+3x3/1 stem (28/14/7/4/2 px). Every trial records its proxy's stage maps and every report row prints
+them.
 
 Budgets: ``"default"`` (one full proxy run, ``skmobile train``), ``"trial"`` (one search trial:
 10,000 images, one epoch) and ``"table"`` (the paper grids: all 55,000 training images, 8 epochs,
@@ -62,21 +77,24 @@ class FamilyProxy:
     weight_decay: float
     lr: float
     batch_size: int
-    default: dict          # epochs, train_limit; optionally batch_size, lr, channels_last, model_kwargs, min_input
-    trial: dict
+    default: dict          # epochs, train_limit; optionally batch_size, lr, channels_last, model_kwargs,
+    trial: dict            # and min_input (the input side the stages need; smaller images are repeated)
     table: dict = field(default_factory=lambda: dict(TABLE_BUDGET))
-    min_input: int = 0     # the input side the stages need; smaller images are repeated (input_upsample)
     note: str = ""
 
     def budget(self, name: str) -> dict:
         return {"default": self.default, "trial": self.trial, "table": self.table}[name]
 
 
-#: The structure-keeping ResNeXt-family proxy of the trial and table budgets (see the module docstring).
+#: The structure-keeping ResNeXt-family proxy of the table budget (see the module docstring).
 RESNEXT_PROXY = {"stem": "small", "stem_stride": 1, "width_mult": 0.75, "depth_mult": 0.25, "scale_groups": True}
-#: The quick form of the "default" budget: quarter width, cardinality kept, stride-2 stem.
+#: The quick form of the "trial" and "default" budgets: quarter width, cardinality kept, stride-2 stem.
 RESNEXT_QUICK = {"stem_stride": 2, "width_mult": 0.25, "scale_groups": False}
-MIN_INPUT = 56
+#: The widest footprint (px) any SK path can name: K7 (3x3, dilation 3) and 7x7. The map rule's minimum.
+WIDEST_PATH_PX = 7
+#: The input side the "table" budget feeds each family (28 px images are repeated up to it): the full
+#: model's stage maps at 224 px, whose last is 7 px (see the module docstring).
+TABLE_MIN_INPUT = {"resnext": 56, "shufflenetv2": 56, "mobilenetv2": 112, "mobilenetv1": 112}
 
 FAMILY_PROXIES = {
     "shufflenetv2": FamilyProxy(
@@ -84,21 +102,26 @@ FAMILY_PROXIES = {
         default={"epochs": 4, "train_limit": None, "batch_size": 128, "lr": 0.2, "channels_last": True,
                  "model_kwargs": {"stem_stride": 2}},
         trial={"epochs": 1, "train_limit": 10000},
-        note="torchvision layout, 3x3 stem without max-pool: 28 -> 14 -> 7 -> 4 (trial, table); the default "
-             "budget's stem has stride 2: 28 -> 7 -> 4 -> 2"),
+        table={**TABLE_BUDGET, "min_input": TABLE_MIN_INPUT["shufflenetv2"]},
+        note="torchvision layout, 3x3/1 stem without max-pool; table: input repeated to 56 px, stages at 28, "
+             "14, 7 px (the full model's); trial: 28 px input, 14, 7, 4 px; default: 3x3/2 stem, 7, 4, 2 px"),
     "mobilenetv2": FamilyProxy(
         "mobilenetv2", {"stem": "small", "width_mult": 0.5}, WD_LIGHT, 0.1, 64,
         default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 10000},
-        note="stride-1 stem, half width"),
+        table={**TABLE_BUDGET, "min_input": TABLE_MIN_INPUT["mobilenetv2"]},
+        note="stride-1 stem, half width; table: input repeated to 112 px, blocks at 112, 56, 28, 14, 7 px (the "
+             "full model's); trial and default: 28 px input, 28, 14, 7, 4, 2 px"),
     "mobilenetv1": FamilyProxy(
         "mobilenetv1", {"stem": "small", "width_mult": 0.5}, WD_LIGHT, 0.1, 64,
         default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 10000},
-        note="stride-1 stem, half width"),
+        table={**TABLE_BUDGET, "min_input": TABLE_MIN_INPUT["mobilenetv1"]},
+        note="stride-1 stem, half width; table: input repeated to 112 px, blocks at 112, 56, 28, 14, 7 px (the "
+             "full model's); trial and default: 28 px input, 28, 14, 7, 4, 2 px"),
     "resnext": FamilyProxy(
         "resnext", dict(RESNEXT_PROXY), WD_LARGE, 0.1, 64,
-        default={"epochs": 3, "train_limit": None, "model_kwargs": dict(RESNEXT_QUICK), "min_input": 0},
-        trial={"epochs": 1, "train_limit": 10000, "model_kwargs": dict(RESNEXT_QUICK), "min_input": 0},
-        min_input=MIN_INPUT,
+        default={"epochs": 3, "train_limit": None, "model_kwargs": dict(RESNEXT_QUICK)},
+        trial={"epochs": 1, "train_limit": 10000, "model_kwargs": dict(RESNEXT_QUICK)},
+        table={**TABLE_BUDGET, "min_input": TABLE_MIN_INPUT["resnext"]},
         note="table: width 0.75 with cardinality and SK groups scaled (the full model's channels per "
              "group), depth 0.25, 3x3/1 stem, input repeated to 56 px: stages at 56, 28, 14, 7 px; trial and "
              "default: quarter width, cardinality kept, 3x3/2 stem (14, 7, 4, 2 px)"),
@@ -150,7 +173,7 @@ def proxy_recipe(model_name: str, budget: str = "default") -> Recipe:
                   model_kwargs={**proxy.model_kwargs, **b.get("model_kwargs", {})},
                   epochs=b["epochs"], batch_size=b.get("batch_size", proxy.batch_size), lr=b.get("lr", proxy.lr),
                   weight_decay=proxy.weight_decay, train_limit=b["train_limit"],
-                  channels_last=b.get("channels_last", False), min_input=b.get("min_input", proxy.min_input),
+                  channels_last=b.get("channels_last", False), min_input=b.get("min_input", 0),
                   note=proxy.note)
 
 
@@ -199,4 +222,4 @@ def build_proxy_model(model_name: str, loaders=None, budget: str = "default", **
 def recipe_table() -> list[dict]:
     """One row per family: proxy form and budgets (for docs and ``skmobile train --list-recipes``)."""
     return [{"family": f, **p.model_kwargs, "lr": p.lr, "batch_size": p.batch_size, "weight_decay": p.weight_decay,
-             "default": p.default, "trial": p.trial, "table": p.table, "min_input": p.min_input, "note": p.note} for f, p in sorted(FAMILY_PROXIES.items())]
+             "default": p.default, "trial": p.trial, "table": p.table, "note": p.note} for f, p in sorted(FAMILY_PROXIES.items())]
