@@ -61,6 +61,7 @@ def test_one_unit_per_stage_is_the_last_at_each_resolution():
     # 16 px: units 0 and 1 -> the last (1); 8 px: unit 2 (unit 3 has no attention)
     assert [(u["stage"], u["index"], u["map_size"]) for u in units] == [(1, 1, 16), (2, 2, 8)]
     assert [(u["larger"], u["smaller"]) for u in units] == [("3x3 d3", "3x3"), ("3x3 d3", "3x3")]
+    assert [u["larger_extent"] for u in units] == [7, 7]
 
 
 def _by_hand(model, x, factor, unit_index):
@@ -128,7 +129,7 @@ def _planted(effects):
         base = rng.normal(0, 0.01, 50)
         per_image = np.stack([base, base + e / 2, base + e])
         out.append([{"stage": 1, "index": 0, "name": "u", "larger": "3x3 d2", "smaller": "3x3", "channels": 2,
-                     "map_size": 8, "per_channel": np.zeros((3, 2)), "per_class": np.zeros((3, 2)),
+                     "larger_extent": 5, "map_size": 8, "per_channel": np.zeros((3, 2)), "per_class": np.zeros((3, 2)),
                      "class_counts": np.array([25, 25]), "per_image": per_image}])
     return out
 
@@ -162,6 +163,17 @@ def test_markdown_has_provenance_and_no_false_chance_sentence(tmp_path):
     assert "`skmobile train sknet50 --seed 1`" in md and "(reconstructed from state.json)" in md
     assert "| 1 | `u` | 3x3 d2 - 3x3 | 8 | 2 | 1.5x vs 1x |" in md and "rises" in md
     assert json.loads((tmp_path / "attention.json").read_text())["models"] == 3
+    assert "footprint" not in md  # an 8 px map holds the 5 px path
+    assert "Verdicts over 1 stages x 2 enlargements (3 models): rises 2." in md
+
+
+def test_padding_note_names_maps_smaller_than_the_larger_path():
+    stages = [{"stage": 1, "map_size": 14, "larger": "3x3 d2", "larger_extent": 5},
+              {"stage": 4, "map_size": 2, "larger": "3x3 d2", "larger_extent": 5},
+              {"stage": 5, "map_size": 5, "larger": "3x3 d2", "larger_extent": 5}]
+    note = att.padding_note(stages)
+    assert "stage 4 (2 px map, 3x3 d2 spans 5 px)" in note and "stage 1" not in note and "stage 5" not in note
+    assert att.padding_note(stages[:1]) == "" and att.padding_note([{"stage": 1, "map_size": 2}]) == ""
 
 
 # --- the CLI on untrained tiny sknet50 proxy checkpoints ------------------------------------------------

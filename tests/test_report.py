@@ -244,3 +244,18 @@ def test_committed_table4_report_is_regenerated_byte_identically_from_its_record
                        rendered_by=metadata.get("rendered by"))
     for name in ("table4.md", "table4.csv", "table4.json", "table4_conclusions.json"):
         assert (tmp_path / name).read_bytes() == (reports / name).read_bytes(), name
+
+
+def test_caveats_say_what_the_records_hold():
+    """The unrecorded-proxy caveat names the rows' budget and what cannot be shown; recorded rows need none."""
+    from skmobile.report.paper_table import AccuracySections, caveats
+
+    def row(label, maps):
+        return {"label": label, "measured": {"top1_err": 20.0, "proxy": {"budget": "trial", "stage_maps": maps}}}
+
+    sections = AccuracySections("skmobile reproduce --table 7 --train", {"budget": "trial"}, [{"claim": "c"}])
+    old = caveats([row("a", None), row("b", None), row("c", [14, 7, 4, 2])], sections)
+    assert len(old) == 3 and "not recorded for 2 row(s) (budget trial;" in old[2]
+    assert "complexity-matched" in old[2] and "earlier proxy recipe" not in old[2]
+    assert len(caveats([row("c", [56, 28, 14, 7])], sections)) == 2
+    assert caveats([row("a", None)], None) == []

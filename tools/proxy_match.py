@@ -5,6 +5,8 @@ linearly with the width and 1x1 convs quadratically, so the G=64/128 rows' extra
 proxy narrows. This is the measurement behind the width of skmobile.train.proxy's RESNEXT_PROXY:
 
     .venv/bin/python tools/proxy_match.py [--widths 0.25,0.5,0.625,0.75,1.0] [--image-size 28]
+
+``--budget trial --widths 0.25`` prints the fast trial proxy instead (cardinality kept, G fitted).
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--widths", default="0.25,0.5,0.625,0.75,1.0")
     ap.add_argument("--image-size", type=int, default=28)
+    ap.add_argument("--budget", default="table", help="the recipe whose proxy form is built (table: group-scaled)")
     args = ap.parse_args()
     rows = get_table(6).rows
     print("width  row                               params      MACs       dP vs 3x3  dMACs vs 3x3  stage maps")
     for w in (float(x) for x in args.widths.split(",")):
         with torch.device("meta"):
-            shapes = [(r.label, proxy_shape(build_proxy_model(r.model, _Data(args.image_size), "trial",
+            shapes = [(r.label, proxy_shape(build_proxy_model(r.model, _Data(args.image_size), args.budget,
                                                               width_mult=w, **r.kwargs), args.image_size))
                       for r in rows]
         ref = next(s for label, s in shapes if label.startswith("3x3, D=1"))

@@ -102,10 +102,7 @@ def attention_cmd(
                + (f" --factors {factors}" if steps != att.FACTORS else "") + (f" --limit {limit}" if limit else "")
                + f" --out {out}")
     paths = att.write(result, out, command)
-    verdicts = [e["verdict"] for st in result["stages"] for e in st["changes"]]
-    console.print(f"{len(result['stages'])} stages x {len(steps) - 1} enlargements over {len(checkpoints)} models: "
-                  + ", ".join(f"{v} {verdicts.count(v)}" for v in sorted(set(verdicts))) + " -> "
-                  + ", ".join(str(p) for p in paths))
+    console.print(att.verdict_summary(result) + " -> " + ", ".join(str(p) for p in paths))
 
 
 def register(app: typer.Typer) -> None:

@@ -81,6 +81,7 @@ def stage_units(model: torch.nn.Module, sample: torch.Tensor) -> list[dict]:
         lg, sm = int(np.argmax(ext)), int(np.argmin(ext))
         chosen[size] = {"index": i, "name": names.get(id(u), f"unit{i}"), "module": u, "large": lg, "small": sm,
                         "larger": _kernel_name(paths[lg]), "smaller": _kernel_name(paths[sm]),
+                        "larger_extent": ext[lg],
                         "channels": u.out_channels, "map_size": size}
     out = []
     for stage, size in enumerate(order, 1):
@@ -143,7 +144,8 @@ def measure_model(model: torch.nn.Module, dataset, num_classes: int, *, factors=
     out = []
     for a, u in zip(acc, units):
         per_class = a["class_sum"] / counts.clamp_min(1).view(1, -1, 1)
-        out.append({key: u[key] for key in ("stage", "index", "name", "larger", "smaller", "channels", "map_size")}
+        out.append({key: u[key] for key in ("stage", "index", "name", "larger", "smaller", "larger_extent", "channels",
+                                            "map_size")}
                    | {"per_channel": (a["sum"] / n).numpy(), "per_class": per_class.mean(2).numpy(),
                       "class_counts": counts.numpy().astype(int), "per_image": a["per_image"].numpy()})
     return out
@@ -190,6 +192,7 @@ def combine_models(per_model: list[list[dict]], factors=FACTORS, classes=None, a
             - class_curves[:, [base]]                                    # (models, F-1, K)
         stages.append({"stage": first["stage"], "name": first["name"], "index": first["index"],
                        "larger": first["larger"], "smaller": first["smaller"], "channels": first["channels"],
+                       "larger_extent": first.get("larger_extent"),
                        "map_size": first["map_size"],
                        "per_channel_mean": [[rnd(v, 5) for v in row] for row in curves.mean(0)],
                        "per_channel_sd": ([[rnd(v, 5) for v in row] for row in curves.std(0, ddof=1)]
@@ -262,6 +265,27 @@ def quality_note(test_error: float | None, num_classes: int | None) -> str:
     return ""
 
 
+def verdict_summary(result: dict) -> str:
+    """One sentence counting the verdicts, e.g. 'Verdicts over 4 stages x 2 enlargements: rises 3, ...'."""
+    verdicts = [e["verdict"] for st in result["stages"] for e in st["changes"]]
+    counts = ", ".join(f"{v} {verdicts.count(v)}" for v in sorted(set(verdicts))) or "none"
+    return (f"Verdicts over {len(result['stages'])} stages x {len(result['factors']) - 1} enlargements "
+            f"({result['models']} models): {counts}.")
+
+
+def padding_note(stages: list[dict]) -> str:
+    """Name the stages whose map is smaller than their larger path's footprint: there the larger path's
+    taps around the centre fall partly on padding (the map rule of skmobile.train.proxy); empty if none."""
+    small = [st for st in stages if st.get("larger_extent") and st["map_size"] < st["larger_extent"]]
+    if not small:
+        return ""
+    where = ", ".join(f"stage {st['stage']} ({st['map_size']} px map, {st['larger']} spans {st['larger_extent']} px)"
+                      for st in small)
+    return (f"Maps smaller than the larger path's footprint: {where}. There the larger path's taps around the "
+            "centre fall partly on padding, so its attention follows the map size as much as the object; the "
+            "full-size SKNet-50 runs its four stages at 56/28/14/7 px on 224 px images.")
+
+
 def _fmt(v, spec=".4f") -> str:
     return "—" if v is None else format(v, spec)
 
@@ -287,7 +311,7 @@ def to_markdown(result: dict, command: str) -> str:
              if (q := quality_note(ck["test_error"], ck["num_classes"]))]
     if notes:
         lines += [""] + notes
-    lines += ["", "## Does attention to the larger kernel rise with enlargement?", "",
+    lines += ["", "## Does attention to the larger kernel rise with enlargement?", "", verdict_summary(result), "",
               "| stage | SK unit | larger - smaller | map px | channels | enlargement | change per model "
               "| mean [95% CI] | images rising per model | Holm p | verdict |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -300,6 +324,9 @@ def to_markdown(result: dict, command: str) -> str:
                          f"{', '.join(_fmt(v, '+.4f') for v in e['per_model'])} | {mean} | "
                          f"{', '.join(_fmt(v, '.0%') for v in e['images_rising'])} | {_fmt(e['p_holm'], '.3g')} | "
                          f"{e['verdict']} |")
+    note = padding_note(result["stages"])
+    if note:
+        lines += ["", note]
     classes = result.get("classes") or []
     if result["stages"] and classes:
         head = ["class"] + [f"stage {st['stage']} {e['factor']:g}x" for st in result["stages"] for e in st["changes"]]

@@ -139,10 +139,12 @@ def caveats(rows: list[dict], sections: "AccuracySections | None") -> list[str]:
                     if ((r["measured"] or {}).get("proxy") or {}).get("stage_maps") is None
                     and (r["measured"] or {}).get("top1_err") is not None})
     if small:
-        out.append(f"The proxy's own size was not recorded for {len(small)} row(s): runs made before skmobile "
-                   "recorded it, possibly with an earlier proxy recipe (the SKNet/ResNeXt proxy was quarter width "
-                   "with the cardinality kept, stages at 14/7/4/2 px, before the structure-keeping one); their "
-                   "proxy net column shows —.")
+        budgets = sorted({str(((r["measured"] or {}).get("proxy") or {}).get("budget")) for r in rows
+                          if r["label"] in small})
+        out.append(f"The proxy's own size was not recorded for {len(small)} row(s) (budget {', '.join(budgets)}; runs "
+                   "made before skmobile recorded it): their proxy net column shows —, so this report cannot show "
+                   "which network each of them trained, nor whether the rows it compares were complexity-matched in "
+                   "the proxy. Rerunning the report's command on a fresh storage trains and records it.")
     return out
 
 
