@@ -125,6 +125,52 @@ def error_vs_flops(number: int, rows: list[dict], flops_key: str, search_points:
     return fig
 
 
+def error_vs_latency(number: int, rows: list[dict], flops_key: str, protocol: dict):
+    """The proxy's test error (mean, 95% CI over seeds) against each cost of the full-size model, one
+    panel per cost on one shared y scale: measured MFLOPs, then the batch-1 CPU latency of each runtime
+    (median, p10-p90 bars). Each panel draws its Pareto front over the rows (two or more points)."""
+    from .latency_columns import runtimes_in
+
+    runtimes = runtimes_in(rows)
+    costs = [("MFLOPs", "measured MFLOPs (multiply-adds, full-size model)")] + \
+            [(rt, f"batch-1 CPU latency, {rt} (ms, median)") for rt in runtimes]
+    fig, axes = plt.subplots(1, len(costs), figsize=(4.0 * len(costs) + 0.6, 4.4), sharey=True, squeeze=False)
+    labelled = []
+    for ax, (cost, xlabel) in zip(axes[0], costs):
+        pts = []
+        for i, r in enumerate(rows, 1):
+            m = r["measured"] or {}
+            y = m.get("top1_err")
+            if y is None:
+                continue
+            if cost == "MFLOPs":
+                x, xerr = _to_mflops(m.get(flops_key), flops_key), None
+            else:
+                e = (m.get("latency") or {}).get(cost) or {}
+                x = e.get("ms")
+                xerr = ([[x - e["p10_ms"]], [e["p90_ms"] - x]] if x is not None and e.get("p10_ms") is not None
+                        and e.get("p90_ms") is not None else None)
+            if x is None:
+                continue
+            pts.append((x, y, str(i)))
+            ax.errorbar([x], [y], yerr=ci_bar(m), xerr=xerr, fmt="o", color=_MEASURED, ms=5, capsize=3, zorder=3,
+                        label="table rows" if len(pts) == 1 else None)
+        front = pareto_front([(x, y) for x, y, _ in pts])
+        if len(front) >= 2:
+            ax.step(*zip(*front), where="post", color=_FRONT, lw=1.5, label="Pareto front (rows)", zorder=2)
+        ax.set_xlabel(xlabel)
+        ax.set_title(cost if cost == "MFLOPs" else f"latency, {cost}", fontsize=9)
+        if pts:
+            ax.legend(fontsize=7, frameon=False, loc="best")
+        labelled.append((ax, pts))
+    axes[0][0].set_ylabel(f"proxy test error (%) — {protocol.get('dataset')}, budget {protocol.get('budget')}")
+    fig.suptitle(f"Table {number}: proxy error vs FLOPs and vs measured latency (numbers = rows of the table)")
+    fig.tight_layout()
+    for ax, pts in labelled:
+        place_labels(ax, pts, _MEASURED)
+    return fig
+
+
 def complexity(number: int, rows: list[dict], flops_key: str):
     """Paper vs measured #P and FLOPs, one panel each, with the identity line."""
     fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.6))
