@@ -95,7 +95,8 @@ def md_parts(md: str) -> tuple[list[list[str]], list[str]]:
             rows.append([_plain(c) for c in line.strip().strip("|").split(" | ")])
         elif line.startswith(("- ", "  - ")):
             texts.append(_plain(line.strip()[2:]))
-        elif line.startswith(("Conventions:", "Test:", "Rank agreement", "Resolving power", "Seed SD")):
+        elif line.startswith(("Conventions:", "Test:", "Rank agreement", "Resolving power", "Seed SD", "Latency:",
+                              "A pair of rows")):
             texts.append(_plain(line))
     return rows, texts
 

@@ -102,9 +102,11 @@ def _trial_row(t) -> dict | None:
 def _latency_setting(a: dict) -> str:
     """How a trial's latency was obtained, in words: runtime, threads, batch, device, measured or predicted."""
     threads = a.get("latency_threads")
-    return (f"{a.get('latency_runtime') or 'runtime not recorded'} ({threads if threads is not None else '?'} "
-            f"thread{'' if threads == 1 else 's'}, batch {a.get('latency_batch') or '?'}, "
-            f"{a.get('latency_device') or '?'}, {a.get('latency_source') or 'measured'})")
+    parts = [f"{threads} thread{'' if threads == 1 else 's'}" if threads is not None else None,
+             f"batch {a['latency_batch']}" if a.get("latency_batch") is not None else None,
+             a.get("latency_device"), a.get("latency_source")]
+    parts = [p for p in parts if p]
+    return (a.get("latency_runtime") or "latency setting not recorded") + (f" ({', '.join(parts)})" if parts else "")
 
 
 def _ci95(values: list[float]) -> tuple[float | None, float | None]:
