@@ -56,6 +56,10 @@ _OFFSETS = [(5, 4), (5, -11), (-12, 4), (-12, -11), (5, 15), (-12, 15), (5, -22)
             (-23, -4), (5, 26), (-12, 26), (5, -33), (-12, -33), (27, 4), (-34, 4)]
 
 
+#: labels are drawn above error bars and lines, on a white pad, so a bar crossing one does not hide it
+_LABEL_BOX = {"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8}
+
+
 def place_labels(ax, points: list[tuple[float, float, str]], color: str) -> list:
     """Annotate each (x, y, text) at the first offset whose box overlaps no earlier label or marker."""
     fig = ax.figure
@@ -68,7 +72,8 @@ def place_labels(ax, points: list[tuple[float, float, str]], color: str) -> list
     for (x, y, text), (mx, my) in zip(points, markers):
         chosen = None
         for dx, dy in _OFFSETS:
-            ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=7, color=color)
+            ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=7, color=color,
+                              zorder=5, bbox=_LABEL_BOX)
             box = ann.get_window_extent(renderer)
             rect = (box.x0, box.y0, box.x1, box.y1)
             if not any(rect[0] < t[2] and t[0] < rect[2] and rect[1] < t[3] and t[1] < rect[3] for t in taken):
@@ -78,7 +83,8 @@ def place_labels(ax, points: list[tuple[float, float, str]], color: str) -> list
             ann.remove()
         if chosen is None:  # crowded: the last offset, with a leader line
             chosen = ax.annotate(text, (x, y), textcoords="offset points", xytext=_OFFSETS[-1], fontsize=7,
-                                 color=color, arrowprops={"arrowstyle": "-", "color": color, "lw": 0.5})
+                                 color=color, zorder=5, bbox=_LABEL_BOX,
+                                 arrowprops={"arrowstyle": "-", "color": color, "lw": 0.5})
         made.append(chosen)
     return made
 

@@ -80,13 +80,10 @@ def arch_of(row, table):
     return Arch(row.model, dict(row.kwargs), input_size=table.input_size)
 
 
-def _groups(rows, size: int = 6) -> list[list]:
-    """Rows timed together: one group per table group (so a row and its base row share rounds), at
-    most ``size`` models at once (memory)."""
-    by_group: dict[str, list] = {}
-    for r in rows:
-        by_group.setdefault(r.group or "", []).append(r)
-    return [g[i:i + size] for g in by_group.values() for i in range(0, len(g), size)]
+def _chunks(rows, size: int = 12) -> list[list]:
+    """Rows timed together: every row of the table in the same interleaved rounds (so a load change
+    on a shared machine hits all of them alike), at most ``size`` models at once (memory)."""
+    return [rows[i:i + size] for i in range(0, len(rows), size)]
 
 
 def report_plan():
@@ -98,8 +95,8 @@ def report_plan():
 
 
 def measure_table(table, request: LatencyRequest, command: str, progress=None) -> RowLatency:
-    """Every measured row's latency per runtime: stored records from the cache, the others timed in
-    interleaved rounds per group (:func:`report_plan`) and stored."""
+    """Every measured row's latency per runtime: stored records from the cache, the others timed
+    together in interleaved rounds (:func:`report_plan`) and stored."""
     from functools import partial
 
     from ..latency.cache import LatencyCache
@@ -111,9 +108,9 @@ def measure_table(table, request: LatencyRequest, command: str, progress=None) -
     for runtime in request.runtimes:
         setting = Setting(runtime, "cpu", request.threads, 1)
         setting.check()
-        for group in _groups(rows):
+        for group in _chunks(rows):
             if progress:
-                progress(f"{runtime}: {', '.join(r.label for r in group)}")
+                progress(f"{runtime}, {len(group)} models in interleaved rounds")
             found = cache.latencies({r.label: arch_of(r, table) for r in group}, setting,
                                     measure=partial(measure_many, plan=report_plan()))
             for label, rec in found.items():
@@ -213,8 +210,8 @@ def _shared(entries: list[dict]) -> str | None:
     n = max((str(e.get("machine") or "").rpartition(" x")[2] for e in entries), key=len, default="")
     cpus = f" on {n} logical CPUs" if n.isdigit() else ""
     return (f"other processes shared the machine (1-minute load up to {max(x[0] for x in loads):.2f}{cpus} while "
-            f"{threads} thread(s) measured): absolute times are noisy; rows of one group were timed in the same "
-            "interleaved rounds, so their ratios hold better than the absolute times")
+            f"{threads} thread(s) measured): absolute times are noisy; rows timed in the same interleaved rounds "
+            "shared that load, so their ratios hold better than the absolute times")
 
 
 def _cpus_text(entries: list[dict]) -> str:
@@ -241,8 +238,8 @@ def paragraph(rows: list[dict], input_size: int) -> str | None:
                          f"({how[rt]})" for rt in runtimes_in(rows))
     text = (f"Latency: batch-1 inference of the full-size model ({input_size} px, random weights, eval mode) on "
             f"the CPU, median of the timed calls with their 10th-90th percentile range, in ms, under {runtimes}; "
-            f"{_joined(e.get('threads') for e in es)} intra-op thread(s); the rows of a group timed in the same "
-            f"interleaved rounds. Machine: {_joined(_machine(e.get('machine')) for e in es)}; CPUs the measuring "
+            f"{_joined(e.get('threads') for e in es)} intra-op thread(s); rows measured together were timed in the "
+            f"same interleaved rounds. Machine: {_joined(_machine(e.get('machine')) for e in es)}; CPUs the measuring "
             f"process could use: {_cpus_text(es)}; load: {_load_text(es)}; measured {_dates(es)}. "
             "Ratios over the base row divide medians.")
     shared = _shared(es)
