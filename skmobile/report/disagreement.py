@@ -15,10 +15,11 @@ from itertools import combinations
 TIE_PCT = 3.0    # MFLOPs closer than this (percent) count as equal
 GAP_PCT = 10.0   # latencies further apart than this (percent) count as different
 
-#: the rule, in the words the reports print above the findings
-RULE = ("A pair of rows disagrees when their median latencies differ by more than {gap:g} % (relative to the row "
-        "with fewer MFLOPs) while their MFLOPs differ by less than {tie:g} % (FLOPs call them equal), or while the "
-        "row with more MFLOPs runs faster (FLOPs order them the other way).")
+def rule(rows: str = "rows", row: str = "row") -> str:
+    """The rule, in the words the reports print above their findings."""
+    return (f"A pair of {rows} disagrees when their median latencies differ by more than {GAP_PCT:g} % (relative "
+            f"to the {row} with fewer MFLOPs) while their MFLOPs differ by less than {TIE_PCT:g} % (FLOPs call them "
+            f"equal), or while the {row} with more MFLOPs runs faster (FLOPs order them the other way).")
 
 
 def kendall_tau_b(xs: list[float], ys: list[float]) -> float | None:

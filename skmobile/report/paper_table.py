@@ -167,7 +167,7 @@ def flops_latency_lines(table: Table, rows: list[dict]) -> list[str]:
 
     if not lc.runtimes_in(rows):
         return []
-    out = [disagreement.RULE.format(gap=disagreement.GAP_PCT, tie=disagreement.TIE_PCT)]
+    out = [disagreement.rule()]
     out += lc.finding_lines(rows, table.flops_key)
     front = lc.front_line(rows, table.flops_key)
     return out + ([front] if front else [])

@@ -219,11 +219,11 @@ def flops_vs_latency(configs: list[dict]) -> list[dict]:
 
 def flops_latency_lines(data: dict) -> list[str]:
     """[the rule, one sentence per latency setting]; [] when no configuration has a latency."""
-    from .disagreement import GAP_PCT, RULE, TIE_PCT, sentence
+    from .disagreement import rule, sentence
 
     if not data.get("flops_vs_latency"):
         return []
-    return [RULE.format(gap=GAP_PCT, tie=TIE_PCT).replace("rows", "configurations").replace("row ", "configuration ")] + \
+    return [rule("configurations", "configuration")] + \
         [sentence(g, g["setting"], rows_name="configurations") for g in data["flops_vs_latency"]]
 
 
