@@ -350,8 +350,12 @@ def _table(models, setting, path, build, predict, check, report, fmt, plan) -> N
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=1))
         return
+    if table.memory is None:
+        typer.echo(f"note: {path} has no memory curve (format version 2): predictions are the layers' sum "
+                   "without the cache term; rebuild with --build-table for it")
     for m, r in rows.items():
-        typer.echo(f"{m:28s} predicted {r['predicted_ms']:9.3f} ms ({r['layers']} layers, "
+        typer.echo(f"{m:28s} predicted {r['predicted_ms']:9.3f} ms = layers alone {r['layers_alone_ms']:.3f} + cache "
+                   f"term {r['cache_term_ms']:.3f} (footprint {r['footprint_mib']:.1f} MiB; {r['layers']} layers, "
                    f"{r['layers_timed_now']} timed now, {r['layers_missing']} missing)")
 
 

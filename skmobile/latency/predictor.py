@@ -24,6 +24,13 @@ reorder only where the layout changes: entering a blocked layer from a plain one
 blocked layer for a layer that needs the plain layout (reshape, transpose, slice, concat, linear).
 The layout is followed along the execution order, so a second branch that starts from a plain
 tensor after a blocked one (ShuffleNetV2's stride-2 units) misses one reorder.
+
+A layer timed alone runs with its weights hot in cache; a whole model whose footprint outgrows
+the cache fetches them from memory on every inference. A CPU table (format version 3) keeps the
+machine's cyclic-read cost curve, measured by a micro-benchmark when the table is made, and a
+prediction adds the cache term of :mod:`.memory` (nothing in it is fitted to models). A version-2
+table (no curve) still loads and predicts the layers' sum alone; ``--build-table`` on it adds
+the curve.
 """
 
 from __future__ import annotations
