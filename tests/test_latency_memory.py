@@ -134,7 +134,7 @@ def test_a_version_2_table_loads_and_predicts_without_the_term(tmp_path):
 def test_build_table_on_a_version_2_table_adds_the_curve(tmp_path, monkeypatch):
     path = _old_table(tmp_path)
     table = predictor.LatencyTable.load(path)
-    monkeypatch.setattr(memory, "measure_curve", lambda: CURVE)
+    monkeypatch.setattr(memory, "measure_curve", lambda **kw: CURVE)
     assert predictor.build_table([], Setting(), table) is table and table.memory == CURVE.as_json()
     table.save(path)
     again = predictor.LatencyTable.load(path)
@@ -177,3 +177,54 @@ def test_cli_predict_on_an_old_table_says_it_has_no_term(tmp_path, monkeypatch, 
         main(["bench", "latency", "--predict", "small_latency", "--runtime", "torch", "--table", str(old)])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.startswith("error: ") and "format version 1" in err and err.count("\n") == 1
+
+
+def test_a_plan_times_by_its_named_clock(monkeypatch):
+    from skmobile.latency import timer
+
+    class Fake:
+        now = 0.0
+
+        def __call__(self):
+            return self.now
+
+    fake = Fake()
+
+    def work():
+        fake.now += 0.004
+
+    monkeypatch.setitem(timer.CLOCKS, "cpu", fake)
+    plan = timer.TimingPlan(warmup_calls=1, warmup_s=0.0, round_s=0.0, min_calls=2, max_calls=2, min_rounds=2,
+                            max_rounds=2, clock="cpu")
+    out = timer.time_rounds({"a": work}, plan)
+    assert out.spread("a").p50 == pytest.approx(0.004) and out.samples["a"] == [pytest.approx(0.004)] * 4
+    with pytest.raises(SKMobileError, match="unknown clock 'sundial'; allowed: wall, cpu"):
+        timer.time_rounds({"a": work}, timer.TimingPlan(clock="sundial"))
+
+
+def test_cpu_clock_only_where_the_work_runs_on_this_thread_and_tables_keep_their_clock(tmp_path):
+    from skmobile.latency.predictor import check_clock
+
+    check_clock("cpu", Setting(threads=1))
+    with pytest.raises(SKMobileError, match="allowed only with --device cpu --threads 1; got cpu, 2 thread"):
+        check_clock("cpu", Setting(threads=2))
+    table = predictor.LatencyTable(json.loads(json.dumps(Setting().__dict__)), {}, clock="cpu")
+    loaded = predictor.LatencyTable.load(table.save(tmp_path / "t.json"))
+    assert loaded.clock == "cpu"
+    loaded.check_setting(Setting(), "cpu")
+    with pytest.raises(SKMobileError, match="timed with the 'cpu' clock; asked for 'wall'"):
+        loaded.check_setting(Setting(), "wall")
+    assert predictor.LatencyTable.load(_old_table(tmp_path)).clock == "wall"   # version 2: timed by the wall clock
+
+
+@pytest.mark.parametrize("args, message", [
+    (["mobilenetv2_050", "--clock", "sundial"], "unknown clock 'sundial'"),
+    (["mobilenetv2_050", "--clock", "cpu", "--threads", "2"], "allowed only with --device cpu --threads 1"),
+])
+def test_cli_bad_clock_is_one_line_exit_2(capsys, args, message):
+    from skmobile.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "latency", *args])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and message in err and err.startswith("error: ") and err.count("\n") == 1

@@ -44,7 +44,7 @@ import os
 import tempfile
 import warnings
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -52,7 +52,7 @@ from ..errors import SKMobileError
 from . import machine, memory
 from .measure import Arch, Setting, build, input_shape
 from .runtimes import ort_runner, quiet_fds, torch_threads
-from .timer import TimingPlan, time_rounds
+from .timer import TimingPlan, clock_of, time_rounds
 
 #: a light plan for one layer: short turns, a few rounds (a layer is micro- to milliseconds)
 UNIT_PLAN = TimingPlan(warmup_calls=3, warmup_s=0.03, round_s=0.02, min_calls=3, max_calls=500,
@@ -331,6 +331,7 @@ class LatencyTable:
     skipped: dict[str, str] = field(default_factory=dict)    # key -> why it has no time
     models: dict[str, dict] = field(default_factory=dict)    # evaluation: name -> measured/predicted
     memory: dict | None = None                               # MemoryCurve.as_json(), or None
+    clock: str = "wall"                                      # the timer's clock for every entry (timer.CLOCKS)
     version: int = TABLE_VERSION
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -363,9 +364,12 @@ class LatencyTable:
         except (json.JSONDecodeError, TypeError, ValueError) as exc:
             raise SKMobileError(f"latency table {str(path)!r} is not a table written by --build-table: {exc}") from exc
 
-    def check_setting(self, setting: Setting) -> None:
+    def check_setting(self, setting: Setting, clock: str | None = None) -> None:
         if {k: self.setting.get(k) for k in asdict(setting)} != asdict(setting):
             raise SKMobileError(f"latency table was built for {self.setting}; asked for {asdict(setting)}")
+        if clock is not None and clock != self.clock:
+            raise SKMobileError(f"latency table was timed with the {self.clock!r} clock; asked for {clock!r} "
+                                "(use another --table)")
 
     def curve(self) -> "memory.MemoryCurve | None":
         return None if self.memory is None else memory.MemoryCurve.from_json(self.memory)
@@ -428,6 +432,7 @@ class LatencyTable:
                   on_unit: Callable[[int, int], None] | None = None) -> int:
         """Time every unit not yet in the table; return how many were timed."""
         todo = list({u.key: u for u in units if u.key not in self.entries and u.key not in self.skipped}.values())
+        plan = replace(plan, clock=self.clock)
         with tempfile.TemporaryDirectory(prefix="skmobile-units-") as tmp, torch_threads(setting.threads):
             for i, u in enumerate(todo, 1):
                 fn, boundary = unit_runner(u.make, u.shapes, setting, tmp)
@@ -447,26 +452,35 @@ class LatencyTable:
         return len(todo)
 
 
-def new_table(setting: Setting, plan: TimingPlan = UNIT_PLAN) -> LatencyTable:
-    """An empty table for ``setting`` with its per-call overhead timed and, on a CPU, the machine's
-    cyclic-read curve for the cache term."""
+def new_table(setting: Setting, plan: TimingPlan = UNIT_PLAN, clock: str = "wall") -> LatencyTable:
+    """An empty table for ``setting`` with its per-call overhead timed by ``clock`` and, on a CPU,
+    the machine's cyclic-read curve for the cache term."""
     setting.check()
+    check_clock(clock, setting)
     with tempfile.TemporaryDirectory(prefix="skmobile-units-") as tmp, torch_threads(setting.threads):
         fn, _ = unit_runner(_noop_module, [(1,)], setting, tmp)
-        overhead = time_one(fn, plan)
+        overhead = time_one(fn, replace(plan, clock=clock))
     record = machine.describe(setting.device)
     record["id"] = machine.machine_id(setting.device)
     record["runtime"] = machine.runtime_version(setting.runtime)
-    table = LatencyTable(asdict(setting), record, round(overhead, 5))
+    table = LatencyTable(asdict(setting), record, round(overhead, 5), clock=clock)
     ensure_curve(table)
     return table
+
+
+def check_clock(clock: str, setting: Setting) -> None:
+    """One-line error for an unknown clock, or the CPU clock where the work is not on this thread."""
+    clock_of(clock)
+    if clock == "cpu" and (setting.device != "cpu" or setting.threads != 1):
+        raise SKMobileError(f"clock 'cpu' counts this thread's CPU time: allowed only with --device cpu "
+                            f"--threads 1; got {setting.device}, {setting.threads} thread(s)")
 
 
 def ensure_curve(table: LatencyTable) -> None:
     """Measure the cache term's curve into a CPU table that has none (a version-2 table or a new
     one); the layer entries stay valid: they were timed alone in the same way."""
     if table.memory is None and table.setting.get("device") == "cpu":
-        table.memory = memory.measure_curve().as_json()
+        table.memory = memory.measure_curve(clock=clock_of(table.clock)).as_json()
     table.version = TABLE_VERSION
 
 
@@ -499,12 +513,13 @@ def light_models() -> list[str]:
 def build_table(models: list[str], setting: Setting, table: LatencyTable | None = None,
                 on_model: Callable[[str, int, int], None] | None = None,
                 measure: Callable[[Arch, Setting], dict] | None = None,
-                save_to: str | os.PathLike | None = None) -> LatencyTable:
+                save_to: str | os.PathLike | None = None, clock: str = "wall") -> LatencyTable:
     """Time every layer of ``models`` into ``table`` (new if None); with ``measure``, also time each
     whole model and store measured vs predicted ms and the error in ``table.models``. With
-    ``save_to``, the table is saved after every model (a long build interrupted keeps its work)."""
-    table = table or new_table(setting)
-    table.check_setting(setting)
+    ``save_to``, the table is saved after every model (a long build interrupted keeps its work).
+    ``clock`` times a new table's layers; an existing table must have been timed by it."""
+    table = table or new_table(setting, clock=clock)
+    table.check_setting(setting, clock)
     ensure_curve(table)
     for i, name in enumerate(models, 1):
         if on_model is not None:
@@ -568,7 +583,9 @@ def error_markdown(table: LatencyTable, command: str) -> str:
              f"torch {m.get('torch')}, load average at start {m.get('load_avg')}, {m.get('date')}"
              + (f"; 1-minute load while models were measured {min(loads):.2f}-{max(loads):.2f}" if loads else "") + ".",
              "", f"Table: {len(table.entries)} layers timed alone, {len(table.skipped)} left out (cannot export alone), "
-             f"per-call overhead {table.overhead_ms:.4f} ms (added once per model).", "",
+             f"per-call overhead {table.overhead_ms:.4f} ms (added once per model); clock: "
+             + ("wall (perf_counter)" if table.clock == "wall" else "this thread's CPU time (other processes' turns "
+                "on the core left out)") + ".", "",
              ("Cache term: " + curve.summary() + "." if curve is not None else
               "Cache term: none (this table has no memory curve: a version-2 table, or not a CPU)."), "",
              "| model | footprint MiB | measured p50 ms | p10-p90 ms | layers alone ms | cache term ms | predicted ms "
