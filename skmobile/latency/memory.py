@@ -27,8 +27,9 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Iterable, Sequence
 
-#: buffer sizes of the sweep: 128 KiB .. 128 MiB in steps of sqrt(2) (past the caches of common CPUs)
-DEFAULT_SIZES = tuple(int(2 ** (17 + k / 2)) for k in range(21))
+#: buffer sizes of the sweep: 256 KiB .. 128 MiB in steps of 2**(1/4) (past the caches of common
+#: CPUs; fine enough that a sharp knee at the last-level cache is placed within 19 %)
+DEFAULT_SIZES = tuple(int(2 ** (18 + k / 4)) for k in range(37))
 
 
 @dataclass
