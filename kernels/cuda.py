@@ -1,22 +1,25 @@
 """CUDA SK fusion kernels (numba-cuda), the same five steps and array conventions as ``cpu.py``.
 
-NCHW kernels see each branch as planes (P = N*C, L = H*W) and give each plane one warp-wide row of
-a (32, 8) block. channels_last reductions give each (n, 32-channel tile) one block; its
-element-wise steps are flat grid-stride loops. Reductions accumulate in fp32 per thread and finish
-with a fixed-order tree in shared memory: no atomics, so results are bitwise reproducible. fp16 inputs are read as fp16 and accumulated in fp32. No warp intrinsics, so the
-same code runs under ``NUMBA_ENABLE_CUDASIM=1``.
+NCHW kernels see each branch as planes (P = N*C, L = H*W) and give each plane one row of a block.
+channels_last kernels see (N, L, K) arrays of channel units (one element, or two bfloat16
+channels packed in an int32; see cuda_dtypes.py), 32 units per block row and the sample in a grid
+dimension. Reductions accumulate in fp32 per thread and finish with a fixed-order tree in shared
+memory: no atomics, so results are bitwise reproducible. 16-bit inputs are widened to fp32 for the
+arithmetic. No warp intrinsics, so the same code runs under ``NUMBA_ENABLE_CUDASIM=1``.
 """
 
 from __future__ import annotations
 
 from numba import cuda, float32
 
-from .cuda_dtypes import cv, ld
+from .cuda_dtypes import cv, hi, ld, lo, pk, width
 
 MAXM = 8  # most branches the da kernels keep accumulators for
-TPB = 256  # threads per block of the element-wise kernels
-TILE_C = 32  # channels per block of the channels_last reductions
-TILE_L = 8  # rows of the channels_last reduction block
+TILE_C = 32  # channel units per channels_last block
+RED_ROWS = 16  # rows of a channels_last reduction block (the simulator launches 2)
+MAX_RED_ROWS = 16  # shared-memory rows of the channels_last reductions
+EW_ROWS = 8  # rows of a channels_last element-wise block (the simulator launches 2)
+ROWS_PER_THREAD = 4  # rows each thread of a channels_last element-wise block writes
 THREADS = 256  # threads per NCHW block (the simulator launches 64)
 
 
@@ -237,135 +240,219 @@ def fused_bwd_nchw(dv, a, ds, du):
             i += nl
 
 
-# ---------------------------------------------------------------- NHWC: (N, L, C)
+# ---------------------------------------------------------------- NHWC: (N, L, K) units
+# channels_last branches are (N, L, K) arrays of channel units (cuda_dtypes.py: one element, or two
+# bfloat16 channels in an int32); the per-channel arrays (attention, s, ds, da) stay per channel,
+# unit k covering channels k * width .. k * width + width - 1. Every block is (TILE_C units, rows)
+# with the sample n in a grid dimension, so no thread divides an index. Reductions: one block per
+# (32-unit tile, n) walks all L rows, four rows per step; element-wise steps: each thread handles
+# ROWS_PER_THREAD rows of one unit.
 @cuda.jit
 def pool_nhwc(us, s):
-    n_, l_, c_ = us[0].shape
+    n_, l_, k_ = us[0].shape
+    wd = width(us[0])
     tx = cuda.threadIdx.x
     ty = cuda.threadIdx.y
-    c = cuda.blockIdx.x * TILE_C + tx
+    nr = cuda.blockDim.y
+    k = cuda.blockIdx.x * TILE_C + tx
     n = cuda.blockIdx.y
-    acc = float32(0.0)
-    if c < c_:
+    acc0 = float32(0.0)
+    acc1 = float32(0.0)
+    if k < k_:
         for m in range(len(us)):
             u = us[m]
             i = ty
+            while i + 3 * nr < l_:
+                x0 = u[n, i, k]
+                x1 = u[n, i + nr, k]
+                x2 = u[n, i + 2 * nr, k]
+                x3 = u[n, i + 3 * nr, k]
+                acc0 += (lo(x0) + lo(x1)) + (lo(x2) + lo(x3))
+                acc1 += (hi(x0) + hi(x1)) + (hi(x2) + hi(x3))
+                i += 4 * nr
             while i < l_:
-                acc += ld(u[n, i, c])
-                i += TILE_L
-    sh = cuda.shared.array((TILE_L, TILE_C), float32)
-    sh[ty, tx] = acc
+                x0 = u[n, i, k]
+                acc0 += lo(x0)
+                acc1 += hi(x0)
+                i += nr
+    sh = cuda.shared.array((2, MAX_RED_ROWS, TILE_C), float32)
+    sh[0, ty, tx] = acc0
+    sh[1, ty, tx] = acc1
     cuda.syncthreads()
-    step = TILE_L // 2
+    step = nr // 2
     while step > 0:
         if ty < step:
-            sh[ty, tx] += sh[ty + step, tx]
+            sh[0, ty, tx] += sh[0, ty + step, tx]
+            sh[1, ty, tx] += sh[1, ty + step, tx]
         cuda.syncthreads()
         step //= 2
-    if ty == 0 and c < c_:
-        s[n, c] = cv(sh[0, tx] / float32(l_), s)
+    if ty == 0 and k < k_:
+        c = k * wd
+        s[n, c] = cv(sh[0, 0, tx] / float32(l_), s)
+        if wd == 2:
+            s[n, c + 1] = cv(sh[1, 0, tx] / float32(l_), s)
 
 
 @cuda.jit
 def select_nhwc(us, a, v):
-    n_, l_, c_ = us[0].shape
-    total = n_ * l_ * c_
-    idx = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    while idx < total:
-        r = idx // c_
-        c = idx - r * c_
-        n = r // l_
-        i = r - n * l_
-        acc = ld(us[0][n, i, c]) * ld(a[n, 0, c])
-        for m in range(1, len(us)):
-            acc = acc + ld(us[m][n, i, c]) * ld(a[n, m, c])
-        v[n, i, c] = cv(acc, v)
-        idx += stride
+    n_, l_, k_ = us[0].shape
+    wd = width(us[0])
+    nr = cuda.blockDim.y
+    k = cuda.blockIdx.x * TILE_C + cuda.threadIdx.x
+    n = cuda.blockIdx.z
+    if k < k_:
+        nm = len(us)
+        c0 = k * wd
+        c1 = c0 + wd - 1
+        w0 = cuda.local.array(MAXM, float32)
+        w1 = cuda.local.array(MAXM, float32)
+        for m in range(nm):
+            w0[m] = ld(a[n, m, c0])
+            w1[m] = ld(a[n, m, c1])
+        i0 = cuda.blockIdx.y * (ROWS_PER_THREAD * nr) + cuda.threadIdx.y
+        for r in range(ROWS_PER_THREAD):
+            i = i0 + r * nr
+            if i < l_:
+                x0 = float32(0.0)
+                x1 = float32(0.0)
+                for m in range(nm):
+                    x = us[m][n, i, k]
+                    x0 += lo(x) * w0[m]
+                    x1 += hi(x) * w1[m]
+                v[n, i, k] = pk(x0, x1, v)
 
 
 @cuda.jit
 def attn_grad_nhwc(dv, us, da):
-    n_, l_, c_ = dv.shape
+    n_, l_, k_ = dv.shape
+    wd = width(dv)
     tx = cuda.threadIdx.x
     ty = cuda.threadIdx.y
-    c = cuda.blockIdx.x * TILE_C + tx
+    nr = cuda.blockDim.y
+    k = cuda.blockIdx.x * TILE_C + tx
     n = cuda.blockIdx.y
-    acc = cuda.local.array(MAXM, float32)
     nm = len(us)
+    acc0 = cuda.local.array(MAXM, float32)
+    acc1 = cuda.local.array(MAXM, float32)
     for m in range(nm):
-        acc[m] = 0.0
-    if c < c_:
+        acc0[m] = 0.0
+        acc1[m] = 0.0
+    if k < k_:
         i = ty
-        while i < l_:
-            g = ld(dv[n, i, c])
+        while i + nr < l_:
+            g0 = dv[n, i, k]
+            g1 = dv[n, i + nr, k]
             for m in range(nm):
-                acc[m] += g * ld(us[m][n, i, c])
-            i += TILE_L
-    sh = cuda.shared.array((TILE_L, TILE_C), float32)
-    for m in range(nm):
-        sh[ty, tx] = acc[m]
+                u = us[m]
+                x0 = u[n, i, k]
+                x1 = u[n, i + nr, k]
+                acc0[m] += lo(g0) * lo(x0) + lo(g1) * lo(x1)
+                acc1[m] += hi(g0) * hi(x0) + hi(g1) * hi(x1)
+            i += 2 * nr
+        if i < l_:
+            g0 = dv[n, i, k]
+            for m in range(nm):
+                x0 = us[m][n, i, k]
+                acc0[m] += lo(g0) * lo(x0)
+                acc1[m] += hi(g0) * hi(x0)
+    sh = cuda.shared.array((2, MAX_RED_ROWS, TILE_C), float32)
+    for m in range(nm):  # fixed-order tree per branch, both channels of the unit at once
+        sh[0, ty, tx] = acc0[m]
+        sh[1, ty, tx] = acc1[m]
         cuda.syncthreads()
-        step = TILE_L // 2
+        step = nr // 2
         while step > 0:
             if ty < step:
-                sh[ty, tx] += sh[ty + step, tx]
+                sh[0, ty, tx] += sh[0, ty + step, tx]
+                sh[1, ty, tx] += sh[1, ty + step, tx]
             cuda.syncthreads()
             step //= 2
-        if ty == 0 and c < c_:
-            da[n, m, c] = cv(sh[0, tx], da)
+        if ty == 0 and k < k_:
+            c = k * wd
+            da[n, m, c] = cv(sh[0, 0, tx], da)
+            if wd == 2:
+                da[n, m, c + 1] = cv(sh[1, 0, tx], da)
         cuda.syncthreads()
 
 
 @cuda.jit
 def select_bwd_nhwc(dv, us, a, da, du):
-    n_, l_, c_ = dv.shape
+    n_, l_, k_ = dv.shape
+    wd = width(dv)
     tx = cuda.threadIdx.x
     ty = cuda.threadIdx.y
-    c = cuda.blockIdx.x * TILE_C + tx
+    nr = cuda.blockDim.y
+    k = cuda.blockIdx.x * TILE_C + tx
     n = cuda.blockIdx.y
-    acc = cuda.local.array(MAXM, float32)
     nm = len(us)
+    acc0 = cuda.local.array(MAXM, float32)
+    acc1 = cuda.local.array(MAXM, float32)
+    w0 = cuda.local.array(MAXM, float32)
+    w1 = cuda.local.array(MAXM, float32)
     for m in range(nm):
-        acc[m] = 0.0
-    if c < c_:
+        acc0[m] = 0.0
+        acc1[m] = 0.0
+    if k < k_:
+        c0 = k * wd
+        for m in range(nm):
+            w0[m] = ld(a[n, m, c0])
+            w1[m] = ld(a[n, m, c0 + wd - 1])
         i = ty
         while i < l_:
-            g = ld(dv[n, i, c])
+            g = dv[n, i, k]
             for m in range(nm):
-                acc[m] += g * ld(us[m][n, i, c])
-                du[m][n, i, c] = cv(ld(a[n, m, c]) * g, du[m])
-            i += TILE_L
-    sh = cuda.shared.array((TILE_L, TILE_C), float32)
-    for m in range(nm):
-        sh[ty, tx] = acc[m]
+                x = us[m][n, i, k]
+                acc0[m] += lo(g) * lo(x)
+                acc1[m] += hi(g) * hi(x)
+                du[m][n, i, k] = pk(w0[m] * lo(g), w1[m] * hi(g), du[m])
+            i += nr
+    sh = cuda.shared.array((2, MAX_RED_ROWS, TILE_C), float32)
+    for m in range(nm):  # fixed-order tree per branch, both channels of the unit at once
+        sh[0, ty, tx] = acc0[m]
+        sh[1, ty, tx] = acc1[m]
         cuda.syncthreads()
-        step = TILE_L // 2
+        step = nr // 2
         while step > 0:
             if ty < step:
-                sh[ty, tx] += sh[ty + step, tx]
+                sh[0, ty, tx] += sh[0, ty + step, tx]
+                sh[1, ty, tx] += sh[1, ty + step, tx]
             cuda.syncthreads()
             step //= 2
-        if ty == 0 and c < c_:
-            da[n, m, c] = cv(sh[0, tx], da)
+        if ty == 0 and k < k_:
+            c = k * wd
+            da[n, m, c] = cv(sh[0, 0, tx], da)
+            if wd == 2:
+                da[n, m, c + 1] = cv(sh[1, 0, tx], da)
         cuda.syncthreads()
 
 
 @cuda.jit
 def fused_bwd_nhwc(dv, a, ds, du):
-    n_, l_, c_ = dv.shape
-    total = n_ * l_ * c_
-    idx = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    while idx < total:
-        r = idx // c_
-        c = idx - r * c_
-        n = r // l_
-        g = ld(dv[n, r - n * l_, c])
-        b = ld(ds[n, c]) / float32(l_)
-        for m in range(len(du)):
-            du[m][n, r - n * l_, c] = cv(ld(a[n, m, c]) * g + b, du[m])
-        idx += stride
+    n_, l_, k_ = dv.shape
+    wd = width(dv)
+    nr = cuda.blockDim.y
+    k = cuda.blockIdx.x * TILE_C + cuda.threadIdx.x
+    n = cuda.blockIdx.z
+    if k < k_:
+        nm = len(du)
+        c0 = k * wd
+        c1 = c0 + wd - 1
+        w0 = cuda.local.array(MAXM, float32)
+        w1 = cuda.local.array(MAXM, float32)
+        for m in range(nm):
+            w0[m] = ld(a[n, m, c0])
+            w1[m] = ld(a[n, m, c1])
+        b0 = ld(ds[n, c0]) / float32(l_)
+        b1 = ld(ds[n, c1]) / float32(l_)
+        i0 = cuda.blockIdx.y * (ROWS_PER_THREAD * nr) + cuda.threadIdx.y
+        for r in range(ROWS_PER_THREAD):
+            i = i0 + r * nr
+            if i < l_:
+                g = dv[n, i, k]
+                g0 = lo(g)
+                g1 = hi(g)
+                for m in range(nm):
+                    du[m][n, i, k] = pk(w0[m] * g0 + b0, w1[m] * g1 + b1, du[m])
 
 
 KERNELS = {
@@ -384,18 +471,18 @@ def lanes_for(length: int) -> int:
 
 
 def grid_block(step: str, layout: str, shape, sim: bool = False):
-    """(grid, block) of kernel ``step`` for planes ``shape``: (P, L) for nchw, (N, L, C) for nhwc."""
+    """(grid, block) of kernel ``step`` for planes ``shape``: (P, L) for nchw, (N, L, K units) for nhwc."""
     if layout == "nchw":
         lanes = lanes_for(shape[1])
         rows = (64 if sim else THREADS) // lanes  # the simulator runs one OS thread per CUDA thread
         return (shape[0] + rows - 1) // rows, (lanes, rows)
+    n_, l_, k_ = shape
+    tiles = (k_ + TILE_C - 1) // TILE_C
     if step in REDUCTIONS:
-        n_, l_, c_ = shape
-        return ((c_ + TILE_C - 1) // TILE_C, n_), (TILE_C, TILE_L)
-    total = shape[0] * shape[1] * shape[2]
-    tpb = 32 if sim else TPB
-    cap = 4 if sim else 65535 * 4
-    return max(1, min((total + tpb - 1) // tpb, cap)), tpb
+        return (tiles, n_), (TILE_C, 2 if sim else RED_ROWS)
+    rows = 2 if sim else EW_ROWS
+    per_block = rows * ROWS_PER_THREAD
+    return (tiles, (l_ + per_block - 1) // per_block, n_), (TILE_C, rows)
 
 
 def launch(step: str, layout: str, shape, args, stream=0, sim: bool = False):

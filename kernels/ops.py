@@ -76,7 +76,7 @@ class CpuBackend:
     def array(self, t: Tensor):
         return t.detach().numpy()
 
-    def planes(self, t: Tensor, layout: str):
+    def planes(self, t: Tensor, layout: str, pair: bool = False):
         """``planes(t, layout)`` as a numpy view (numpy's reshape costs a fraction of torch's view;
         ``copy=False`` raises rather than hand the kernels a copy)."""
         a = t.detach().numpy()
@@ -85,8 +85,9 @@ class CpuBackend:
             return a.reshape(n * c, h * w, copy=False)
         return a.transpose(0, 2, 3, 1).reshape(n, h * w, c, copy=False)
 
-    def grads(self, du3: Tensor):
-        """The branch-gradient buffer (M, ...) as the kernels take it: one array."""
+    def grads(self, du3: Tensor, pair: bool = False):
+        """The branch-gradient buffer (M, ...) as the kernels take it: one array (``pair`` is a
+        CUDA channels_last notion, never set here)."""
         return self.array(du3)
 
     def unusable_reason(self) -> str | None:
@@ -112,6 +113,7 @@ class CudaBackend:
 
     name = "cuda"
     dtypes = (torch.float32, torch.float16, torch.bfloat16)
+    pairs = True  # channels_last bfloat16 rows go to the kernels as int32 pairs (see paired())
 
     def __init__(self, sim: bool | None = None, fast: bool = True):
         from numba import cuda as nb_cuda
@@ -140,12 +142,15 @@ class CudaBackend:
             return t
         return self.nb_cuda.as_cuda_array(t, sync=False)
 
-    def planes(self, t: Tensor, layout: str):
-        return self.array(planes(t, layout))
+    def planes(self, t: Tensor, layout: str, pair: bool = False):
+        p = planes(t, layout)
+        return self.array(p.view(torch.int32) if pair else p)
 
-    def grads(self, du3: Tensor):
+    def grads(self, du3: Tensor, pair: bool = False):
         """The branch-gradient buffer (M, ...) as a tuple of M arrays: M is then a compile-time
         constant and the per-branch weights stay in registers."""
+        if pair:
+            du3 = du3.view(torch.int32)
         return tuple(self.array(d) for d in du3.unbind(0))
 
     def launch(self, step: str, layout: str, shape, args, device=None) -> None:
@@ -170,12 +175,18 @@ class CudaBackend:
 
 
 # ---------------------------------------------------------------- the five steps
-#: Launches per step name (tests check that the linked backward path is the one taken).
+#: Launches per step name, and per "step/pairs" for launches on bfloat16 pairs (tests check that the
+#: linked backward path and the paired reads are the ones taken).
 CALLS: Counter = Counter()
 
 
-def _planes(backend, t: Tensor, layout: str):
-    return backend.planes(t, layout)
+def paired(backend, layout: str, tensors: Sequence[Tensor]) -> bool:
+    """Whether a CUDA channels_last launch reads these tensors (branches, V, dV, dU; N, C first)
+    as int32 units of two bfloat16 channels: all bfloat16, an even channel count and 4-byte
+    aligned. Every big array of one launch is read the same way."""
+    if not getattr(backend, "pairs", False) or layout != "nhwc" or tensors[0].shape[1] % 2:
+        return False
+    return all(t.dtype == torch.bfloat16 and t.storage_offset() % 2 == 0 for t in tensors)
 
 
 def _per_plane(backend, t: Tensor, layout: str):
@@ -183,12 +194,14 @@ def _per_plane(backend, t: Tensor, layout: str):
     return backend.array(t.view(-1) if layout == "nchw" else t)
 
 
-def _us(backend, branches: Sequence[Tensor], layout: str):
-    return tuple(_planes(backend, b, layout) for b in branches)
+def _us(backend, branches: Sequence[Tensor], layout: str, pair: bool = False):
+    return tuple(backend.planes(b, layout, pair) for b in branches)
 
 
-def _launch(backend, step, layout, shape3, args, device):
+def _launch(backend, step, layout, shape3, args, device, pair: bool = False):
     CALLS[step] += 1
+    if pair:
+        CALLS[f"{step}/pairs"] += 1
     if isinstance(backend, CudaBackend):
         backend.launch(step, layout, shape3, args, device)
     else:
@@ -200,8 +213,9 @@ def pool(backend, branches: Sequence[Tensor], layout: str) -> Tensor:
     b0 = branches[0]
     n, c = b0.shape[:2]
     s = torch.zeros((n, c), dtype=b0.dtype, device=b0.device)  # tiny; zeros seed the CPU accumulators
-    us = _us(backend, branches, layout)
-    _launch(backend, "pool", layout, us[0].shape, (us, _per_plane(backend, s, layout)), b0.device)
+    pair = paired(backend, layout, branches)
+    us = _us(backend, branches, layout, pair)
+    _launch(backend, "pool", layout, us[0].shape, (us, _per_plane(backend, s, layout)), b0.device, pair)
     return s
 
 
@@ -217,18 +231,20 @@ def select(backend, branches: Sequence[Tensor], attn: Tensor, layout: str, dtype
     """V (N, C, H, W) in ``layout``, of ``dtype`` (default: :func:`select_dtype`)."""
     b0 = branches[0]
     v = empty_like_layout(b0.shape, layout, dtype or select_dtype(b0, attn), b0.device)
-    us = _us(backend, branches, layout)
+    pair = paired(backend, layout, [*branches, v])
+    us = _us(backend, branches, layout, pair)
     _launch(backend, "select", layout, us[0].shape,
-            (us, backend.array(attn), _planes(backend, v, layout)), b0.device)
+            (us, backend.array(attn), backend.planes(v, layout, pair)), b0.device, pair)
     return v
 
 
 def attn_grad(backend, dv: Tensor, branches: Sequence[Tensor], attn: Tensor, layout: str) -> Tensor:
     """da (N, M, C) = sum over H, W of dV * U_m."""
     da = torch.zeros(attn.shape, dtype=attn.dtype, device=attn.device)
-    us = _us(backend, branches, layout)
-    dv3 = _planes(backend, dv, layout)
-    _launch(backend, "attn_grad", layout, dv3.shape, (dv3, us, backend.array(da)), dv.device)
+    pair = paired(backend, layout, [dv, *branches])
+    us = _us(backend, branches, layout, pair)
+    dv3 = backend.planes(dv, layout, pair)
+    _launch(backend, "attn_grad", layout, dv3.shape, (dv3, us, backend.array(da)), dv.device, pair)
     return da
 
 
@@ -240,17 +256,21 @@ def select_backward(backend, dv: Tensor, branches: Sequence[Tensor], attn: Tenso
     du3, dus = empty_grads(len(branches), b0.shape, layout, b0.dtype, b0.device)
     if not stacked:
         dus = list(dus.unbind(0))
-    us = _us(backend, branches, layout)
-    dv3 = _planes(backend, dv, layout)
+    pair = paired(backend, layout, [dv, *branches])  # the dU_m share the branches' dtype
+    us = _us(backend, branches, layout, pair)
+    dv3 = backend.planes(dv, layout, pair)
+    du_arrays = backend.grads(du3, pair)
     _launch(backend, "select_bwd", layout, dv3.shape,
-            (dv3, us, backend.array(attn), backend.array(da), backend.grads(du3)), dv.device)
+            (dv3, us, backend.array(attn), backend.array(da), du_arrays), dv.device, pair)
     return da, dus
 
 
 def fused_backward(backend, dv: Tensor, attn: Tensor, ds: Tensor, shape, dtype, layout: str):
     """[dU_m = a_m * dV + ds / (H W)]: the branch gradients of pool and select in one pass."""
     du3, dus = empty_grads(attn.shape[1], shape, layout, dtype, dv.device)
-    dv3 = _planes(backend, dv, layout)
+    pair = dtype == torch.bfloat16 and paired(backend, layout, [dv])
+    dv3 = backend.planes(dv, layout, pair)
+    du_arrays = backend.grads(du3, pair)
     _launch(backend, "fused_bwd", layout, dv3.shape,
-            (dv3, backend.array(attn), _per_plane(backend, ds, layout), backend.grads(du3)), dv.device)
+            (dv3, backend.array(attn), _per_plane(backend, ds, layout), du_arrays), dv.device, pair)
     return list(dus.unbind(0))

@@ -23,16 +23,19 @@ CASES = [  # N, M, C, H, W
     (2, 3, 3, 4, 5),
     (1, 2, 2, 12, 13),  # L = 156: 16 lanes per plane in the CUDA kernels, unrolled loop and tail
     (1, 2, 1, 17, 16),  # L = 272: 32 lanes per plane
+    (2, 2, 70, 3, 7),  # channels_last: 35 bfloat16 pairs = two 32-unit tiles, rows in two blocks
 ]
 
 
 TOLERANCES = {torch.float32: 1e-5, torch.float64: 1e-10, torch.float16: 4e-3, torch.bfloat16: 1e-2}
 
 
-def check_case(backend, device, dtype, n, m, c, h, w, channels_last=False, attn_dtype=None) -> float:
+def check_case(backend, device, dtype, n, m, c, h, w, channels_last=False, attn_dtype=None,
+               amp=False) -> float:
     """Max error of (s, V, dU_1..M, dw) against the torch fusion in float64 on the same (rounded)
     inputs, relative to max(1, |reference|). ``attn_dtype`` (default ``dtype``) makes the attention
-    a different dtype from the branches, as under autocast (16-bit branches, float32 softmax).
+    a different dtype from the branches, as under autocast (16-bit branches, float32 softmax);
+    ``amp`` runs the kernels under autocast, so V keeps the 16-bit branches' dtype.
     Returns inf when an output has the wrong shape, dtype or layout."""
     g = torch.Generator().manual_seed(n * 100 + m * 10 + c)
     mf = torch.channels_last if channels_last else torch.contiguous_format
@@ -41,7 +44,7 @@ def check_case(backend, device, dtype, n, m, c, h, w, channels_last=False, attn_
     wt = torch.randn(1, m, c, generator=g)
     dv = torch.randn(n, c, h, w, generator=g)
     attn0 = torch.rand(n, m, c, generator=g)
-    vdt = torch.promote_types(dtype, adt)
+    vdt = dtype if amp else torch.promote_types(dtype, adt)
 
     def inputs(dt, at, dev):
         q = (lambda t, d: t.to(d).to(torch.float64)) if dt == torch.float64 else (lambda t, d: t)
@@ -56,8 +59,9 @@ def check_case(backend, device, dtype, n, m, c, h, w, channels_last=False, attn_
 
     f64 = torch.float64
     ref = run(torch_pool, torch_select, *inputs(f64, f64, "cpu"))
-    out = run(lambda b: autograd.pool(b, backend=backend), lambda b, a: autograd.select(b, a, backend=backend),
-              *inputs(dtype, adt, device))
+    with torch.autocast(torch.device(device).type, dtype=dtype, enabled=amp):
+        out = run(lambda b: autograd.pool(b, backend=backend),
+                  lambda b, a: autograd.select(b, a, backend=backend), *inputs(dtype, adt, device))
     expect = [dtype, vdt] + [dtype] * m + [adt]
     # select alone (unlinked backward: one pass writes dU_m = a_m dV and da)
     bs, _, dv_ = inputs(dtype, adt, device)
@@ -65,7 +69,9 @@ def check_case(backend, device, dtype, n, m, c, h, w, channels_last=False, attn_
     a_ref = attn0.to(adt).double().requires_grad_()
     rb, _, rdv = inputs(f64, f64, "cpu")
     ref += list(torch.autograd.grad(torch_select(rb, a_ref), rb + [a_ref], rdv))
-    out += list(torch.autograd.grad(autograd.select(bs, a_out, backend=backend), bs + [a_out], dv_.to(vdt)))
+    with torch.autocast(torch.device(device).type, dtype=dtype, enabled=amp):
+        v_out = autograd.select(bs, a_out, backend=backend)
+    out += list(torch.autograd.grad(v_out, bs + [a_out], dv_.to(vdt)))
     expect += [dtype] * m + [adt]
     err = 0.0
     for r, o, dt in zip(ref, out, expect):
@@ -77,11 +83,26 @@ def check_case(backend, device, dtype, n, m, c, h, w, channels_last=False, attn_
     return err
 
 
+def _pairs_as_expected(backend, before, dtype, attn_dtype, amp, case, channels_last) -> bool:
+    """Whether the launches since ``before`` read bfloat16 pairs exactly where they should: every
+    step of an all-bfloat16 (or autocast) channels_last case with an even channel count on the CUDA
+    kernels, and nothing in NCHW or other dtypes. Mixed bfloat16/float32 without autocast is not
+    judged (there V is float32, so only the pooling reads pairs)."""
+    if attn_dtype is not None and not amp:
+        return True
+    delta = ops.CALLS - before
+    steps = [k for k in delta if "/" not in k]
+    want = (getattr(backend, "pairs", False) and channels_last and dtype == torch.bfloat16
+            and case[2] % 2 == 0)
+    return all(delta[f"{k}/pairs"] == (delta[k] if want else 0) for k in steps)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backend", choices=["cpu", "cuda", "cuda-sim"], default="cuda-sim")
     p.add_argument("--dtype", default="float32", help="comma list of float32, float16, bfloat16, float64; "
-                   "'bfloat16/float32' = bfloat16 branches with a float32 attention (autocast)")
+                   "'bfloat16/float32' = bfloat16 branches with a float32 attention, '+amp' after it: "
+                   "under autocast (V in the branches' dtype)")
     args = p.parse_args(argv)
     if args.backend == "cpu":
         backend, device = ops.CpuBackend(), "cpu"
@@ -92,14 +113,17 @@ def main(argv=None) -> int:
     ops.CALLS.clear()
     dtypes = args.dtype.split(",")
     for name in dtypes:
-        dtype, _, attn_name = name.partition("/")
+        spec, amp = name.removesuffix("+amp"), name.endswith("+amp")
+        dtype, _, attn_name = spec.partition("/")
         dtype = getattr(torch, dtype)
         attn_dtype = getattr(torch, attn_name) if attn_name else None
         tol = TOLERANCES[dtype]
         for case in CASES:
             for cl in (False, True):
-                err = check_case(backend, device, dtype, *case, channels_last=cl, attn_dtype=attn_dtype)
-                ok = err <= tol
+                before = ops.CALLS.copy()
+                err = check_case(backend, device, dtype, *case, channels_last=cl, attn_dtype=attn_dtype,
+                                 amp=amp)
+                ok = err <= tol and _pairs_as_expected(backend, before, dtype, attn_dtype, amp, case, cl)
                 failed += not ok
                 print(f"{'ok  ' if ok else 'FAIL'} {args.backend} {name} NMCHW={case} "
                       f"{'channels_last' if cl else 'nchw'} max_rel_err={err:.3g}")

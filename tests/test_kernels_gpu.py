@@ -29,6 +29,21 @@ def test_cuda_matches_torch(case, channels_last, dtype, attn_dtype):
     assert err <= selfcheck.TOLERANCES[dtype]
 
 
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_cuda_autocast_bf16_channels_last_reads_pairs(case):
+    """Under autocast V keeps the bfloat16 branches' dtype: every channels_last step reads int32
+    pairs where the channel count is even, and matches torch."""
+    before = ops.CALLS.copy()
+    err = selfcheck.check_case(ops.CudaBackend(sim=False), "cuda", BF16, *case, channels_last=True,
+                               attn_dtype=F32, amp=True)
+    assert err <= selfcheck.TOLERANCES[BF16]
+    delta = ops.CALLS - before
+    even = case[2] % 2 == 0
+    assert delta["fused_bwd"] > 0
+    for step in ("pool", "select", "attn_grad", "select_bwd", "fused_bwd"):
+        assert delta[f"{step}/pairs"] == (delta[step] if even else 0), step
+
+
 def test_skconv2d_cuda_numba_matches_torch_and_is_deterministic():
     torch.manual_seed(0)
     ref = skmobile.SKConv2d(64, 64, paths="K3+K5", groups=32, fusion="torch").cuda()
@@ -72,6 +87,8 @@ def test_skconv2d_under_autocast_channels_last_takes_the_kernels(amp, paths, gro
         (y_new.float().square().mean()).backward()
     (y_ref.float().square().mean()).backward()
     assert ops.CALLS["select"] == 1 and ops.CALLS["fused_bwd"] == 1
+    if amp == BF16:  # 64 channels: the channels_last kernels read bfloat16 pairs
+        assert ops.CALLS["select/pairs"] == 1 and ops.CALLS["fused_bwd/pairs"] == 1
     assert y_new.dtype == amp and y_new.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(y_new.float(), y_ref.float(), rtol=2e-2, atol=2e-2)
     for (name, p1), p2 in zip(ref.named_parameters(), new.parameters()):

@@ -5,7 +5,7 @@
 # Logs go to $OUT (or ./gpu-out): env.txt, tests.txt, model.txt, probe.txt (+ install.log on failure).
 #
 # Usage: bash tools/gpu_check.sh [STEP ...]     (default: the issue-16 set, in priority order)
-#   steps: tests sk-bf16 mbv2-bf16 shuf-bf16 sk-fp32 batch1 probe compile | kernels probe-cuda host
+#   steps: tests sk-bf16 mbv2-bf16 sk-fp32 batch1 shuf-bf16 compile | probe mbv2-dilated kernels probe-cuda host
 #   DRY=1 bash tools/gpu_check.sh   runs the same commands on CPU with tiny sizes (checks the script)
 set -uo pipefail
 OUT=${OUT:-gpu-out}; mkdir -p "$OUT"
@@ -14,7 +14,7 @@ START=$(date +%s)
 export PYTHONUNBUFFERED=1
 PY=${PY:-python3}
 DRY=${DRY:-0}
-steps=${*:-tests sk-bf16 mbv2-bf16 shuf-bf16 sk-fp32 batch1 probe compile}
+steps=${*:-tests sk-bf16 mbv2-bf16 sk-fp32 batch1 shuf-bf16 compile}
 
 if [ "$DRY" = 1 ]; then  # CPU, tiny: same commands, so a typo fails here and not on the GPU
   DEV=cpu; B_SK=2; B_MOB=2; SIZE=32; ITERS=1; ROUNDS=1; B1_ITERS=2; PROBE="--batch 2 --iters 1 --shapes 8:14"
@@ -56,16 +56,16 @@ M="bench model --device $DEV --iters $ITERS --rounds $ROUNDS --input-size $SIZE"
 
 for s in $steps; do
   case $s in
-    tests) run 150 tests.txt $PY -m pytest -q -x -p no:cacheprovider tests/test_kernels_gpu.py ;;
+    tests) run 150 tests.txt $PY -m pytest -q -p no:cacheprovider tests/test_kernels_gpu.py ;;
     # issue 16 rows: ratios to the base model from one run; 'free' is the ceiling of any fusion
     sk-bf16) run 90 model.txt $SK $M sknet50 --vs resnext50_32x4d --train --batch $B_SK --amp bf16 --channels-last \
                --fusions torch,numba,auto,free ;;
     mbv2-bf16) run 90 model.txt $SK $M mobilenetv2_100_sk --vs mobilenetv2_100 --train --batch $B_MOB --amp bf16 \
-                 --channels-last --fusions torch,auto,free
-               run 60 model.txt $SK $M mobilenetv2_100_sk --vs mobilenetv2_100 --train --batch $B_MOB --amp bf16 \
+                 --channels-last --fusions torch,numba,auto,free ;;
+    mbv2-dilated) run 60 model.txt $SK $M mobilenetv2_100_sk --vs mobilenetv2_100 --train --batch $B_MOB --amp bf16 \
                  --channels-last --fusions torch,auto --dilated-as dilated ;;
     shuf-bf16) run 90 model.txt $SK $M shufflenetv2_x1_0_sk --vs shufflenetv2_x1_0 --train --batch $B_MOB --amp bf16 \
-                 --channels-last --fusions torch,auto,free ;;
+                 --channels-last --fusions torch,numba,auto,free ;;
     sk-fp32) run 90 model.txt $SK $M sknet50 --vs resnext50_32x4d --train --batch $B_SK --fusions torch,numba,auto,free ;;
     batch1) run 45 model.txt $SK bench model --device $DEV --iters $B1_ITERS --rounds $ROUNDS --input-size $SIZE \
               mobilenetv2_100_sk --vs mobilenetv2_100 --batch 1 --fusions torch,auto,numba
@@ -80,8 +80,8 @@ for s in $steps; do
                --rounds 5 --format table --out "$OUT/kernels.md" ;;
     probe-cuda) run 120 probe.txt $PY tools/cuda_probe.py ;;
     host) run 120 probe.txt $PY tools/host_probe.py --device $DEV ;;
-    *) echo "unknown step $s (allowed: tests sk-bf16 mbv2-bf16 shuf-bf16 sk-fp32 batch1 probe compile kernels" \
-            "probe-cuda host)"; exit 2 ;;
+    *) echo "unknown step $s (allowed: tests sk-bf16 mbv2-bf16 sk-fp32 batch1 shuf-bf16 compile probe" \
+            "mbv2-dilated kernels probe-cuda host)"; exit 2 ;;
   esac
 done
 echo "total $(( $(date +%s) - START )) s" | tee -a "$OUT/env.txt"
