@@ -228,3 +228,33 @@ def test_cli_bad_clock_is_one_line_exit_2(capsys, args, message):
         main(["bench", "latency", *args])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and message in err and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_predictor_runs_tool_bands_and_drift_on_synthetic_runs(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("predictor_runs", Path(__file__).parents[1] / "tools" / "predictor_runs.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+
+    def run(measured, alone):
+        t = predictor.LatencyTable({}, {})
+        for i, (name, mib) in enumerate([("small", 5.0), ("big", 40.0)]):
+            pred = alone[i] + 1.0
+            t.models[name] = {"footprint_mib": mib, "measured_ms": measured[i], "measured_p10_ms": measured[i],
+                              "measured_p90_ms": measured[i], "layers_alone_ms": alone[i], "cache_term_ms": 1.0,
+                              "predicted_ms": pred, "error_pct": 100 * (pred - measured[i]) / measured[i],
+                              "error_layers_alone_pct": 100 * (alone[i] - measured[i]) / measured[i]}
+        return t
+
+    a, b = run([10.0, 20.0], [9.0, 18.0]), run([12.0, 20.0], [9.0, 27.0])
+    bands = tool.band_lines(a, "run 1")
+    assert bands[0].startswith("- run 1, footprint 0-12 MiB (1 models): median error +0.0 % with the cache term, -10.0 %")
+    assert bands[1].startswith("- run 1, footprint >= 30 MiB (1 models): median error -5.0 %")
+    drift = tool.drift_lines(a, b, "1 -> 2")[0]
+    assert "moved by a median 10.0 % (largest 20.0 %; 1 of 2 models by more than 10 %)" in drift
+    assert "layer sums by a median 25.0 % (largest 50.0 %)" in drift
+    table = tool.per_model_markdown([a, b])
+    assert table[2].startswith("| big | 40.0 | 20.000 (20.00-20.00) | 18.000 | 1.000 | 19.000 | -5.0 (-10.0) | 20.000")
+    assert table[3].startswith("| small | 5.0 | 10.000 (10.00-10.00) | 9.000 | 1.000 | 10.000 | +0.0 (-10.0) |")
