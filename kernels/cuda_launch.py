@@ -13,7 +13,8 @@ from __future__ import annotations
 import torch
 
 _NB_DTYPES = {torch.float32: "float32", torch.float16: "float16", torch.float64: "float64",
-              torch.int16: "int16", torch.bfloat16: "int16"}  # bfloat16 as its bits (cuda_dtypes.py)
+              torch.int16: "int16", torch.int32: "int32",  # int32: two bfloat16 channels (cuda_dtypes.py)
+              torch.bfloat16: "int16"}  # bfloat16 as its bits (cuda_dtypes.py)
 
 
 def spec_of(arg) -> tuple:

@@ -65,3 +65,16 @@ def test_default_fusion_matches_torch_on_cpu():
     b.load_state_dict(a.state_dict())
     x = torch.randn(2, 16, 12, 12)
     torch.testing.assert_close(a(x), b(x))
+
+
+@pytest.mark.parametrize("device, dtype, layout, shape, compiling, want", [
+    ("cuda", torch.bfloat16, "nhwc", (128, 128, 56, 56), True, True),    # compiled: the custom ops (measured)
+    ("cuda", torch.bfloat16, "nhwc", (128, 128, 56, 56), False, True),
+    ("cuda", torch.bfloat16, "nhwc", (256, 58, 28, 28), True, False),    # misaligned rows: torch
+    ("cuda", torch.float32, "nchw", (1, 1024, 224, 224), False, False),  # batch 1: torch
+    ("cpu", torch.float32, "nchw", (32, 128, 56, 56), False, True),
+    ("cpu", torch.float32, "nchw", (32, 128, 56, 56), True, False),      # compiled CPU: not measured
+    ("cpu", torch.bfloat16, "nchw", (32, 128, 56, 56), False, False),    # no CPU rule for bf16
+])
+def test_decide_per_device_dtype_layout_size_and_compile(device, dtype, layout, shape, compiling, want):
+    assert auto.decide(device, dtype, layout, shape, compiling) is want

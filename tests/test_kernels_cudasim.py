@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 pytest.importorskip("numba")
 pytestmark = pytest.mark.xdist_group("kernels_sim")
@@ -77,3 +78,19 @@ def test_launch_geometry():
     assert grid_block("select", "nhwc", (4, 49, 100)) == ((4, 2, 4), (32, 8))
     assert grid_block("fused_bwd", "nhwc", (3, 3136, 64)) == ((2, 98, 3), (32, 8))
     assert grid_block("pool", "nhwc", (3, 49, 5), sim=True) == ((1, 3), (32, 2))
+
+
+def test_fast_launcher_types_every_array_the_kernels_take():
+    """The fast launcher must give a numba type to every tensor dtype ops.py hands the CUDA kernels
+    (bfloat16 as int16 bits, bfloat16 pairs as int32); a missing one sends every later launch of
+    the process through numba's slow dispatcher (this happened on a GPU with the int32 pairs)."""
+    from numba.cuda import types
+
+    from skmobile.kernels.cuda_launch import numba_type, spec_of
+
+    for dtype, want in ((torch.float32, types.float32), (torch.float16, types.float16),
+                        (torch.bfloat16, types.int16), (torch.int32, types.int32)):
+        t = torch.zeros(2, 3, 4, dtype=dtype)
+        view = t.view(torch.int16) if dtype == torch.bfloat16 else t  # what CudaBackend.array passes
+        assert numba_type(spec_of(view)) == types.Array(want, 3, "C")
+        assert numba_type(spec_of((view, view))) == types.UniTuple(types.Array(want, 3, "C"), 2)

@@ -228,19 +228,21 @@ def test_reproduce_train_runs_the_grid_through_run_search(tmp_path, monkeypatch)
 
 def test_committed_table4_report_is_regenerated_byte_identically_from_its_records(tmp_path):
     """reports/table4.* came from a study that is not in the repository; its per-seed proxy errors
-    are in table4.json. Records rebuilt from them (skmobile report --rerender) render the committed
-    md, csv, json and conclusions byte for byte (the rendering is pinned; figures and HTML depend on
-    matplotlib)."""
+    are in table4.json, and so are its latency columns. Records rebuilt from them (skmobile report
+    --rerender) render the committed md, csv, json and conclusions byte for byte (the rendering is
+    pinned; figures and HTML depend on matplotlib)."""
     from pathlib import Path
 
     from skmobile.report import write_table_report
-    from skmobile.report.rerender import records_from_report
+    from skmobile.report.rerender import latency_from_report, records_from_report
 
     reports = Path(__file__).resolve().parent.parent / "reports"
     records, metadata, command = records_from_report(reports, 4)
     proto = json.loads((reports / "table4_conclusions.json").read_text())["protocol"]
     assert len(records) == proto["runs"]
+    latency = latency_from_report(reports, 4)  # the committed latency columns, kept without measuring
+    assert latency is not None and len(latency.by_label) == 6
     write_table_report(4, records, tmp_path, command, metadata={k: v for k, v in metadata.items() if k != "rendered by"},
-                       rendered_by=metadata.get("rendered by"))
+                       rendered_by=metadata.get("rendered by"), latency=latency)
     for name in ("table4.md", "table4.csv", "table4.json", "table4_conclusions.json"):
         assert (tmp_path / name).read_bytes() == (reports / name).read_bytes(), name

@@ -13,15 +13,41 @@ from ._args import check_out_dir
 console = Console()
 
 
-def report_tables(records, tables, out: Path, command: str, shown: Path) -> list[str]:
+def latency_request(latency: bool, runtimes: str | None, threads: int | None, cache: str | None):
+    """The latency columns asked for (any --latency-* option implies --latency), checked before any
+    work; None when none is asked for."""
+    if not (latency or runtimes is not None or threads is not None or cache is not None):
+        return None
+    from ..report.latency_columns import RUNTIMES, LatencyRequest, parse_runtimes
+
+    return LatencyRequest(parse_runtimes(runtimes) if runtimes is not None else RUNTIMES,
+                          1 if threads is None else threads, cache)
+
+
+def table_latency(number: int, request, command: str):
+    """Table ``number``'s rows measured (or read from the latency cache) under ``request``."""
+    from ..report.latency_columns import measure_table
+    from ..tables import get_table
+
+    with console.status(f"Table {number}: latency...") as status:
+        found = measure_table(get_table(number), request, command,
+                              progress=lambda text: status.update(f"Table {number} latency, {text}"))
+    console.print(f"Table {number} latency: {found.counts['measured']} timed now, {found.counts['cache_hits']} "
+                  "from the latency cache", highlight=False, soft_wrap=True)
+    return found
+
+
+def report_tables(records, tables, out: Path, command: str, shown: Path, latency=None) -> list[str]:
     """Write every table's report into ``out`` (a staging folder); return one line each naming the file
-    in ``shown``, where the files end up (printed once they are there). Shared with ``reproduce --train``."""
+    in ``shown``, where the files end up (printed once they are there). Shared with ``reproduce --train``.
+    ``latency``: a LatencyRequest for the latency columns (measured through the cache), or None."""
     from ..report import write_table_report
 
     lines = []
     for number in tables:
+        rows_latency = table_latency(number, latency, command) if latency is not None else None
         with console.status(f"Table {number}: measuring and rendering..."):
-            res = write_table_report(number, records, out, command)
+            res = write_table_report(number, records, out, command, latency=rows_latency)
         n = sum(1 for r in res["rows"] if (r["measured"] or {}).get("top1_err") is not None)
         verdicts = ", ".join(f"{c['id']}={c['verdict']}" for c in res["conclusions"]) or "no claims"
         lines.append(f"Table {number}: {n} rows with proxy accuracy; {verdicts} -> {shown / f'table{number}.html'}")
@@ -39,6 +65,14 @@ def report_cmd(
                                                       "the new ones would drop"),
     rerender: Path = typer.Option(None, "--rerender", help="re-render the --table reports in this directory from "
                                   "their own tableN.json, into --out (default: the same directory); no study needed"),
+    latency: bool = typer.Option(False, "--latency", help="paper tables: add each row's full-size batch-1 CPU "
+                                 "latency (measured, or from the latency cache); without it a --rerender keeps "
+                                 "the latency the report holds"),
+    latency_runtimes: str = typer.Option(None, "--latency-runtimes", help="with --latency: comma-separated runtimes "
+                                         "(default onnxruntime,torch)"),
+    latency_threads: int = typer.Option(None, "--latency-threads", help="with --latency: intra-op threads (default 1)"),
+    latency_cache: str = typer.Option(None, "--latency-cache", help="with --latency: the SQLite latency cache "
+                                      "(default ~/.cache/skmobile/latency.sqlite or $SKMOBILE_LATENCY_CACHE)"),
 ) -> None:
     """Render paper-table reports (tableN.{md,csv,json,html}) or a search-study report from a study.
 
@@ -47,8 +81,9 @@ def report_cmd(
     from ..report import DEFAULT_STORAGE, REPORT_TABLES, load_records
     from ..report.search_study import is_search_study, open_study, write_study_report
 
+    request = latency_request(latency, latency_runtimes, latency_threads, latency_cache)
     if rerender is not None:
-        _rerender(rerender, list(table or REPORT_TABLES), out or rerender)
+        _rerender(rerender, list(table or REPORT_TABLES), out or rerender, request)
         return
     if out is not None:
         check_out_dir(out)  # the defaults below are new folders under runs/
@@ -60,6 +95,9 @@ def report_cmd(
     if study and searches:
         if table:
             raise SKMobileError(f"--table applies to paper-grid studies; {study!r} is a search study (drop --table)")
+        if request is not None:
+            raise SKMobileError(f"--latency applies to paper-table reports; search study {study!r} shows the latency "
+                                "its trials recorded (skmobile search --latency measure|predict)")
         out = out or Path("runs") / f"report-{_safe(study)}"
         with staged(out, force) as stage:
             res = write_study_report(storage, study, stage, _command(storage, study, table, out))
@@ -76,7 +114,9 @@ def report_cmd(
     lines, done = [], []
     with staged(out, force) as stage:
         if wanted:
-            lines = report_tables(records, wanted, stage, _command(storage, study, table, out), shown=out)
+            lines = report_tables(records, wanted, stage,
+                                  _command(storage, study, table, out) + (request.flags() if request else ""),
+                                  shown=out, latency=request)
         for name in ([] if table else searches):
             try:
                 res = write_study_report(storage, name, stage / _safe(name),
@@ -126,18 +166,22 @@ def _print_study(res: dict, html: Path) -> None:
                   f"-> {html}", highlight=False, soft_wrap=True)
 
 
-def _rerender(src: Path, tables: list[int], out: Path) -> None:
+def _rerender(src: Path, tables: list[int], out: Path, request=None) -> None:
     from ..report import REPORT_TABLES, write_table_report
-    from ..report.rerender import records_from_report
+    from ..report.rerender import latency_from_report, records_from_report
 
     for number in tables:
         if number not in REPORT_TABLES:
             raise SKMobileError(f"no report for table {number}; allowed: {', '.join(map(str, REPORT_TABLES))}")
     for number in tables:
         records, metadata, command = records_from_report(src, number)
+        rendered_by = (f"skmobile report --rerender {src} --table {number}" + (request.flags() if request else "")
+                       + f" --out {out}")
+        latency = (table_latency(number, request, rendered_by) if request is not None
+                   else latency_from_report(src, number))
         with console.status(f"Table {number}: re-rendering..."):
-            write_table_report(number, records, out, command, metadata=metadata,
-                               rendered_by=f"skmobile report --rerender {src} --table {number} --out {out}")
+            write_table_report(number, records, out, command, metadata=metadata, rendered_by=rendered_by,
+                               latency=latency)
         console.print(f"Table {number}: re-rendered from {src / f'table{number}.json'} -> {out / f'table{number}.html'}")
 
 

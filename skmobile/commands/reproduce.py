@@ -27,6 +27,12 @@ def reproduce_cmd(
     out: Path = typer.Option(None, "--out", help="output directory (default: a new runs/reports-DATE-TIME)"),
     force: bool = typer.Option(False, "--force", help="replace files in --out even when they record measurements "
                                                       "the new ones would drop (e.g. accuracy columns)"),
+    latency: bool = typer.Option(False, "--latency", help="with --train: add each row's full-size batch-1 CPU latency "
+                                 "(measured, or from the latency cache)"),
+    latency_runtimes: str = typer.Option(None, "--latency-runtimes", help="with --latency: comma-separated runtimes "
+                                         "(default onnxruntime,torch)"),
+    latency_threads: int = typer.Option(None, "--latency-threads", help="with --latency: intra-op threads (default 1)"),
+    latency_cache: str = typer.Option(None, "--latency-cache", help="with --latency: the SQLite latency cache"),
 ) -> None:
     """Rebuild every row of a paper table, measure it, and write DIR/tableN.{md,csv,json}.
 
@@ -35,13 +41,18 @@ def reproduce_cmd(
     from ..outputs import final_paths, fresh_dir, staged
     from ..report import write_complexity_report
     from ..tables import get_table
+    from .report import latency_request
 
     get_table(table)  # validates the number before any work
+    request = latency_request(latency, latency_runtimes, latency_threads, latency_cache)
+    if request is not None and not train:
+        raise SKMobileError("--latency adds columns to the reports with proxy accuracy: use it with --train, or "
+                            "`skmobile report --rerender DIR --table N --latency` on a committed report")
     out = out or fresh_dir("reports")
     check_out_dir(out)
     if train:
         check_at_least("--seeds", seeds, 1)
-        _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, force, device)
+        _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, force, device, request)
         return
     with staged(out, force) as stage, console.status(f"measuring Table {table}...") as status:
         rows, paths = write_complexity_report(table, stage,
@@ -51,7 +62,8 @@ def reproduce_cmd(
     console.print(f"Table {table}: {n_measured}/{len(rows)} rows measured -> " + ", ".join(str(p) for p in paths))
 
 
-def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, force, device="cpu") -> None:
+def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, force, device="cpu",
+                     latency=None) -> None:
     from ..outputs import staged
     from ..report import REPORT_TABLES
     from ..search import run_search
@@ -69,10 +81,11 @@ def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, ou
                + (f" --storage {storage}" if storage else "") + (f" --study {study}" if study else "")
                + (f" --dataset {dataset}" if dataset != "fashion-mnist" else "")
                + (f" --budget {budget}" if budget != "trial" else "")
-               + (f" --device {device}" if device != "cpu" else "") + f" --out {out}")
+               + (f" --device {device}" if device != "cpu" else "") + (latency.flags() if latency else "")
+               + f" --out {out}")
     records = _table_runs(cfg, table, study)
     with staged(out, force) as stage:
-        lines = report_tables(records, [table], stage, command, shown=out)
+        lines = report_tables(records, [table], stage, command, shown=out, latency=latency)
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True)
     from ..report.budgets import budget_resolution, resolution_lines

@@ -14,11 +14,11 @@ import os
 import sqlite3
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from ..errors import SKMobileError
 from . import machine
-from .measure import Arch, Setting, measure_one
+from .measure import Arch, Setting, measure_many, measure_one
 
 ENV = "SKMOBILE_LATENCY_CACHE"
 
@@ -79,3 +79,31 @@ class LatencyCache:
         record = (measure or measure_one)(arch, setting)
         self.put(arch, setting, record)
         return {**record, "latency_cached": False}
+
+    def latencies(self, archs: Mapping[str, Arch], setting: Setting,
+                  measure: Callable[[Mapping[str, Arch], Setting], dict] | None = None) -> dict[str, dict]:
+        """:meth:`latency` for several architectures (label -> Arch): the stored ones as they are,
+        the others measured together in interleaved rounds (:func:`measure_many`), then stored."""
+        out, missing, same = {}, {}, {}
+        for label, arch in archs.items():
+            key = cache_key(arch, setting)
+            if key in same:   # the same architecture under two labels: measured once
+                same[key].append(label)
+                continue
+            same[key] = [label]
+            found = self.get(arch, setting)
+            if found is None:
+                missing[label] = arch
+            else:
+                out[label] = {**found, "latency_cached": True}
+        self.hits += len(out)
+        self.misses += len(missing)
+        if missing:
+            fresh = (measure or measure_many)(missing, setting)
+            for label, arch in missing.items():
+                self.put(arch, setting, fresh[label])
+                out[label] = {**fresh[label], "latency_cached": False}
+        for labels in same.values():
+            for label in labels[1:]:
+                out[label] = out[labels[0]]
+        return {label: out[label] for label in archs}

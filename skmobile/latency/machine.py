@@ -34,6 +34,14 @@ def machine_id(device: str = "cpu") -> str:
     return name
 
 
+def cpus_allowed() -> list[int] | None:
+    """The CPUs this process may run on (``taskset`` pins it), or None where the OS cannot say."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return None
+
+
 def runtime_version(runtime: str) -> str:
     if runtime == "onnxruntime":
         import onnxruntime

@@ -124,11 +124,24 @@ def measure(models: list[str], setting: Setting, vs: str | None = None, plan: Ti
 
 def measure_one(arch: Arch, setting: Setting, plan: TimingPlan | None = None) -> dict:
     """One architecture's latency record: p10/p50/p90 ms, setting, runtime version and machine."""
-    result = timed({"arch": arch}, setting, plan)
-    spread = result.spread("arch").scaled(1e3)
-    return {"latency_ms": round(spread.p50, 4), "latency_p10_ms": round(spread.p10, 4),
-            "latency_p90_ms": round(spread.p90, 4), "latency_calls": spread.n,
-            **record_setting(setting), "measured": machine.describe(setting.device)["date"]}
+    return measure_many({"arch": arch}, setting, plan)["arch"]
+
+
+def measure_many(archs: Mapping[str, Arch], setting: Setting, plan: TimingPlan | None = None,
+                 on_round: Callable[[int, int], None] | None = None) -> dict[str, dict]:
+    """Records as :func:`measure_one` gives, for several architectures timed in interleaved rounds
+    (a load change on a shared machine hits all of them alike, so their ratios hold better)."""
+    where = machine.describe(setting.device)
+    result = timed(archs, setting, plan, on_round)
+    out = {}
+    for label in archs:
+        spread = result.spread(label).scaled(1e3)
+        out[label] = {"latency_ms": round(spread.p50, 4), "latency_p10_ms": round(spread.p10, 4),
+                      "latency_p90_ms": round(spread.p90, 4), "latency_calls": spread.n,
+                      **record_setting(setting), "measured": where["date"],
+                      "latency_load_avg": where["load_avg"], "latency_cpus": machine.cpus_allowed(),
+                      "latency_stable": result.stable}
+    return out
 
 
 def record_setting(setting: Setting) -> dict:

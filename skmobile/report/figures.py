@@ -56,6 +56,10 @@ _OFFSETS = [(5, 4), (5, -11), (-12, 4), (-12, -11), (5, 15), (-12, 15), (5, -22)
             (-23, -4), (5, 26), (-12, 26), (5, -33), (-12, -33), (27, 4), (-34, 4)]
 
 
+#: labels are drawn above error bars and lines, on a white pad, so a bar crossing one does not hide it
+_LABEL_BOX = {"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8}
+
+
 def place_labels(ax, points: list[tuple[float, float, str]], color: str) -> list:
     """Annotate each (x, y, text) at the first offset whose box overlaps no earlier label or marker."""
     fig = ax.figure
@@ -68,7 +72,8 @@ def place_labels(ax, points: list[tuple[float, float, str]], color: str) -> list
     for (x, y, text), (mx, my) in zip(points, markers):
         chosen = None
         for dx, dy in _OFFSETS:
-            ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=7, color=color)
+            ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=7, color=color,
+                              zorder=5, bbox=_LABEL_BOX)
             box = ann.get_window_extent(renderer)
             rect = (box.x0, box.y0, box.x1, box.y1)
             if not any(rect[0] < t[2] and t[0] < rect[2] and rect[1] < t[3] and t[1] < rect[3] for t in taken):
@@ -78,7 +83,8 @@ def place_labels(ax, points: list[tuple[float, float, str]], color: str) -> list
             ann.remove()
         if chosen is None:  # crowded: the last offset, with a leader line
             chosen = ax.annotate(text, (x, y), textcoords="offset points", xytext=_OFFSETS[-1], fontsize=7,
-                                 color=color, arrowprops={"arrowstyle": "-", "color": color, "lw": 0.5})
+                                 color=color, zorder=5, bbox=_LABEL_BOX,
+                                 arrowprops={"arrowstyle": "-", "color": color, "lw": 0.5})
         made.append(chosen)
     return made
 
@@ -122,6 +128,52 @@ def error_vs_flops(number: int, rows: list[dict], flops_key: str, search_points:
     fig.tight_layout()
     place_labels(left, paper, _PAPER)  # after the layout: labels are placed in final pixel positions
     place_labels(right, grid, _MEASURED)
+    return fig
+
+
+def error_vs_latency(number: int, rows: list[dict], flops_key: str, protocol: dict):
+    """The proxy's test error (mean, 95% CI over seeds) against each cost of the full-size model, one
+    panel per cost on one shared y scale: measured MFLOPs, then the batch-1 CPU latency of each runtime
+    (median, p10-p90 bars). Each panel draws its Pareto front over the rows (two or more points)."""
+    from .latency_columns import runtimes_in
+
+    runtimes = runtimes_in(rows)
+    costs = [("MFLOPs", "measured MFLOPs (multiply-adds, full-size model)")] + \
+            [(rt, f"batch-1 CPU latency, {rt} (ms, median)") for rt in runtimes]
+    fig, axes = plt.subplots(1, len(costs), figsize=(4.0 * len(costs) + 0.6, 4.4), sharey=True, squeeze=False)
+    labelled = []
+    for ax, (cost, xlabel) in zip(axes[0], costs):
+        pts = []
+        for i, r in enumerate(rows, 1):
+            m = r["measured"] or {}
+            y = m.get("top1_err")
+            if y is None:
+                continue
+            if cost == "MFLOPs":
+                x, xerr = _to_mflops(m.get(flops_key), flops_key), None
+            else:
+                e = (m.get("latency") or {}).get(cost) or {}
+                x = e.get("ms")
+                xerr = ([[x - e["p10_ms"]], [e["p90_ms"] - x]] if x is not None and e.get("p10_ms") is not None
+                        and e.get("p90_ms") is not None else None)
+            if x is None:
+                continue
+            pts.append((x, y, str(i)))
+            ax.errorbar([x], [y], yerr=ci_bar(m), xerr=xerr, fmt="o", color=_MEASURED, ms=5, capsize=3, zorder=3,
+                        label="table rows" if len(pts) == 1 else None)
+        front = pareto_front([(x, y) for x, y, _ in pts])
+        if len(front) >= 2:
+            ax.step(*zip(*front), where="post", color=_FRONT, lw=1.5, label="Pareto front (rows)", zorder=2)
+        ax.set_xlabel(xlabel)
+        ax.set_title(cost if cost == "MFLOPs" else f"latency, {cost}", fontsize=9)
+        if pts:
+            ax.legend(fontsize=7, frameon=False, loc="best")
+        labelled.append((ax, pts))
+    axes[0][0].set_ylabel(f"proxy test error (%) — {protocol.get('dataset')}, budget {protocol.get('budget')}")
+    fig.suptitle(f"Table {number}: proxy error vs FLOPs and vs measured latency (numbers = rows of the table)")
+    fig.tight_layout()
+    for ax, pts in labelled:
+        place_labels(ax, pts, _MEASURED)
     return fig
 
 

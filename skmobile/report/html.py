@@ -89,8 +89,10 @@ def _md_inline(text: str) -> str:
 
 
 def page(title: str, intro: list[str], table: str, conclusions: str, figures: list[tuple[Path, str]],
-         notes: list[str], caveats: list[str] = (), conventions: str = "", metadata: list[str] = ()) -> str:
-    """The whole page: everything the markdown report holds, in the same order."""
+         notes: list[str], caveats: list[str] = (), conventions: str = "", metadata: list[str] = (),
+         flops_latency: list[str] = ()) -> str:
+    """The whole page: everything the markdown report holds, in the same order. ``flops_latency``:
+    [the rule, findings...] of the "FLOPs vs latency" section (none without latency columns)."""
     figs = "\n".join(f"<figure>{_img(p)}<figcaption>{escape(cap)}</figcaption></figure>" for p, cap in figures)
 
     def section(name: str, items) -> str:
@@ -99,7 +101,10 @@ def page(title: str, intro: list[str], table: str, conclusions: str, figures: li
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>\n"
             f"<h1>{escape(title)}</h1>\n" + "\n".join(f"<p>{_md_inline(p)}</p>" for p in intro)
-            + f"\n<h2>Table</h2>\n{table}\n<h2>Does the paper's conclusion hold on the proxy?</h2>\n{conclusions}\n"
+            + f"\n<h2>Table</h2>\n{table}\n"
+            + (f'<h2>FLOPs vs latency</h2>\n<p>{_md_inline(flops_latency[0])}</p><ul id="flops-vs-latency">'
+               + "".join(f"<li>{_md_inline(x)}</li>" for x in flops_latency[1:]) + "</ul>\n" if flops_latency else "")
+            + f"<h2>Does the paper's conclusion hold on the proxy?</h2>\n{conclusions}\n"
             f"<h2>Figures</h2>\n{figs}\n" + section("Caveats", caveats) + section("Notes", notes)
             + (f'<p class="note">{_md_inline(conventions)}</p>\n' if conventions else "")
             + (section("Run metadata", metadata))

@@ -77,14 +77,17 @@ CONVENTIONS_TEXT = ("Conventions: params `learnable` = trainable parameters (BN 
 def table_cells(table: Table, rows: list[dict]) -> tuple[list[str], list[list[Cell]]]:
     """(header, one list of cells per row): the one table both the markdown and the HTML show."""
     from ..train.proxy_shape import shape_text
+    from . import latency_columns as lc
 
     keys = _columns(table)
     cx = [k for k in keys if k in UNITS]
     acc = [k for k in keys if k not in UNITS]
     proxy = _has_accuracy(rows)
+    runtimes = lc.runtimes_in(rows)
     head = ["Row", "Model"]
     for k in cx:
         head += [f"{_LABELS[k]} paper", "measured", "diff"]
+    head += [lc.header(rt) for rt in runtimes]
     head += [f"{_LABELS[k]} paper" + (" (ImageNet)" if k == "top1_err" else "") for k in acc]
     if proxy:
         head += ["proxy err (%) mean [95% CI] SD (n)", "proxy net: #P, MACs, stage maps"]
@@ -100,6 +103,8 @@ def table_cells(table: Table, rows: list[dict]) -> tuple[list[str], list[list[Ce
             bad = bool(r["match"] and r["match"].get(k) is False)
             cells += [Cell(_fmt(p, table.precision.get(k, 2)) if p is not None else "—"), Cell(_fmt(m, nd)),
                       Cell("—" if d is None else f"{d:+.2f}%", "bad" if bad else None)]
+        lat = (r["measured"] or {}).get("latency") or {}
+        cells += [Cell(lc.cell(lat.get(rt))) for rt in runtimes]
         cells += [Cell(_fmt(r["paper"].get(k), 2)) for k in acc]
         if proxy:
             cells += [Cell(_proxy_cell(r["measured"])), Cell(shape_text((r["measured"] or {}).get("proxy")))]
@@ -112,8 +117,14 @@ def table_cells(table: Table, rows: list[dict]) -> tuple[list[str], list[list[Ce
 
 def delta_cells(table: Table, rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     """"Cost over the base row (paper vs measured)": (header, rows); no rows when the table has none."""
+    from . import latency_columns as lc
+
     cx = [k for k in _columns(table) if k in UNITS]
     head = ["Row", "vs"] + [h for k in cx for h in (f"Δ{_LABELS[k]} paper", "Δ measured")]
+    runtimes = lc.runtimes_in(rows)
+    if runtimes:  # ratios of the measured cost over the base row: FLOPs beside latency
+        head += [f"{_LABELS.get(table.flops_key, 'FLOPs').split(' ')[0]} ratio measured"] + \
+                [f"latency ratio {rt}" for rt in runtimes]
     body = []
     for r in rows:
         d = r.get("delta_vs")
@@ -122,6 +133,9 @@ def delta_cells(table: Table, rows: list[dict]) -> tuple[list[str], list[list[st
         cells = [r["label"], d["baseline"]]
         for k in cx:
             cells += [f"{d[k]['paper']:+.3f}", f"{d[k]['measured']:+.3f}"] if k in d else ["—", "—"]
+        if runtimes:
+            ratio = d.get("ratio") or {}
+            cells += ["—" if ratio.get(k) is None else f"{ratio[k]:.3f}x" for k in ["flops", *runtimes]]
         body.append(cells)
     return head, body
 
@@ -146,6 +160,19 @@ def caveats(rows: list[dict], sections: "AccuracySections | None") -> list[str]:
     return out
 
 
+def flops_latency_lines(table: Table, rows: list[dict]) -> list[str]:
+    """[the rule, one finding per runtime, the Pareto fronts] when rows carry latency; else []."""
+    from . import disagreement
+    from . import latency_columns as lc
+
+    if not lc.runtimes_in(rows):
+        return []
+    out = [disagreement.rule()]
+    out += lc.finding_lines(rows, table.flops_key)
+    front = lc.front_line(rows, table.flops_key)
+    return out + ([front] if front else [])
+
+
 def metadata_lines(meta: dict | None) -> list[str]:
     """The run metadata as "key: value" lines, sorted by key as the JSON stores them (markdown and HTML
     show the same)."""
@@ -168,6 +195,11 @@ def to_markdown(table: Table, rows: list[dict], sections: AccuracySections | Non
                   f"**{p.get('budget')}** ({p.get('epochs')} epochs): mean, t-based 95% confidence interval and sample SD "
                   f"over seeds {', '.join(map(str, p.get('seeds', [])))} (n per row shown). Proxy and ImageNet "
                   "errors are not comparable in level; how far their rankings agree is measured below."]
+    from . import latency_columns as lc
+
+    latency_text = lc.paragraph(rows, table.input_size)
+    if latency_text:
+        lines += ["", latency_text]
     lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for cells in body:
         shown = [f"`{c.text}`" if c.style == "code" else f"**{c.text}**" if c.style == "bad" else c.text
@@ -178,6 +210,9 @@ def to_markdown(table: Table, rows: list[dict], sections: AccuracySections | Non
         lines += ["", "## Cost over the base row (paper vs measured)", "",
                   "| " + " | ".join(dhead) + " |", "|" + "---|" * len(dhead)]
         lines += ["| " + " | ".join(cells) + " |" for cells in dbody]
+    flops_latency = flops_latency_lines(table, rows)
+    if flops_latency:
+        lines += ["", "## FLOPs vs latency", "", flops_latency[0], ""] + [f"- {x}" for x in flops_latency[1:]]
     if sections is not None:
         from .conclusions import verdict_sentence
 
@@ -217,6 +252,10 @@ def to_csv(table: Table, rows: list[dict]) -> str:
     header = ["label", "model", "spec"]
     for k in keys:
         header += [f"paper_{k}"] + ([f"measured_{k}", f"diff_{k}_pct", f"convention_{k}"] if k in UNITS else [])
+    from . import latency_columns as lc
+
+    runtimes = lc.runtimes_in(rows)
+    header += [f"latency_{rt}_{q}" for rt in runtimes for q in ("ms", "p10_ms", "p90_ms")]
     proxy = _has_accuracy(rows)
     if proxy:
         header += ["measured_top1_err", "top1_err_std", "top1_err_n", "top1_err_seeds", "dataset", "budget", "epochs",
@@ -230,6 +269,9 @@ def to_csv(table: Table, rows: list[dict]) -> str:
             if k in UNITS:
                 m = r["measured"] or {}
                 line += [m.get(k, ""), (r["diff"] or {}).get(k + "_pct", ""), m.get("convention", {}).get(k, "")]
+        lat = (r["measured"] or {}).get("latency") or {}
+        line += ["" if (lat.get(rt) or {}).get(q) is None else lat[rt][q]
+                 for rt in runtimes for q in ("ms", "p10_ms", "p90_ms")]
         if proxy:
             m = r["measured"] or {}
             px = m.get("proxy") or {}

@@ -43,14 +43,19 @@ def write_complexity_report(number: int, out_dir: str | Path = "reports", progre
 
 
 def write_table_report(number: int, records: list[Record], out_dir: str | Path, command: str,
-                       progress=None, metadata: dict | None = None, rendered_by: str | None = None) -> dict:
-    """Everything for Table ``number``; returns {"rows", "conclusions", "protocol", "paths"}."""
+                       progress=None, metadata: dict | None = None, rendered_by: str | None = None,
+                       latency=None) -> dict:
+    """Everything for Table ``number``; returns {"rows", "conclusions", "protocol", "paths"}.
+
+    ``latency`` (a :class:`skmobile.report.latency_columns.RowLatency`) adds the batch-1 CPU latency
+    columns, the ratios over the base row, the FLOPs-vs-latency findings and the error-vs-latency figure."""
     from . import figures as figs  # matplotlib and scipy: only when a report has accuracy
     from .accuracy import attach_accuracy, errors_by_label, protocol, table_records
     from .conclusions import conclusions, statistics_lines, table_statistics, verdict_sentence
     from .html import conclusions_html, page, table_html
     from .metadata import run_metadata
-    from .paper_table import CONVENTIONS_TEXT, caveats, metadata_lines
+    from . import latency_columns as lc
+    from .paper_table import CONVENTIONS_TEXT, caveats, flops_latency_lines, metadata_lines
 
     table = get_table(number)
     out = Path(out_dir)
@@ -63,6 +68,8 @@ def write_table_report(number: int, records: list[Record], out_dir: str | Path, 
         mine = [r for r in mine if r.budget == present[0]]
     per_row = table_records(table, mine)
     attach_accuracy(table, rows, per_row)
+    if latency is not None:
+        lc.attach(rows, latency, table.flops_key)
     proto = protocol(per_row)
     errors = errors_by_label(per_row)
     concl = conclusions(table, errors)
@@ -78,36 +85,47 @@ def write_table_report(number: int, records: list[Record], out_dir: str | Path, 
         made["pareto"] = figs.save(figs.error_vs_flops(number, rows, table.flops_key,
                                                        search_points(table, rows, records), proto),
                                    out, f"table{number}_pareto")
+        if lc.runtimes_in(rows):
+            made["latency"] = figs.save(figs.error_vs_latency(number, rows, table.flops_key, proto), out,
+                                        f"table{number}_pareto_latency")
         made["seeds"] = figs.save(figs.seed_spread(number, rows, proto), out, f"table{number}_seeds")
     captions = {
         "pareto": "Error vs full-size MFLOPs in two panels with their own y scales: the paper's ImageNet error at "
                   "the paper's FLOPs (left); the proxy's test error, mean and 95% CI over seeds, at the measured "
                   "FLOPs, with search trials in this range and their Pareto front when it has two or more points "
                   "(right). Numbers are the table's rows.",
+        "latency": "Proxy test error (mean, 95% CI over seeds) against each cost of the full-size model, one panel "
+                   "per cost with its own x axis: measured MFLOPs, then batch-1 CPU latency per runtime (median, "
+                   "bars from the 10th to the 90th percentile). Each panel's line is the Pareto front over the "
+                   "table's rows; numbers are the table's rows.",
         "complexity": "Paper vs measured #P and FLOPs of the full-size model; points on the line match.",
         "seeds": "Proxy test error of every seed per row, with the mean and its 95% CI.",
     }
-    order = [k for k in ("pareto", "seeds", "complexity") if k in made]
+    order = [k for k in ("pareto", "latency", "seeds", "complexity") if k in made]
     meta = dict(metadata) if metadata is not None else run_metadata(per_row, proto, rows)
+    meta = {k: v for k, v in meta.items() if not k.startswith("latency ")}  # this rendering's latency, or none
+    meta.update(lc.metadata(rows, latency.command if latency is not None else None))
     if rendered_by:  # a re-rendering: the data came from ``command``, the page from ``rendered_by``
         meta["rendered by"] = rendered_by
     sections = AccuracySections(command, proto, concl, tuple((made[k]["png"].name, captions[k]) for k in order),
                                 tuple(stat_lines), meta)
     paths = write_files(table, rows, out, sections)
     cpath = out / f"table{number}_conclusions.json"
-    cpath.write_text(json.dumps({"table": number, "protocol": proto, "conclusions": concl, "statistics": tstats,
-                                 "metadata": meta},
-                                indent=1, sort_keys=True) + "\n")
+    summary = {"table": number, "protocol": proto, "conclusions": concl, "statistics": tstats, "metadata": meta}
+    if lc.runtimes_in(rows):
+        summary["flops_vs_latency"] = lc.findings(rows, table.flops_key)
+    cpath.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
     intro = [f"Regenerated by: {command}",
              f"Complexity columns: the full-size model ({table.input_size} px, 1000 classes), FLOPs = multiply-adds. "
              f"Accuracy: paper = ImageNet top-1 error; proxy = test error of the small proxy model on "
              f"{proto['dataset']} (budget {proto['budget']}, {proto['epochs']} epochs), mean, 95% CI and sample SD over "
              f"seeds {', '.join(map(str, proto['seeds'])) or '—'}; its level is not comparable with ImageNet."]
-    intro += stat_lines
+    latency_text = lc.paragraph(rows, table.input_size)
+    intro += ([latency_text] if latency_text else []) + stat_lines
     html = page(f"Table {number}: {table.title}", intro, table_html(table, rows),
                 conclusions_html(concl, verdict_sentence),
                 [(made[k]["png"], captions[k]) for k in order], list(table.notes), caveats(rows, sections),
-                CONVENTIONS_TEXT, metadata_lines(meta))
+                CONVENTIONS_TEXT, metadata_lines(meta), flops_latency_lines(table, rows))
     hpath = out / f"table{number}.html"
     hpath.write_text(html)
     all_paths = paths + [cpath, hpath] + [p for k in order for p in made[k].values()]

@@ -92,7 +92,21 @@ def _trial_row(t) -> dict | None:
            "dataset": a.get("dataset"), "budget": a.get("budget"), "epochs": a.get("epochs")}
     for k in _latency_keys(a):
         row[k] = float(a[k])
+    if "latency_ms" in row:
+        row["latency_runtime"] = a.get("latency_runtime")
+        row["latency_threads"] = a.get("latency_threads")
+        row["latency_setting"] = _latency_setting(a)
     return row
+
+
+def _latency_setting(a: dict) -> str:
+    """How a trial's latency was obtained, in words: runtime, threads, batch, device, measured or predicted."""
+    threads = a.get("latency_threads")
+    parts = [f"{threads} thread{'' if threads == 1 else 's'}" if threads is not None else None,
+             f"batch {a['latency_batch']}" if a.get("latency_batch") is not None else None,
+             a.get("latency_device"), a.get("latency_source")]
+    parts = [p for p in parts if p]
+    return (a.get("latency_runtime") or "latency setting not recorded") + (f" ({', '.join(parts)})" if parts else "")
 
 
 def _ci95(values: list[float]) -> tuple[float | None, float | None]:
@@ -132,6 +146,10 @@ def _configurations(trials: list[dict], costs: list[str]) -> list[dict]:
         for cost in costs:
             vals = [t[cost] for t in ts if t.get(cost) is not None]
             c[cost] = rnd(sum(vals) / len(vals), 4) if vals else None
+        for key in ("latency_runtime", "latency_threads", "latency_setting"):
+            seen = sorted({str(t[key]) for t in ts if t.get(key) is not None})
+            if seen:
+                c[key] = " / ".join(seen)
         out.append(c)
     out.sort(key=lambda c: (c["error_mean"], c.get("mflops") or 0, c["label"]))
     for rank, c in enumerate(out, 1):
@@ -152,7 +170,7 @@ def collect(study, storage_shown: str) -> dict:
     all_trials = study.get_trials(deepcopy=False)
     counts = {s.name.lower(): sum(t.state == s for t in all_trials) for s in TrialState}
     trials = [r for t in all_trials if t.state == TrialState.COMPLETE for r in [_trial_row(t)] if r]
-    latency = sorted({k for t in trials for k in t if "latency" in k})
+    latency = sorted({k for t in trials for k in t if k == "latency_ms" or k.endswith("_latency_ms")})
     costs = ["mflops", "params_m"] + latency
     configs = _configurations(trials, costs)
     space_name = study.user_attrs.get("space")
@@ -182,7 +200,35 @@ def collect(study, storage_shown: str) -> dict:
         "factors": names, "trials": trials, "configs": configs,
         "importances": importances(trials, names, objectives),
         "effects": effects(trials, names, costs), "paper_rows": paper, "not_complete": problems,
+        "flops_vs_latency": flops_vs_latency(configs),
     }
+
+
+def flops_vs_latency(configs: list[dict]) -> list[dict]:
+    """Where FLOPs and latency disagree over the configurations (their means), one result per latency
+    setting (runtime, threads, ...: latencies of different settings are not compared)."""
+    from .disagreement import compare
+
+    groups: dict[str, list] = {}
+    for c in configs:
+        if c.get("latency_ms") is not None and c.get("mflops") is not None:
+            groups.setdefault(c.get("latency_setting") or "setting not recorded", []).append(
+                (c["label"], c["mflops"], c["latency_ms"]))
+    return [{"setting": key, **compare(items)} for key, items in sorted(groups.items())]
+
+
+def flops_latency_lines(data: dict) -> list[str]:
+    """[the rule, one sentence per latency setting]; [] when no configuration has a latency."""
+    from .disagreement import rule, sentence
+
+    if not data.get("flops_vs_latency"):
+        return []
+    return [rule("configurations", "configuration")] + \
+        [sentence(g, g["setting"], rows_name="configurations") for g in data["flops_vs_latency"]]
+
+
+NO_LATENCY = ("No trial records a latency (user attribute `latency_ms`; `skmobile search --latency measure` adds it): "
+              "no latency columns, latency front or FLOPs-vs-latency comparison.")
 
 
 # --- writing ---------------------------------------------------------------------------------------
@@ -216,8 +262,29 @@ def _cost_cells(c: dict, costs: list[str]) -> list[str]:
     return [_f(c.get(k), 1 if k == "mflops" else 3) for k in costs]
 
 
+COST_HEADS = {"mflops": "MFLOPs (full size)", "params_m": "params (M, full size)",
+              "latency_ms": "latency (ms, full size, batch 1)"}
+
+
 def _cost_head(costs: list[str]) -> list[str]:
-    return [{"mflops": "MFLOPs (full size)", "params_m": "params (M, full size)"}.get(k, k) for k in costs]
+    return [COST_HEADS.get(k, k) for k in costs]
+
+
+def best_cost_head(costs: list[str]) -> list[str]:
+    """The best-configurations table's cost columns: the latency with its runtime and threads beside it."""
+    out = []
+    for k in costs:
+        out += [COST_HEADS.get(k, k)] + (["latency runtime", "latency threads"] if k == "latency_ms" else [])
+    return out
+
+
+def best_cost_cells(c: dict, costs: list[str]) -> list[str]:
+    out = []
+    for k in costs:
+        out.append(_f(c.get(k), 1 if k == "mflops" else 3))
+        if k == "latency_ms":
+            out += [c.get("latency_runtime") or "—", c.get("latency_threads") or "—"]
+    return out
 
 
 def _protocol(data: dict) -> str:
@@ -248,21 +315,24 @@ def to_markdown(data: dict, figures: list[tuple[str, str]], command: str) -> str
                          f"{x['mflops']:.1f} MFLOPs" + (f" — paper row: {x['paper_tag']}" if x["paper_rows"] else ""))
     else:
         lines.append("No complete trial yet.")
-    if not any(k.startswith("latency") or "latency" in k for k in costs):
-        lines += ["", "No trial records a latency (user attribute `latency_ms`): the latency front is not drawn."]
+    if not any("latency" in k for k in costs):
+        lines += ["", NO_LATENCY]
     for name, caption in figures:
         lines += ["", f"![{caption}]({name})"]
     lines += ["", f"## Best configurations (top {BEST_SHOWN} by mean error, plus every front and paper-row "
               "configuration)", ""]
-    head = ["#", "configuration", "front", "seeds", "val err (%)", "test err (%)"] + _cost_head(costs) + \
+    head = ["#", "configuration", "front", "seeds", "val err (%)", "test err (%)"] + best_cost_head(costs) + \
            ["paper row (ImageNet top-1 err)"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for x in _best(data):
         cells = [str(x["rank"]), f"`{x['label']}`", "✓" if x.get("front_mflops") else "",
                  ",".join(map(str, x["seeds"])), _err(x["error_mean"], x["error_ci95"]),
-                 _err(x["test_error_mean"], x["test_error_ci95"])] + _cost_cells(x, costs) + \
+                 _err(x["test_error_mean"], x["test_error_ci95"])] + best_cost_cells(x, costs) + \
                 [("**paper** " + _paper_cell(x["paper_rows"])) if x["paper_rows"] else ""]
         lines.append("| " + " | ".join(cells) + " |")
+    flops_latency = flops_latency_lines(data)
+    if flops_latency:
+        lines += ["", "## FLOPs vs latency", "", flops_latency[0], ""] + [f"- {x}" for x in flops_latency[1:]]
     lines += ["", "## Paper rows in this space", ""]
     if data["paper_rows"]:
         lines += ["| table | row | paper #P (M) | paper FLOPs | paper top-1 err (%) | searched | proxy val err (%) "
@@ -310,14 +380,17 @@ def to_csv(data: dict) -> str:
     w = csv.writer(buf, lineterminator="\n")
     costs = data["costs"]
     w.writerow(["rank", "label", "model", "spec", "front_mflops", "n_seeds", "seeds", "trials", "val_error_mean",
-                "val_error_ci95", "test_error_mean", "test_error_ci95", *costs, "paper_rows"])
+                "val_error_ci95", "test_error_mean", "test_error_ci95", *costs,
+                *(["latency_runtime", "latency_threads"] if "latency_ms" in costs else []), "paper_rows"])
     for c in data["configs"]:
         w.writerow([c["rank"], c["label"], c["model"], json.dumps(c["spec"], sort_keys=True), c["front_mflops"], c["n"],
                     " ".join(map(str, c["seeds"])), " ".join(map(str, c["trials"])), c["error_mean"],
                     "" if c["error_ci95"] is None else c["error_ci95"],
                     "" if c["test_error_mean"] is None else c["test_error_mean"],
                     "" if c["test_error_ci95"] is None else c["test_error_ci95"],
-                    *["" if c.get(k) is None else c[k] for k in costs], c["paper_tag"]])
+                    *["" if c.get(k) is None else c[k] for k in costs],
+                    *([c.get("latency_runtime") or "", c.get("latency_threads") or ""] if "latency_ms" in costs else []),
+                    c["paper_tag"]])
     return buf.getvalue()
 
 

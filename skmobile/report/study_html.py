@@ -36,7 +36,9 @@ def _err(mean, half) -> str:
 
 
 def _cost_head(costs):
-    return [{"mflops": "MFLOPs (full size)", "params_m": "params (M, full size)"}.get(k, k) for k in costs]
+    from .search_study import COST_HEADS
+
+    return [COST_HEADS.get(k, k) for k in costs]
 
 
 def _table(tid: str, head: list[str], rows: list[list[str]], left=(1,)) -> str:
@@ -53,7 +55,9 @@ def _paper_cell(rows: list[dict]) -> str:
 
 
 def to_html(data: dict, figures: list[tuple[str, Path, str]], command: str) -> str:
-    from .search_study import BEST_SHOWN, _best, _protocol
+    from .html import _md_inline
+    from .search_study import NO_LATENCY, BEST_SHOWN, _best, _protocol, best_cost_cells, best_cost_head, \
+        flops_latency_lines
 
     costs = data["costs"]
     c = data["counts"]
@@ -68,23 +72,26 @@ def to_html(data: dict, figures: list[tuple[str, Path, str]], command: str) -> s
              "Proxy errors rank configurations; their level is not comparable with ImageNet.</p>"]
     parts.append("<h2>Pareto front</h2>")
     if not any("latency" in k for k in costs):
-        parts.append('<p class="note">No trial records a latency (user attribute <code>latency_ms</code>): '
-                     "the latency front is not drawn.</p>")
+        parts.append(f'<p class="note" id="no-latency">{_md_inline(NO_LATENCY)}</p>')
     for fid, png, cap in figures:
         if fid.startswith("pareto_"):
             parts.append(f'<figure class="pareto" id="{escape(fid)}">{_img(png)}<figcaption>{escape(cap)}'
                          "</figcaption></figure>")
     parts.append(f"<h2>Best configurations</h2><p class=\"note\">Top {BEST_SHOWN} by mean proxy validation error, "
                  "plus every configuration on the MFLOPs front or equal to a paper row.</p>")
-    head = ["#", "configuration", "front", "seeds", "val err (%)", "test err (%)", *_cost_head(costs), "paper row"]
+    head = ["#", "configuration", "front", "seeds", "val err (%)", "test err (%)", *best_cost_head(costs), "paper row"]
     rows = []
     for x in _best(data):
         rows.append([str(x["rank"]), f'<td class="l"><code>{escape(x["label"])}</code></td>',
                      '<td class="front">✓</td>' if x.get("front_mflops") else "",
                      escape(",".join(map(str, x["seeds"]))), _err(x["error_mean"], x["error_ci95"]),
                      _err(x["test_error_mean"], x["test_error_ci95"]),
-                     *[_f(x.get(k), 1 if k == "mflops" else 3) for k in costs], _paper_cell(x["paper_rows"])])
+                     *[escape(v) for v in best_cost_cells(x, costs)], _paper_cell(x["paper_rows"])])
     parts.append(_table("best", head, rows))
+    flops_latency = flops_latency_lines(data)
+    if flops_latency:
+        parts.append(f"<h2>FLOPs vs latency</h2><p>{_md_inline(flops_latency[0])}</p><ul id=\"flops-vs-latency\">"
+                     + "".join(f"<li>{_md_inline(x)}</li>" for x in flops_latency[1:]) + "</ul>")
     parts.append("<h2>Paper rows in this space</h2>")
     if data["paper_rows"]:
         rows = []
