@@ -2,7 +2,8 @@
 # One call on a lent machine (quiet CPUs, a GPU): the issue-17 latency figures. Logs go to $OUT.
 #   ratio:  bench latency mobilenetv2_100_sk --vs mobilenetv2_100 (onnxruntime, 1 thread), 3 runs, one core
 #   table:  predictor tables + error on every light model (onnxruntime and torch, 1 thread), 4 shards
-#           in parallel, each pinned to its own core
+#           in parallel, each pinned to its own core (the shards share the L3: for the predictor's
+#           cache term use the predictor step instead)
 #   cuda:   torch on cuda, and onnxruntime on cuda (an error where it has no CUDA provider)
 #   predictor: the predictor's error (layer sum + cache term) on every light model, one process per
 #           runtime, one core, nothing else running beside it (the cache term's curve and the models
