@@ -190,6 +190,7 @@ def test_build_table_and_predict_on_a_tiny_model(monkeypatch, tmp_path):
     monkeypatch.setitem(_registry._REGISTRY, "tiny_latency", _registry.ModelEntry(
         "tiny_latency", "test-cifar", lambda **kw: Tiny(), "tiny", False))
     monkeypatch.setattr(predictor, "UNIT_PLAN", TINY)
+    monkeypatch.setattr(predictor.memory, "measure_curve", lambda **kw: predictor.memory.MemoryCurve([4096], [0.02]))
     setting = Setting(runtime="torch")
     table = predictor.new_table(setting, plan=TINY)
     fake = lambda arch, s: {"latency_ms": 2.0, "latency_p10_ms": 1.0, "latency_p90_ms": 3.0}  # noqa: E731

@@ -245,7 +245,8 @@ def _header(result: dict) -> str:
     rt = f"onnxruntime {m['onnxruntime']} (opset {s['opset']})" if s["runtime"] == "onnxruntime" else f"torch {m['torch']}"
     where = m["gpu"] if s["device"] == "cuda" else f"{m['cpu']} ({m['logical_cpus']} logical CPUs)"
     return (f"{rt}, {s['device']}, {s['threads']} thread(s), batch {s['batch']}; {where}; "
-            f"load average {m['load_avg']}; {m['date']}")
+            f"load average {m['load_avg']}; {m['date']}"
+            + ("; clock: this thread's CPU time" if result.get("clock") == "cpu" else ""))
 
 
 def _print_measured(result: dict) -> None:
@@ -275,6 +276,8 @@ def latency(
     opset: int = typer.Option(17, help="ONNX opset (17 uses torch's legacy exporter: fastest to export)"),
     max_rounds: int = typer.Option(40, "--max-rounds", help="interleaved rounds at most (stops earlier once stable)"),
     max_seconds: float = typer.Option(60.0, "--max-seconds", help="time budget of the timed rounds"),
+    clock: str = typer.Option("wall", "--clock", help="wall, or cpu: this thread's CPU time (--device cpu "
+                              "--threads 1; leaves out other processes' turns on a shared core)"),
     fmt: str = typer.Option("table", "--format", help="table or json"),
     build_table: bool = typer.Option(False, "--build-table", help="time every layer of MODELS alone into --table"),
     table: Path = typer.Option(None, "--table", help="layer lookup table JSON (default: in the latency cache folder)"),
@@ -285,11 +288,13 @@ def latency(
 ) -> None:
     """Batch-N inference latency of full-size MODELS: p10/p50/p90 ms, and the ratio to --vs."""
     from ..latency.measure import Arch, Setting
+    from ..latency.predictor import check_clock
     from ..latency.timer import TimingPlan
 
     choose("format", fmt, ["table", "json"])
     setting = Setting(runtime, device, threads, batch, opset)
     setting.check()
+    check_clock(clock, setting)
     if max_rounds < 1 or max_seconds <= 0:
         raise SKMobileError(f"--max-rounds must be >= 1 and --max-seconds > 0; got {max_rounds}, {max_seconds}")
     if input_size is not None and input_size < 16:
@@ -297,7 +302,7 @@ def latency(
     models = list(models or [])
     for name in models + ([vs] if vs else []):
         Arch(name).resolved_input_size()   # one-line error for an unknown name, before any work
-    plan = TimingPlan(max_rounds=max_rounds, min_rounds=min(5, max_rounds), max_s=max_seconds)
+    plan = TimingPlan(max_rounds=max_rounds, min_rounds=min(5, max_rounds), max_s=max_seconds, clock=clock)
     if build_table or predict:
         _table(models, setting, table, build_table, predict, check, report, fmt, plan)
         return
@@ -328,7 +333,8 @@ def _table(models, setting, path, build, predict, check, report, fmt, plan) -> N
         with _progress("timing layers", fmt == "table") as update:
             table = predictor.build_table(models, setting, table,
                                           on_model=lambda name, i, n: update(i - 1, n, name),
-                                          measure=partial(measure_one, plan=plan) if check else None, save_to=path)
+                                          measure=partial(measure_one, plan=plan) if check else None, save_to=path,
+                                          clock=plan.clock)
         table.save(path)
         command = "skmobile " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         if report is not None:
@@ -345,13 +351,18 @@ def _table(models, setting, path, build, predict, check, report, fmt, plan) -> N
     if not models:
         raise SKMobileError("no model given; name the models to predict")
     table = predictor.LatencyTable.load(path)
+    table.check_setting(setting, plan.clock)
     rows = {m: predictor.predict(table, Arch(m), setting) for m in models}
     table.save(path)   # layers timed for missing entries are kept
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=1))
         return
+    if table.memory is None:
+        typer.echo(f"note: {path} has no memory curve (format version 2): predictions are the layers' sum "
+                   "without the cache term; rebuild with --build-table for it")
     for m, r in rows.items():
-        typer.echo(f"{m:28s} predicted {r['predicted_ms']:9.3f} ms ({r['layers']} layers, "
+        typer.echo(f"{m:28s} predicted {r['predicted_ms']:9.3f} ms = layers alone {r['layers_alone_ms']:.3f} + cache "
+                   f"term {r['cache_term_ms']:.3f} (footprint {r['footprint_mib']:.1f} MiB; {r['layers']} layers, "
                    f"{r['layers_timed_now']} timed now, {r['layers_missing']} missing)")
 
 

@@ -118,7 +118,7 @@ def measure(models: list[str], setting: Setting, vs: str | None = None, plan: Ti
         if vs and m != vs:
             row["vs"] = {"base": vs, "ratio": result.ratio(m, vs).as_json()}
         rows.append(row)
-    return {"setting": asdict(setting), "rounds": result.rounds, "stable": result.stable, "models": rows,
+    return {"setting": asdict(setting), "clock": (plan or TimingPlan()).clock, "rounds": result.rounds, "stable": result.stable, "models": rows,
             "machine": machine.describe(setting.device)}
 
 

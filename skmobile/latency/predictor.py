@@ -24,6 +24,13 @@ reorder only where the layout changes: entering a blocked layer from a plain one
 blocked layer for a layer that needs the plain layout (reshape, transpose, slice, concat, linear).
 The layout is followed along the execution order, so a second branch that starts from a plain
 tensor after a blocked one (ShuffleNetV2's stride-2 units) misses one reorder.
+
+A layer timed alone runs with its weights hot in cache; a whole model whose footprint outgrows
+the cache fetches them from memory on every inference. A CPU table (format version 3) keeps the
+machine's cyclic-read cost curve, measured by a micro-benchmark when the table is made, and a
+prediction adds the cache term of :mod:`.memory` (nothing in it is fitted to models). A version-2
+table (no curve) still loads and predicts the layers' sum alone; ``--build-table`` on it adds
+the curve.
 """
 
 from __future__ import annotations
@@ -32,19 +39,20 @@ import copy
 import io
 import json
 import logging
+import math
 import os
 import tempfile
 import warnings
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import SKMobileError
-from . import machine
+from . import machine, memory
 from .measure import Arch, Setting, build, input_shape
 from .runtimes import ort_runner, quiet_fds, torch_threads
-from .timer import TimingPlan, time_rounds
+from .timer import TimingPlan, clock_of, time_rounds
 
 #: a light plan for one layer: short turns, a few rounds (a layer is micro- to milliseconds)
 UNIT_PLAN = TimingPlan(warmup_calls=3, warmup_s=0.03, round_s=0.02, min_calls=3, max_calls=500,
@@ -73,6 +81,17 @@ class Unit:
     key: str                        # table key: kind, full configuration, input shape(s)
     shapes: list[tuple[int, ...]]   # input shapes, in call order
     make: Callable = field(repr=False, default=None)   # -> an nn.Module taking ``len(shapes)`` tensors
+    weight_bytes: int = 0           # parameters and buffers this layer reads
+    out_bytes: int = 0              # its output tensor(s)
+
+    @property
+    def in_bytes(self) -> int:
+        return 4 * sum(math.prod(s) for s in self.shapes)   # fp32 inputs
+
+    @property
+    def own_bytes(self) -> int:
+        """What a call of this layer alone touches: weights, inputs, output."""
+        return self.weight_bytes + self.in_bytes + self.out_bytes
 
 
 class _Replay:
@@ -136,6 +155,22 @@ def _describe(value) -> str:
     return repr(value)
 
 
+def _weight_bytes(module) -> int:
+    """Bytes of the parameters and floating-point buffers (BatchNorm statistics) of ``module``."""
+    tensors = list(module.parameters()) + [b for b in module.buffers() if b.is_floating_point()]
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def _tensor_bytes(value) -> int:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, (list, tuple)):
+        return sum(_tensor_bytes(v) for v in value)
+    return 0
+
+
 def collect_units(model, shape: tuple[int, ...]) -> list[Unit]:
     """The layers and glue ops one forward pass of ``model`` runs at input ``shape``, in order."""
     import torch
@@ -150,11 +185,13 @@ def collect_units(model, shape: tuple[int, ...]) -> list[Unit]:
             shapes = [tuple(t.shape) for t in inputs if isinstance(t, torch.Tensor)]
             desc = " ".join(repr(module).split())
             units.append(Unit(type(module).__name__, f"{desc} @ {shapes}", shapes,
-                              make=lambda m=module: copy.deepcopy(m)))
+                              make=lambda m=module: copy.deepcopy(m), weight_bytes=_weight_bytes(module)))
         depth[0] += 1
 
     def post(module, inputs, output):
         depth[0] -= 1
+        if depth[0] == 0:
+            units[-1].out_bytes = _tensor_bytes(output)
 
     class Recorder(TorchFunctionMode):
         def __torch_function__(self, func, types_, args=(), kwargs=None):
@@ -166,7 +203,8 @@ def collect_units(model, shape: tuple[int, ...]) -> list[Unit]:
                 if not _slots(tkw):   # tensor keyword arguments never occur in these models
                     key = f"{name}({', '.join(_describe(a) for a in targs)}{', ' if tkw else ''}" \
                           f"{', '.join(f'{k}={v!r}' for k, v in tkw.items())})"
-                    units.append(Unit(f"glue:{name}", key, _slots(targs), make=_Replay(func, targs, tkw)))
+                    units.append(Unit(f"glue:{name}", key, _slots(targs), make=_Replay(func, targs, tkw),
+                                      out_bytes=_tensor_bytes(out)))
             return out
 
     handles = []
@@ -276,9 +314,14 @@ def time_one(fn, plan: TimingPlan = UNIT_PLAN) -> float:
     return time_rounds({"u": fn}, plan).spread("u").p50 * 1e3
 
 
+#: the table format written now; 2 (no cache term) still loads, older ones ask for a rebuild
+TABLE_VERSION = 3
+
+
 @dataclass
 class LatencyTable:
-    """Per-layer latencies (ms, net of the per-call overhead) for one setting on one machine."""
+    """Per-layer latencies (ms, net of the per-call overhead) for one setting on one machine, and
+    the machine's cyclic-read cost curve for the cache term (:mod:`.memory`; None: no term)."""
 
     setting: dict
     machine: dict
@@ -287,7 +330,9 @@ class LatencyTable:
     entries: dict[str, dict] = field(default_factory=dict)   # key -> {"kind", "ms"}
     skipped: dict[str, str] = field(default_factory=dict)    # key -> why it has no time
     models: dict[str, dict] = field(default_factory=dict)    # evaluation: name -> measured/predicted
-    version: int = 2
+    memory: dict | None = None                               # MemoryCurve.as_json(), or None
+    clock: str = "wall"                                      # the timer's clock for every entry (timer.CLOCKS)
+    version: int = TABLE_VERSION
 
     def save(self, path: str | os.PathLike) -> Path:
         path = Path(path)
@@ -305,16 +350,53 @@ class LatencyTable:
                                 "`skmobile bench latency --build-table`")
         try:
             data = json.loads(path.read_text())
-            return cls(**data)
-        except (json.JSONDecodeError, TypeError) as exc:
+            version = data.get("version", 1) if isinstance(data, dict) else None
+            if version not in (2, TABLE_VERSION):
+                raise SKMobileError(f"latency table {str(path)!r} has format version {version}; this skmobile "
+                                    f"reads versions 2 and {TABLE_VERSION}: rebuild it with "
+                                    "`skmobile bench latency --build-table --table NEW.json`")
+            table = cls(**data)
+            if table.memory is not None:
+                memory.MemoryCurve.from_json(table.memory)   # a malformed curve fails here, not mid-search
+            return table
+        except SKMobileError:
+            raise
+        except (json.JSONDecodeError, TypeError, ValueError) as exc:
             raise SKMobileError(f"latency table {str(path)!r} is not a table written by --build-table: {exc}") from exc
 
-    def check_setting(self, setting: Setting) -> None:
+    def check_setting(self, setting: Setting, clock: str | None = None) -> None:
         if {k: self.setting.get(k) for k in asdict(setting)} != asdict(setting):
             raise SKMobileError(f"latency table was built for {self.setting}; asked for {asdict(setting)}")
+        if clock is not None and clock != self.clock:
+            raise SKMobileError(f"latency table was timed with the {self.clock!r} clock; asked for {clock!r} "
+                                "(use another --table)")
+
+    def curve(self) -> "memory.MemoryCurve | None":
+        return None if self.memory is None else memory.MemoryCurve.from_json(self.memory)
+
+    def cache_term(self, units: list[Unit]) -> tuple[float, int]:
+        """(cache term ms, footprint bytes) of a whole model made of ``units`` (0 ms without a curve)."""
+        footprint = memory.footprint_bytes((u.weight_bytes for u in units), (u.in_bytes + u.out_bytes for u in units))
+        curve = self.curve()
+        if curve is None:
+            return 0.0, footprint
+        return memory.cache_term_ms(((u.weight_bytes, u.own_bytes) for u in units), footprint, curve), footprint
+
+    def predict_parts(self, units: Iterable[Unit]) -> dict:
+        """The sum of the layers timed alone (``hot_ms``, with overhead and reorders), the cache term
+        (``cache_ms``), their total (``ms``), the footprint and the units missing from the table."""
+        units = list(units)
+        hot, missing = self.hot_sum(units)
+        cache, footprint = self.cache_term(units)
+        return {"ms": hot + cache, "hot_ms": hot, "cache_ms": cache, "footprint_bytes": footprint, "missing": missing}
 
     def predict_units(self, units: Iterable[Unit]) -> tuple[float, list[Unit]]:
-        """(predicted ms, units missing from the table); skipped units count as 0 ms.
+        """(predicted ms, units missing from the table): the layers' sum plus the cache term."""
+        parts = self.predict_parts(units)
+        return parts["ms"], parts["missing"]
+
+    def hot_sum(self, units: Iterable[Unit]) -> tuple[float, list[Unit]]:
+        """(ms of the layers as timed alone, units missing from the table); skipped units count as 0 ms.
 
         Follows the layout along the units (see the module docstring) to add the reorders a whole
         graph runs."""
@@ -350,6 +432,7 @@ class LatencyTable:
                   on_unit: Callable[[int, int], None] | None = None) -> int:
         """Time every unit not yet in the table; return how many were timed."""
         todo = list({u.key: u for u in units if u.key not in self.entries and u.key not in self.skipped}.values())
+        plan = replace(plan, clock=self.clock)
         with tempfile.TemporaryDirectory(prefix="skmobile-units-") as tmp, torch_threads(setting.threads):
             for i, u in enumerate(todo, 1):
                 fn, boundary = unit_runner(u.make, u.shapes, setting, tmp)
@@ -369,16 +452,36 @@ class LatencyTable:
         return len(todo)
 
 
-def new_table(setting: Setting, plan: TimingPlan = UNIT_PLAN) -> LatencyTable:
-    """An empty table for ``setting`` with its per-call overhead timed."""
+def new_table(setting: Setting, plan: TimingPlan = UNIT_PLAN, clock: str = "wall") -> LatencyTable:
+    """An empty table for ``setting`` with its per-call overhead timed by ``clock`` and, on a CPU,
+    the machine's cyclic-read curve for the cache term."""
     setting.check()
+    check_clock(clock, setting)
     with tempfile.TemporaryDirectory(prefix="skmobile-units-") as tmp, torch_threads(setting.threads):
         fn, _ = unit_runner(_noop_module, [(1,)], setting, tmp)
-        overhead = time_one(fn, plan)
+        overhead = time_one(fn, replace(plan, clock=clock))
     record = machine.describe(setting.device)
     record["id"] = machine.machine_id(setting.device)
     record["runtime"] = machine.runtime_version(setting.runtime)
-    return LatencyTable(asdict(setting), record, round(overhead, 5))
+    table = LatencyTable(asdict(setting), record, round(overhead, 5), clock=clock)
+    ensure_curve(table)
+    return table
+
+
+def check_clock(clock: str, setting: Setting) -> None:
+    """One-line error for an unknown clock, or the CPU clock where the work is not on this thread."""
+    clock_of(clock)
+    if clock == "cpu" and (setting.device != "cpu" or setting.threads != 1):
+        raise SKMobileError(f"clock 'cpu' counts this thread's CPU time: allowed only with --device cpu "
+                            f"--threads 1; got {setting.device}, {setting.threads} thread(s)")
+
+
+def ensure_curve(table: LatencyTable) -> None:
+    """Measure the cache term's curve into a CPU table that has none (a version-2 table or a new
+    one); the layer entries stay valid: they were timed alone in the same way."""
+    if table.memory is None and table.setting.get("device") == "cpu":
+        table.memory = memory.measure_curve(clock=clock_of(table.clock)).as_json()
+    table.version = TABLE_VERSION
 
 
 def units_of(arch: Arch, batch: int = 1) -> list[Unit]:
@@ -390,13 +493,14 @@ def predict(table: LatencyTable, arch: Arch, setting: Setting, add_missing: bool
     """Predicted latency of ``arch``; missing layers are timed and added to ``table`` when allowed."""
     table.check_setting(setting)
     units = units_of(arch, setting.batch)
-    ms, missing = table.predict_units(units)
+    parts = table.predict_parts(units)
     added = 0
-    if missing and add_missing:
-        added = table.add_units(missing, setting)
-        ms, missing = table.predict_units(units)
-    return {"predicted_ms": round(ms, 4), "layers": len(units), "layers_timed_now": added,
-            "layers_missing": len(missing)}
+    if parts["missing"] and add_missing:
+        added = table.add_units(parts["missing"], setting)
+        parts = table.predict_parts(units)
+    return {"predicted_ms": round(parts["ms"], 4), "layers_alone_ms": round(parts["hot_ms"], 4),
+            "cache_term_ms": round(parts["cache_ms"], 4), "footprint_mib": round(parts["footprint_bytes"] / 2 ** 20, 2),
+            "layers": len(units), "layers_timed_now": added, "layers_missing": len(parts["missing"])}
 
 
 def light_models() -> list[str]:
@@ -409,30 +513,42 @@ def light_models() -> list[str]:
 def build_table(models: list[str], setting: Setting, table: LatencyTable | None = None,
                 on_model: Callable[[str, int, int], None] | None = None,
                 measure: Callable[[Arch, Setting], dict] | None = None,
-                save_to: str | os.PathLike | None = None) -> LatencyTable:
+                save_to: str | os.PathLike | None = None, clock: str = "wall") -> LatencyTable:
     """Time every layer of ``models`` into ``table`` (new if None); with ``measure``, also time each
     whole model and store measured vs predicted ms and the error in ``table.models``. With
-    ``save_to``, the table is saved after every model (a long build interrupted keeps its work)."""
-    table = table or new_table(setting)
-    table.check_setting(setting)
+    ``save_to``, the table is saved after every model (a long build interrupted keeps its work).
+    ``clock`` times a new table's layers; an existing table must have been timed by it."""
+    table = table or new_table(setting, clock=clock)
+    table.check_setting(setting, clock)
+    ensure_curve(table)
     for i, name in enumerate(models, 1):
         if on_model is not None:
             on_model(name, i, len(models))
         arch = Arch(name)
         units = units_of(arch, setting.batch)
         table.add_units(units, setting)
-        predicted, missing = table.predict_units(units)
-        row = {"predicted_ms": round(predicted, 4), "layers": len(units), "layers_skipped":
-               sum(u.key in table.skipped for u in units)}
+        parts = table.predict_parts(units)
+        row = {"predicted_ms": round(parts["ms"], 4), "layers_alone_ms": round(parts["hot_ms"], 4),
+               "cache_term_ms": round(parts["cache_ms"], 4), "footprint_mib": round(parts["footprint_bytes"] / 2 ** 20, 2),
+               "layers": len(units), "layers_skipped": sum(u.key in table.skipped for u in units)}
         if measure is not None:
             measured = measure(arch, setting)
-            row.update(measured_ms=measured["latency_ms"], measured_p10_ms=measured["latency_p10_ms"],
-                       measured_p90_ms=measured["latency_p90_ms"],
-                       error_pct=round(100 * (predicted - measured["latency_ms"]) / measured["latency_ms"], 2))
+            ref = measured["latency_ms"]
+            row.update(measured_ms=ref, measured_p10_ms=measured["latency_p10_ms"],
+                       measured_p90_ms=measured["latency_p90_ms"], measured_load_avg=_load_avg(),
+                       error_pct=round(100 * (parts["ms"] - ref) / ref, 2),
+                       error_layers_alone_pct=round(100 * (parts["hot_ms"] - ref) / ref, 2))
         table.models[name] = row
         if save_to is not None:
             table.save(save_to)
     return table
+
+
+def _load_avg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover - not on this platform
+        return None
 
 
 def default_table_path(setting: Setting) -> Path:
@@ -441,33 +557,50 @@ def default_table_path(setting: Setting) -> Path:
     return default_path().parent / f"latency_table-{setting.runtime}-{setting.device}-t{setting.threads}-b{setting.batch}.json"
 
 
-def error_summary(table: LatencyTable, within_pct: float = 10.0) -> dict:
-    """How many evaluated models the table predicts within ``within_pct`` of their measured latency."""
-    errs = {n: r["error_pct"] for n, r in table.models.items() if "error_pct" in r}
+def error_summary(table: LatencyTable, within_pct: float = 10.0, field_name: str = "error_pct") -> dict:
+    """How many evaluated models the table predicts within ``within_pct`` of their measured latency
+    (``field_name``: ``error_pct`` with the cache term, ``error_layers_alone_pct`` without it)."""
+    errs = {n: r[field_name] for n, r in table.models.items() if field_name in r}
     inside = [n for n, e in errs.items() if abs(e) <= within_pct]
     return {"models": len(errs), "within": len(inside), "within_pct": within_pct,
             "misses": sorted((n for n in errs if n not in inside), key=lambda n: -abs(errs[n])),
             "mean_abs_error_pct": round(sum(abs(e) for e in errs.values()) / len(errs), 2) if errs else None}
 
 
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
 def error_markdown(table: LatencyTable, command: str) -> str:
     """The predictor's error per model as a markdown section (measured vs predicted, this machine)."""
     s, m = table.setting, table.machine
-    summary = error_summary(table)
+    summary, alone = error_summary(table), error_summary(table, field_name="error_layers_alone_pct")
+    curve = table.curve()
+    loads = [r["measured_load_avg"][0] for r in table.models.values() if r.get("measured_load_avg")]
     lines = [f"# Latency predictor error ({s['runtime']}, {s['device']}, {s['threads']} thread(s), batch {s['batch']})",
              "", f"Command: `{command}`", "",
              f"Machine: {m.get('cpu')} ({m.get('logical_cpus')} logical CPUs), {m.get('runtime')}, "
-             f"torch {m.get('torch')}, load average at start {m.get('load_avg')}, {m.get('date')}.", "",
-             f"Table: {len(table.entries)} layers timed alone, {len(table.skipped)} left out (cannot export alone), "
-             f"per-call overhead {table.overhead_ms:.4f} ms (added once per model).", "",
-             "| model | measured p50 ms | p10-p90 ms | predicted ms | error % |",
-             "|---|---:|---:|---:|---:|"]
+             f"torch {m.get('torch')}, load average at start {m.get('load_avg')}, {m.get('date')}"
+             + (f"; 1-minute load while models were measured {min(loads):.2f}-{max(loads):.2f}" if loads else "") + ".",
+             "", f"Table: {len(table.entries)} layers timed alone, {len(table.skipped)} left out (cannot export alone), "
+             f"per-call overhead {table.overhead_ms:.4f} ms (added once per model); clock: "
+             + ("wall (perf_counter)" if table.clock == "wall" else "this thread's CPU time (other processes' turns "
+                "on the core left out)") + ".", "",
+             ("Cache term: " + curve.summary() + "." if curve is not None else
+              "Cache term: none (this table has no memory curve: a version-2 table, or not a CPU)."), "",
+             "| model | footprint MiB | measured p50 ms | p10-p90 ms | layers alone ms | cache term ms | predicted ms "
+             "| error % | error without the term % |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in table.models.items():
         if "measured_ms" in r:
-            lines.append(f"| {name} | {r['measured_ms']:.3f} | {r['measured_p10_ms']:.3f}-{r['measured_p90_ms']:.3f} | "
-                         f"{r['predicted_ms']:.3f} | {r['error_pct']:+.1f} |")
+            lines.append(f"| {name} | {_fmt(r.get('footprint_mib'), '.1f')} | {r['measured_ms']:.3f} | "
+                         f"{r['measured_p10_ms']:.3f}-{r['measured_p90_ms']:.3f} | {_fmt(r.get('layers_alone_ms'), '.3f')} | "
+                         f"{_fmt(r.get('cache_term_ms'), '.3f')} | {r['predicted_ms']:.3f} | {r['error_pct']:+.1f} | "
+                         f"{_fmt(r.get('error_layers_alone_pct'), '+.1f')} |")
     lines += ["", f"Within +-{summary['within_pct']:g} %: {summary['within']} of {summary['models']} models "
-              f"(mean absolute error {summary['mean_abs_error_pct']} %)."]
+              f"(mean absolute error {summary['mean_abs_error_pct']} %)"
+              + (f"; without the cache term {alone['within']} of {alone['models']} "
+                 f"(mean absolute error {alone['mean_abs_error_pct']} %)." if alone["models"] else ".")]
     if summary["misses"]:
         lines.append("Outside it: " + ", ".join(f"{n} ({table.models[n]['error_pct']:+.1f} %)" for n in summary["misses"]) + ".")
     return "\n".join(lines) + "\n"
