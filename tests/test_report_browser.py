@@ -102,25 +102,29 @@ def md_parts(md: str) -> tuple[list[list[str]], list[str]]:
     return rows, texts
 
 
-@pytest.mark.parametrize("number", [4, 6, 7])
-def test_committed_html_carries_everything_the_markdown_has(number, tmp_path):
-    """Every md table row (header included, cell by cell), conclusion, caveat, note, metadata line
-    and the conventions paragraph appear in the page Chromium lays out."""
-    page = tmp_path / f"table{number}.html"
-    page.write_text((REPORTS / f"table{number}.html").read_text().replace("</body>", TEXT_PROBE + "</body>"))
+def laid_out(html_text: str, tmp_path: Path) -> tuple[list[list[str]], str]:
+    """The table rows (cells, whitespace folded) and the whole text of a page as Chromium lays it out."""
+    import html as html_lib
+
+    page = tmp_path / "probed.html"
+    page.write_text(html_text.replace("</body>", TEXT_PROBE + "</body>"))
     res = subprocess.run([BROWSER, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", page.as_uri()],
                          capture_output=True, text=True, timeout=120)
     found = re.search(r'<pre id="probe">(.*?)</pre>', res.stdout, re.S)
     assert found, res.stderr[-500:]
-    import html as html_lib
-
     seen = json.loads(html_lib.unescape(found.group(1)))
-    html_rows = [[" ".join(c.split()) for c in r] for r in seen["rows"]]
-    text = " ".join(seen["text"].split())
+    return [[" ".join(c.split()) for c in r] for r in seen["rows"]], " ".join(seen["text"].split())
+
+
+@pytest.mark.parametrize("number", [4, 6, 7])
+def test_committed_html_carries_everything_the_markdown_has(number, tmp_path):
+    """Every md table row (header included, cell by cell), conclusion, caveat, note, metadata line
+    and the conventions paragraph appear in the page Chromium lays out."""
+    html_rows, text = laid_out((REPORTS / f"table{number}.html").read_text(), tmp_path)
     md_rows, md_texts = md_parts((REPORTS / f"table{number}.md").read_text())
     assert md_rows and md_texts
     for row in md_rows:
         assert row in html_rows, f"md row missing from the HTML: {row}"
     for t in md_texts:
         assert t in text, f"md text missing from the HTML: {t}"
-    assert any("Caveats" in t for t in [seen["text"]]) and "Run metadata" in seen["text"]
+    assert "Caveats" in text and "Run metadata" in text

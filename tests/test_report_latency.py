@@ -151,24 +151,12 @@ def test_table4_error_vs_latency_figure_is_written_and_embedded(table4):
 
 def test_table4_html_carries_the_latency_rows_and_findings(table4, tmp_path):
     """The Chromium check of test_report_browser on a fresh report with latency columns."""
-    import html as html_lib
-    import re
-    import subprocess
-
-    from test_report_browser import BROWSER, FLAGS, TEXT_PROBE, md_parts
+    from test_report_browser import BROWSER, laid_out, md_parts
 
     if BROWSER is None:
         pytest.skip("no headless Chromium installed (apt-get install chromium)")
     out, _, _ = table4
-    page = tmp_path / "table4.html"
-    page.write_text((out / "table4.html").read_text().replace("</body>", TEXT_PROBE + "</body>"))
-    res = subprocess.run([BROWSER, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", page.as_uri()],
-                         capture_output=True, text=True, timeout=120)
-    found = re.search(r'<pre id="probe">(.*?)</pre>', res.stdout, re.S)
-    assert found, res.stderr[-500:]
-    seen = json.loads(html_lib.unescape(found.group(1)))
-    html_rows = [[" ".join(c.split()) for c in r] for r in seen["rows"]]
-    text = " ".join(seen["text"].split())
+    html_rows, text = laid_out((out / "table4.html").read_text(), tmp_path)
     md_rows, md_texts = md_parts((out / "table4.md").read_text())
     assert any("latency ratio onnxruntime" in r for r in md_rows)
     assert any(t.startswith("Latency:") for t in md_texts) and any(t.startswith("A pair of rows") for t in md_texts)
@@ -176,7 +164,7 @@ def test_table4_html_carries_the_latency_rows_and_findings(table4, tmp_path):
         assert row in html_rows, f"md row missing from the HTML: {row}"
     for t in md_texts:
         assert t in text, f"md text missing from the HTML: {t}"
-    assert "FLOPs vs latency" in seen["text"]
+    assert "FLOPs vs latency" in text
 
 
 # --- measuring through the cache, re-rendering without measuring -----------------------------------------
