@@ -10,7 +10,17 @@ import os
 import tempfile
 from pathlib import Path
 
+import typer
+
 from ..errors import SKMobileError
+
+# Options that several commands declare alike (typer reads an Option's metadata per command, so one
+# instance serves every command that names it).
+LATENCY_RUNTIMES = typer.Option(None, "--latency-runtimes", help="with --latency: comma-separated runtimes "
+                                "(default onnxruntime,torch)")
+LATENCY_THREADS = typer.Option(None, "--latency-threads", help="with --latency: intra-op threads (default 1)")
+LATENCY_CACHE = typer.Option(None, "--latency-cache", help="with --latency: the SQLite latency cache "
+                             "(default ~/.cache/skmobile/latency.sqlite or $SKMOBILE_LATENCY_CACHE)")
 
 
 def check_out_dir(path: Path, flag: str = "--out") -> Path:

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from ..errors import SKMobileError
-from ._args import check_out_dir
+from ._args import LATENCY_CACHE, LATENCY_RUNTIMES, LATENCY_THREADS, check_out_dir
 
 console = Console()
 
@@ -68,11 +68,9 @@ def report_cmd(
     latency: bool = typer.Option(False, "--latency", help="paper tables: add each row's full-size batch-1 CPU "
                                  "latency (measured, or from the latency cache); without it a --rerender keeps "
                                  "the latency the report holds"),
-    latency_runtimes: str = typer.Option(None, "--latency-runtimes", help="with --latency: comma-separated runtimes "
-                                         "(default onnxruntime,torch)"),
-    latency_threads: int = typer.Option(None, "--latency-threads", help="with --latency: intra-op threads (default 1)"),
-    latency_cache: str = typer.Option(None, "--latency-cache", help="with --latency: the SQLite latency cache "
-                                      "(default ~/.cache/skmobile/latency.sqlite or $SKMOBILE_LATENCY_CACHE)"),
+    latency_runtimes: str = LATENCY_RUNTIMES,
+    latency_threads: int = LATENCY_THREADS,
+    latency_cache: str = LATENCY_CACHE,
 ) -> None:
     """Render paper-table reports (tableN.{md,csv,json,html}) or a search-study report from a study.
 

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from ..errors import SKMobileError
-from ._args import check_at_least, check_out_dir
+from ._args import LATENCY_CACHE, LATENCY_RUNTIMES, LATENCY_THREADS, check_at_least, check_out_dir
 
 console = Console()
 
@@ -29,10 +29,9 @@ def reproduce_cmd(
                                                       "the new ones would drop (e.g. accuracy columns)"),
     latency: bool = typer.Option(False, "--latency", help="with --train: add each row's full-size batch-1 CPU latency "
                                  "(measured, or from the latency cache)"),
-    latency_runtimes: str = typer.Option(None, "--latency-runtimes", help="with --latency: comma-separated runtimes "
-                                         "(default onnxruntime,torch)"),
-    latency_threads: int = typer.Option(None, "--latency-threads", help="with --latency: intra-op threads (default 1)"),
-    latency_cache: str = typer.Option(None, "--latency-cache", help="with --latency: the SQLite latency cache"),
+    latency_runtimes: str = LATENCY_RUNTIMES,
+    latency_threads: int = LATENCY_THREADS,
+    latency_cache: str = LATENCY_CACHE,
 ) -> None:
     """Rebuild every row of a paper table, measure it, and write DIR/tableN.{md,csv,json}.
 
