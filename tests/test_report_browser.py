@@ -1,7 +1,7 @@
 """The HTML reports render in a real headless browser (Chromium), with every figure decoded.
 
 A probe script is appended to a copy of the page; after the load event it writes what the browser
-actually laid out (each <img>'s decoded size, the table's rows) into the DOM, which --dump-dom prints.
+actually laid out (each <img>'s decoded size, the first table's rows, the number of tables) into the DOM, which --dump-dom prints.
 Skipped, with the reason, where no Chromium is installed (.ci/run installs Debian's `chromium`).
 """
 
@@ -22,7 +22,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--virtual-time-budget=10000", "--dump-dom"]
 PROBE = ("<script>window.addEventListener('load',()=>{const p=document.createElement('pre');p.id='probe';"
          "p.textContent=JSON.stringify({imgs:[...document.images].map(i=>[i.complete,i.naturalWidth,i.naturalHeight]),"
-         "rows:document.querySelectorAll('tbody tr').length,"
+         "rows:document.querySelector('tbody').rows.length,tables:document.querySelectorAll('table').length,"
          "verdicts:document.querySelectorAll('h3 span').length});document.body.appendChild(p);});</script>")
 
 pytestmark = pytest.mark.skipif(BROWSER is None, reason="no headless Chromium installed (apt-get install chromium)")
@@ -74,6 +74,7 @@ def test_fresh_report_renders(tmp_path):
     seen = render(out / "table7.html", tmp_path)
     assert len(seen["imgs"]) == 3 and all(c and w > 200 for c, w, _ in seen["imgs"]), seen
     assert seen["rows"] == len(get_table(7).rows)
+    assert seen["tables"] == 2, seen  # the table and what the table budget trains per row (Table 7 has no base rows)
 
 
 TEXT_PROBE = ("<script>window.addEventListener('load',()=>{const p=document.createElement('pre');p.id='probe';"

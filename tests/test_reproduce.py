@@ -32,8 +32,39 @@ def test_reproduce_writes_md_csv_json_with_the_stable_schema(tmp_path):
         assert {"params_m", "gflops", "top1_err"} <= set(row["paper"])
         assert {"params_m", "gflops", "convention"} <= set(row["measured"])
     md = (tmp_path / "table7.md").read_text()
-    assert md.count("\n| K") == 11 and "20.76" in md
+    table, section = md.split("## What the table budget trains per row")
+    assert table.count("\n| K") == 11 and "20.76" in table
+    assert section.count("\n| K") == 11 and "56/28/14/7 px" in section
     assert (tmp_path / "table7.csv").read_text().count("\n") == 12
+    for row in data:  # the table budget's proxy keeps the map rule in every row
+        assert row["table_proxy"]["map_rule"] == [] and row["table_proxy"]["stage_maps"][-1] >= 7, row
+
+
+def test_table6_report_shows_every_row_complexity_matched_in_the_table_budget_proxy(tmp_path):
+    """Issue 15: the G=64/128 rows' table-budget proxies stay within 3% of the 3x3 rows, printed."""
+    write_complexity_report(6, tmp_path)
+    data = json.loads((tmp_path / "table6.json").read_text())
+    others = [r["table_proxy"] for r in data if r["label"] != "3x3, D=1, G=32 (resulted 3x3)"]
+    assert len(others) == 4 and all(p["vs"] == "3x3, D=1, G=32 (resulted 3x3)" for p in others)
+    assert all(abs(p["params_pct"]) <= 3 and abs(p["macs_pct"]) <= 3 for p in others), others
+    assert max(p["params_pct"] for p in others) > 2  # the G=64/128 rows do cost more: the check can fail
+    section = (tmp_path / "table6.md").read_text().split("## What the table budget trains per row")[1]
+    assert "matched within 3%" in section and section.count("| yes |") == 4 and "| no |" not in section
+
+
+def test_table_budget_section_says_no_when_a_row_is_not_matched(tmp_path):
+    """The same section with the fast trial proxy (G fitted down to 32): the G=128 row is 21% heavier."""
+    from skmobile.report import table_proxy
+    from skmobile.tables import get_table
+    from skmobile.tables.measure import build_rows
+
+    table = get_table(6)
+    rows = build_rows(table)
+    table_proxy.attach(table, rows, budget="trial")
+    _, head, body = table_proxy.cells(table, rows)
+    verdicts = {cells[0]: cells[-1] for cells in body}
+    assert verdicts["7x7, D=1, G=128 (resulted 7x7)"] == "no" and verdicts["3x3, D=2, G=32 (resulted 5x5)"] == "yes"
+    assert all(c[3].startswith("broken") for c in body)  # the trial proxy's 2 px maps break the map rule
 
 
 def _run_cli(argv, capsys):

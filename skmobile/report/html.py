@@ -52,7 +52,8 @@ def cells_html(head: list[str], body: list[list], left: tuple[int, ...] = (0, 1)
 
 
 def table_html(table, rows: list[dict]) -> str:
-    """The report's table and its "Cost over the base row" table: the same cells as the markdown."""
+    """The report's table, its "Cost over the base row" table and the table budget's proxies: the same
+    cells as the markdown."""
     from .paper_table import delta_cells, table_cells
 
     head, body = table_cells(table, rows)
@@ -60,6 +61,12 @@ def table_html(table, rows: list[dict]) -> str:
     dhead, dbody = delta_cells(table, rows)
     if dbody:
         html += "\n<h2>Cost over the base row (paper vs measured)</h2>\n" + cells_html(dhead, dbody)
+    from . import table_proxy
+
+    intro, phead, pbody = table_proxy.cells(table, rows)
+    if pbody:
+        html += (f"\n<h2>{escape(table_proxy.TITLE)}</h2>\n<p>{_md_inline(intro)}</p>\n"
+                 + cells_html(phead, pbody, left=(0, 1, 4)))
     return html
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..tables import Table
 from ..tables.measure import UNITS
+from . import table_proxy
 
 _LABELS = {"params_m": "#P (M)", "gflops": "GFLOPs", "mflops": "MFLOPs", "top1_err": "top-1 err (%)",
            "cifar10_err": "CIFAR-10 err (%)", "cifar100_err": "CIFAR-100 err (%)"}
@@ -212,6 +213,11 @@ def to_markdown(table: Table, rows: list[dict], sections: AccuracySections | Non
         lines += ["", "## Cost over the base row (paper vs measured)", "",
                   "| " + " | ".join(dhead) + " |", "|" + "---|" * len(dhead)]
         lines += ["| " + " | ".join(cells) + " |" for cells in dbody]
+    intro, phead, pbody = table_proxy.cells(table, rows)
+    if pbody:
+        lines += ["", f"## {table_proxy.TITLE}", "", intro, "",
+                  "| " + " | ".join(phead) + " |", "|" + "---|" * len(phead)]
+        lines += ["| " + " | ".join(cells) + " |" for cells in pbody]
     flops_latency = flops_latency_lines(table, rows)
     if flops_latency:
         lines += ["", "## FLOPs vs latency", "", flops_latency[0], ""] + [f"- {x}" for x in flops_latency[1:]]
@@ -262,6 +268,9 @@ def to_csv(table: Table, rows: list[dict]) -> str:
     if proxy:
         header += ["measured_top1_err", "top1_err_std", "top1_err_n", "top1_err_seeds", "dataset", "budget", "epochs",
                    "proxy_params", "proxy_macs", "proxy_stage_maps"]
+    table_budget = any(r.get("table_proxy") for r in rows)
+    if table_budget:
+        header += ["table_proxy_params", "table_proxy_macs", "table_proxy_stage_maps", "table_proxy_map_rule_kept"]
     header.append("note")
     w.writerow(header)
     for r in rows:
@@ -283,6 +292,10 @@ def to_csv(table: Table, rows: list[dict]) -> str:
                      "" if px.get("params") is None else int(px["params"]),
                      "" if px.get("macs") is None else int(px["macs"]),
                      "/".join(map(str, px.get("stage_maps") or []))]
+        if table_budget:
+            tp = r.get("table_proxy") or {}
+            line += [tp.get("params", ""), tp.get("macs", ""), "/".join(map(str, tp.get("stage_maps") or [])),
+                     "" if tp.get("map_rule") is None else not tp["map_rule"]]
         line.append(r["note"] or "")
         w.writerow(line)
     return buf.getvalue()

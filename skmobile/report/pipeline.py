@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..tables import Table, get_table
 from ..tables.measure import build_rows
+from . import table_proxy
 from .paper_table import AccuracySections, write_files
 from .study import Record
 
@@ -39,6 +40,8 @@ def write_complexity_report(number: int, out_dir: str | Path = "reports", progre
     """Measure every row of Table ``number`` and write ``out_dir/tableN.{md,csv,json}``; (rows, paths)."""
     table = get_table(number)
     rows = build_rows(table, progress)
+    if number in REPORT_TABLES:
+        table_proxy.attach(table, rows)
     return rows, write_files(table, rows, out_dir)
 
 
@@ -60,6 +63,7 @@ def write_table_report(number: int, records: list[Record], out_dir: str | Path, 
     table = get_table(number)
     out = Path(out_dir)
     rows = build_rows(table, progress)
+    table_proxy.attach(table, rows)
     from .budgets import budgets_present
 
     mine = [r for r in records if r.table in (None, number)]

@@ -35,5 +35,7 @@ class Table:
     flops_key: str = "gflops"       # "gflops" or "mflops" (Table 4)
     input_size: int = 224
     notes: tuple[str, ...] = ()     # printed below the table
+    #: the paper compares rows of (nearly) equal cost: each row's ``baseline`` is the one it is matched to
+    complexity_matched: bool = False
     #: decimals the paper prints per cell (JSON drops trailing zeros: 4.70 is stored as 4.7)
     precision: dict = field(default_factory=lambda: {"params_m": 1, "gflops": 2, "mflops": 2})
