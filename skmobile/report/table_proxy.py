@@ -78,26 +78,28 @@ def cells(table: Table, rows: list[dict]) -> tuple[str, list[str], list[list[str
     ``rows`` carry no ``table_proxy``."""
     from ..train.proxy_shape import shape_text
 
+    shown = [r for r in rows if r.get("table_proxy")]
+    compared = any(r["table_proxy"].get("vs") for r in shown)  # Table 7 has no base rows: no such columns
     body = []
-    for r in rows:
-        px = r.get("table_proxy")
-        if not px:
-            continue
-        pct = ("—" if px.get("params_pct") is None else
-               f"{px['params_pct']:+.2f}% / {px['macs_pct']:+.2f}%")
+    for r in shown:
+        px = r["table_proxy"]
         rule = "kept" if not px["map_rule"] else f"broken ({len(px['map_rule'])} SK units)"
-        cells_ = [r["label"], shape_text(px), f"{px['net_input']} px", rule, px.get("vs") or "—", pct]
-        if table.complexity_matched:
+        cells_ = [r["label"], shape_text(px), f"{px['net_input']} px", rule]
+        if compared:
+            cells_ += [px.get("vs") or "—", "—" if px.get("params_pct") is None else
+                       f"{px['params_pct']:+.2f}% / {px['macs_pct']:+.2f}%"]
+        if compared and table.complexity_matched:
             cells_.append("—" if px.get("params_pct") is None else
                           "yes" if max(abs(px["params_pct"]), abs(px["macs_pct"])) <= MATCH_TOLERANCE_PCT else "no")
         body.append(cells_)
-    head = ["Row", "table-budget proxy: #P, MACs, stage maps", "net input", "map rule (SK maps >= 7 px)",
-            "compared with", "Δ#P / ΔMACs"]
-    if table.complexity_matched:
+    head = ["Row", "table-budget proxy: #P, MACs, stage maps", "net input", "map rule (SK maps >= 7 px)"]
+    if compared:
+        head += ["compared with", "Δ#P / ΔMACs"]
+    if compared and table.complexity_matched:
         head.append(f"matched within {MATCH_TOLERANCE_PCT:g}%")
     intro = ("What `--budget table` trains for each row, built here without training (28 px Fashion-MNIST "
              "images, repeated up to the net input): parameters, MACs per image and stage maps of the proxy, "
-             "whether every SK unit's map is at least 7 px (the widest path's footprint), and its cost over the "
-             "row it is compared with. The accuracy column above comes from the budget its runs used "
-             "(proxy net column).")
+             "whether every SK unit's map is at least 7 px (the widest path's footprint), and, where the "
+             "table has base rows, its cost over the row it is compared with. The accuracy column above comes "
+             "from the budget its runs used (proxy net column).")
     return intro, head, body
