@@ -219,6 +219,18 @@ def test_cli_train_eval_bench(fmnist_dir, tmp_path, cli):
     assert "torch" in stdout and "unavailable" in stdout
 
 
+def test_bench_train_times_the_network_a_table_trial_trains(cli):
+    """The table budget repeats 28 px images up to 56 px for SKNet: the benchmark must time that
+    network (it once timed the 28 px one, 4x too cheap), and name it."""
+    code, stdout, err = cli(["bench", "train", "sknet50", "--budget", "table", "--fusion", "torch", "--steps", "1",
+                             "--warmup", "0", "--batch-size", "2", "--threads", "1"])
+    assert code in (0, None), err
+    title = " ".join(stdout.split())
+    assert "table proxy" in title and "net input 56 px" in title and "440000 images" in title, stdout
+    code, stdout, err = cli(["bench", "train", "sknet50", "--device", "tpu"])
+    assert code == 2 and "device" in err and "tpu" in err and "Traceback" not in err
+
+
 def test_cli_train_channels_last_recipe_round_trips(fmnist_dir, tmp_path, cli):
     # ShuffleNetV2's default recipe trains in channels_last on CPU too (faster there, measured);
     # its checkpoint must reload into a plain model and evaluate to the same accuracy.

@@ -5,7 +5,7 @@
 # Logs go to $OUT (or ./gpu-out): env.txt, tests.txt, model.txt, probe.txt (+ install.log on failure).
 #
 # Usage: bash tools/gpu_check.sh [STEP ...]     (default: the issue-16 set, in priority order)
-#   steps: tests sk-bf16 mbv2-bf16 sk-fp32 batch1 shuf-bf16 compile | probe mbv2-dilated kernels probe-cuda host
+#   steps: tests sk-bf16 mbv2-bf16 sk-fp32 batch1 shuf-bf16 compile | probe mbv2-dilated proxy kernels probe-cuda host
 #   DRY=1 bash tools/gpu_check.sh   runs the same commands on CPU with tiny sizes (checks the script)
 set -uo pipefail
 OUT=${OUT:-gpu-out}; mkdir -p "$OUT"
@@ -18,9 +18,11 @@ steps=${*:-tests sk-bf16 mbv2-bf16 sk-fp32 batch1 shuf-bf16 compile}
 
 if [ "$DRY" = 1 ]; then  # CPU, tiny: same commands, so a typo fails here and not on the GPU
   DEV=cpu; B_SK=2; B_MOB=2; SIZE=32; ITERS=1; ROUNDS=1; B1_ITERS=2; PROBE="--batch 2 --iters 1 --shapes 8:14"
+  PROXY_STEPS=1; PROXY_BATCH="--batch-size 2"
   TMUL=${TMUL:-8}  # CPU bf16 and 2 busy cores: longer limits
 else
   TMUL=1; DEV=cuda; B_SK=128; B_MOB=256; SIZE=224; ITERS=5; ROUNDS=2; B1_ITERS=20; PROBE="--batch 256 --iters 10"
+  PROXY_STEPS=30; PROXY_BATCH=""
 fi
 
 { nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv 2>/dev/null || echo "no nvidia-smi";
@@ -75,13 +77,18 @@ for s in $steps; do
     compile) run 240 model.txt $SK bench model --device $DEV --iters $ITERS --rounds 1 --input-size $SIZE \
                sknet50 --vs resnext50_32x4d --train --batch $B_SK --amp bf16 --channels-last --compile \
                --fusions torch,numba ;;
+    # issue 15: what one table-budget trial costs on this GPU (the grid needs 55 of them for Table 7)
+    proxy) for m in sknet50 shufflenetv2_x1_0_sk mobilenetv2_100_sk; do
+             run 60 proxy.txt $SK bench train $m --budget table --device $DEV --fusion torch,auto --steps $PROXY_STEPS \
+               --warmup 3 $PROXY_BATCH
+           done ;;
     # older probes (not in the default set)
     kernels) run 200 kernels.txt $SK bench kernels --device $DEV --family sknet50 --batch 32,256 --pass fwd,fwd+bwd \
                --rounds 5 --format table --out "$OUT/kernels.md" ;;
     probe-cuda) run 120 probe.txt $PY tools/cuda_probe.py ;;
     host) run 120 probe.txt $PY tools/host_probe.py --device $DEV ;;
     *) echo "unknown step $s (allowed: tests sk-bf16 mbv2-bf16 sk-fp32 batch1 shuf-bf16 compile probe" \
-            "mbv2-dilated kernels probe-cuda host)"; exit 2 ;;
+            "mbv2-dilated proxy kernels probe-cuda host)"; exit 2 ;;
   esac
 done
 echo "total $(( $(date +%s) - START )) s" | tee -a "$OUT/env.txt"

@@ -17,14 +17,8 @@ import torch
 
 from skmobile.tables import get_table
 from skmobile.train import build_proxy_model
+from skmobile.train.proxy import ProxyInput
 from skmobile.train.proxy_shape import proxy_shape
-
-
-class _Data:
-    num_classes, in_chans = 10, 1
-
-    def __init__(self, size: int):
-        self.image_size = size
 
 
 def main() -> None:
@@ -37,7 +31,7 @@ def main() -> None:
     print("width  row                               params      MACs       dP vs 3x3  dMACs vs 3x3  stage maps")
     for w in (float(x) for x in args.widths.split(",")):
         with torch.device("meta"):
-            shapes = [(r.label, proxy_shape(build_proxy_model(r.model, _Data(args.image_size), args.budget,
+            shapes = [(r.label, proxy_shape(build_proxy_model(r.model, ProxyInput(args.image_size), args.budget,
                                                               width_mult=w, **r.kwargs), args.image_size))
                       for r in rows]
         ref = next(s for label, s in shapes if label.startswith("3x3, D=1"))

@@ -190,25 +190,32 @@ def train(
     from rich.console import Console
     from rich.table import Table
 
-    from ..bench_model import time_training
+    from ..bench_model import Mode, time_training
     from ..layers import set_fusion
     from ..train import build_proxy_model, proxy_recipe
+    from ..train.proxy import ProxyInput
     from .train import _threads
 
     if steps < 1 or warmup < 0:
         raise SKMobileError(f"--steps must be >= 1 and --warmup >= 0; got {steps}, {warmup}")
+    device = _device(device)
     n_threads = _threads(threads)
     recipe = proxy_recipe(model, budget)
     bs = batch_size or recipe.batch_size
-    table = Table(title=f"skmobile bench train {model} (proxy, batch {bs}, {image_size} px, {n_threads} threads)")
+    # what a trial runs: the recipe's input side (images repeated up to min_input) and, on CUDA, the
+    # trainer's bf16 autocast + channels_last (skmobile.train.loop)
+    data = ProxyInput(image_size, num_classes, in_chans)
+    cuda = device == "cuda"
+    mode = Mode(train=True, amp="bf16" if cuda else "none", channels_last=cuda or recipe.channels_last)
+    table = Table()
     for col in ("fusion", "images/s", "ms/step", f"{budget} trial (train)"):
         table.add_column(col, justify="right" if col != "fusion" else "left")
     base = None
     for name in [f.strip() for f in fusion.split(",") if f.strip()]:
         try:
-            net = build_proxy_model(model, None, budget, num_classes=num_classes, in_chans=in_chans)
+            net = build_proxy_model(model, data, budget)
             set_fusion(net, name)
-            ips = time_training(net, bs, in_chans, image_size, num_classes, steps, warmup, device)
+            ips = time_training(net, bs, in_chans, image_size, num_classes, steps, warmup, device, mode)
         except (SKMobileError, ImportError) as exc:
             table.add_row(name, "unavailable", "-", str(exc).splitlines()[0][:70])
             continue
@@ -216,6 +223,9 @@ def train(
         images = (recipe.train_limit or 55_000) * recipe.epochs
         table.add_row(name, f"{ips:.0f}" + (f" ({ips / base:.2f}x)" if base != ips else ""),
                       f"{1000 * bs / ips:.1f}", f"{images / ips:.0f} s for {images} images")
+        up = getattr(getattr(net, "upsample", None), "scale_factor", None) or 1  # the side the timed net sees
+    table.title = (f"skmobile bench train {model} ({budget} proxy, batch {bs}, {image_size} px images, net input "
+                   f"{image_size * int(up) if base else '?'} px, {'bf16 autocast, ' if cuda else ''}{n_threads} threads)")
     Console().print(table)
 
 

@@ -11,23 +11,13 @@ no weights), so the section costs seconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..tables import Table
+from ..train.proxy import ProxyInput
 
 #: The section's heading in the markdown and HTML reports.
 TITLE = "What the table budget trains per row"
 #: How far a complexity-matched row's proxy may be from its reference row (parameters and MACs, %).
 MATCH_TOLERANCE_PCT = 3.0
-
-
-@dataclass(frozen=True)
-class ProxyInput:
-    """The images a proxy is built for (Fashion-MNIST's by default), as the proxy builder reads them."""
-
-    image_size: int = 28
-    num_classes: int = 10
-    in_chans: int = 1
 
 
 _CACHE: dict[tuple, dict] = {}

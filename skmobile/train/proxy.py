@@ -196,6 +196,16 @@ def encode_kwargs(kwargs: dict) -> dict:
     return out
 
 
+@dataclass(frozen=True)
+class ProxyInput:
+    """The images a proxy is built for, as :func:`build_proxy_model` reads a data set's loaders
+    (Fashion-MNIST's by default): for building one without loading the data."""
+
+    image_size: int = 28
+    num_classes: int = 10
+    in_chans: int = 1
+
+
 def build_proxy_model(model_name: str, loaders=None, budget: str = "default", **overrides):
     """The proxy model of ``model_name``: recipe kwargs, then the data set's ``num_classes`` and
     ``in_chans`` (and ``input_upsample`` when its images are smaller than the recipe's
