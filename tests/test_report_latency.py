@@ -266,6 +266,14 @@ def test_rerender_keeps_latency_unmeasured_and_latency_option_uses_the_cache(tab
     assert f"- latency measured by: skmobile report --rerender {src} --table 4 --latency --latency-runtimes torch" in md
     assert f"| {20.0 + len('shufflenetv2_x1_0_sk'):.2f} [20.00-60.00] |" in md
 
+    # the same again: every row from the cache, and the report does not claim this command timed them
+    res = cli(args[:-1] + [str(tmp_path / "again")])
+    assert res.exit_code == 0 and len(calls) == 1, res.output
+    assert "0 timed now, 6 from the latency cache" in " ".join(res.output.split())
+    md = (tmp_path / "again/table4.md").read_text()
+    assert "- latency measured by: the latency cache (every row timed before, on this machine; this run was " \
+           f"`skmobile report --rerender {src} --table 4 --latency" in md
+
 
 @pytest.mark.parametrize("args, message", [
     (["report", "--rerender", "REPORTS", "--table", "4", "--latency-runtimes", "tflite"],

@@ -115,6 +115,8 @@ def measure_table(table, request: LatencyRequest, command: str, progress=None) -
                                     measure=partial(measure_many, plan=report_plan()))
             for label, rec in found.items():
                 by_label[label][runtime] = entry(rec)
+    if cache.hits and not cache.misses:  # nothing timed now: the records are older than this command
+        command = f"the latency cache (every row timed before, on this machine; this run was `{command}`)"
     return RowLatency(by_label, command, {"cache_hits": cache.hits, "measured": cache.misses})
 
 
