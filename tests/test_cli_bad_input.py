@@ -52,6 +52,8 @@ CASES = [
     (["reproduce", "--table", "4", "--no-train", "--out", "{w}/afile"], "is a file"),
     (["reproduce", "--table", "9"], "9"),
     (["reproduce", "--table", "7", "--train", "--seeds", "0"], "--seeds 0"),
+    (["reproduce", "--table", "7", "--train", "--threads", "0"], "--threads 0"),
+    (["reproduce", "--table", "7", "--threads", "1"], "use it with --train"),
     (["report", "--out", "{w}/afile"], "is a file"),
     (["analyze", "attention", "{w}/adir", "--out", "{w}/afile"], "is a file"),
     # train: outputs, sizes, devices

@@ -112,3 +112,21 @@ def test_cli_profile_json_has_the_stable_keys(capsys):
     data = json.loads(out)
     assert {"model", "params", "macs", "convention"} <= set(data)
     assert data["params"] == 27_479_784 and data["convention"] == "paper"
+
+
+def test_reproduce_threads_sets_the_trial_threads_and_names_them_in_the_command(tmp_path, monkeypatch, cli):
+    import torch
+
+    monkeypatch.setenv("SKMOBILE_SEARCH_TRAINER", "test_search_support:FakeTrainer")
+    monkeypatch.setenv("SKMOBILE_FAKE_SLEEP", "0")
+    before = torch.get_num_threads()
+    want = 1 if before != 1 else 2  # a count the process does not already have: the option must set it
+    try:
+        code, _, err = cli(["reproduce", "--table", "6", "--train", "--seeds", "1", "--threads", str(want),
+                            "--storage", f"sqlite:///{tmp_path}/s.db", "--out", str(tmp_path / "rep")])
+    finally:
+        torch.set_num_threads(before)
+    assert code in (0, None), err
+    md = (tmp_path / "rep/table6.md").read_text()
+    assert f"--seeds 1 --storage sqlite:///{tmp_path}/s.db --threads {want} --out" in md
+    assert f"- threads: {want}" in md

@@ -24,6 +24,8 @@ def reproduce_cmd(
     data_dir: str = typer.Option(None, "--data-dir", help="data set directory for --train"),
     budget: str = typer.Option("trial", "--budget", help="proxy budget for --train: trial | table | default"),
     device: str = typer.Option("cpu", "--device", help="device for --train: cpu | cuda | cuda:N | auto"),
+    threads: int = typer.Option(None, "--threads", help="with --train: torch CPU threads per trial (default: torch's); "
+                                "a seed's error moves by about 0.5 pp with it, so committed reports name it"),
     out: Path = typer.Option(None, "--out", help="output directory (default: a new runs/reports-DATE-TIME)"),
     force: bool = typer.Option(False, "--force", help="replace files in --out even when they record measurements "
                                                       "the new ones would drop (e.g. accuracy columns)"),
@@ -47,11 +49,14 @@ def reproduce_cmd(
     if request is not None and not train:
         raise SKMobileError("--latency adds columns to the reports with proxy accuracy: use it with --train, or "
                             "`skmobile report --rerender DIR --table N --latency` on a committed report")
+    if threads is not None and not train:
+        raise SKMobileError("--threads sets the threads proxies train with: use it with --train")
+    check_at_least("--threads", threads, 1)
     out = out or fresh_dir("reports")
     check_out_dir(out)
     if train:
         check_at_least("--seeds", seeds, 1)
-        _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, force, device, request)
+        _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, force, device, request, threads)
         return
     with staged(out, force) as stage, console.status(f"measuring Table {table}...") as status:
         rows, paths = write_complexity_report(table, stage,
@@ -62,7 +67,7 @@ def reproduce_cmd(
 
 
 def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, force, device="cpu",
-                     latency=None) -> None:
+                     latency=None, threads=None) -> None:
     from ..outputs import staged
     from ..report import REPORT_TABLES
     from ..search import run_search
@@ -72,6 +77,10 @@ def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, ou
     if table not in REPORT_TABLES:
         raise SKMobileError(f"--train is available for Tables {', '.join(map(str, REPORT_TABLES))}; "
                             f"Table {table} has no proxy grid (use --no-train)")
+    if threads is not None:  # the trials run in this process (no --workers here)
+        import torch
+
+        torch.set_num_threads(threads)
     cfg = SearchConfig(grid=f"table{table}", seeds=seeds, storage=storage, study=study, dataset=dataset,
                        data_dir=data_dir, budget=budget, device=device)
     summary = run_search(cfg, console)
@@ -80,7 +89,8 @@ def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, ou
                + (f" --storage {storage}" if storage else "") + (f" --study {study}" if study else "")
                + (f" --dataset {dataset}" if dataset != "fashion-mnist" else "")
                + (f" --budget {budget}" if budget != "trial" else "")
-               + (f" --device {device}" if device != "cpu" else "") + (latency.flags() if latency else "")
+               + (f" --device {device}" if device != "cpu" else "")
+               + (f" --threads {threads}" if threads is not None else "") + (latency.flags() if latency else "")
                + f" --out {out}")
     records = _table_runs(cfg, table, study)
     with staged(out, force) as stage:
