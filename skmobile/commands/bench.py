@@ -225,7 +225,7 @@ def train(
                       f"{1000 * bs / ips:.1f}", f"{images / ips:.0f} s for {images} images")
         up = getattr(getattr(net, "upsample", None), "scale_factor", None) or 1  # the side the timed net sees
     table.title = (f"skmobile bench train {model} ({budget} proxy, batch {bs}, {image_size} px images, net input "
-                   f"{image_size * int(up) if base else '?'} px, {'bf16 autocast, ' if cuda else ''}{n_threads} threads)")
+                   f"{image_size * int(up) if base else '?'} px, {'bf16 autocast, ' if cuda else ''}{n_threads} thread{'' if n_threads == 1 else 's'})")
     Console().print(table)
 
 
