@@ -9,13 +9,14 @@ from skmobile.layers import SKConv2d
 from skmobile.models import create_model
 from skmobile.tables import get_table
 from skmobile.train import build_proxy_model, proxy_recipe
-from skmobile.train.proxy import WIDEST_PATH_PX
+from skmobile.train.proxy import WIDEST_PATH_PX, ProxyInput
 from skmobile.train.proxy_shape import map_rule_problems, proxy_shape, shape_text, sk_unit_maps, stage_maps
 
 
-class FashionShape:
-    """What build_proxy_model reads from a Loaders: Fashion-MNIST's shape (28 px, 1 channel, 10 classes)."""
-    num_classes, in_chans, image_size = 10, 1, 28
+#: What build_proxy_model reads from a Loaders: Fashion-MNIST's shape (28 px, 1 channel, 10 classes).
+FashionShape = ProxyInput()
+#: The 56 px fashion-mnist-canvas set's shape.
+Canvas = ProxyInput(image_size=56)
 
 
 def _units(model):
@@ -92,9 +93,6 @@ def test_upsample_feeds_the_stages_at_56_px_and_trains():
 
 
 def test_canvas_sized_data_needs_no_upsampling():
-    class Canvas(FashionShape):
-        image_size = 56
-
     model = build_proxy_model("sknet50", Canvas, "table")
     assert "input_upsample" not in model.skmobile_kwargs
     assert proxy_recipe("sknet50", "table").min_input == 56 and proxy_recipe("sknet50").min_input == 0
@@ -158,9 +156,6 @@ def test_light_table_proxies_repeat_small_images_and_train(name, up, maps):
     assert out.shape == (2, 10)
     out.sum().backward()
     assert proxy_shape(model, 28)["stage_maps"] == maps
-
-    class Canvas(FashionShape):
-        image_size = 56
 
     canvas = build_proxy_model(name, Canvas, "table", width_mult=0.125)
     assert canvas.skmobile_kwargs.get("input_upsample", 1) == up // 2  # 56 px canvas: half the repeat
