@@ -184,6 +184,39 @@ def test_predictor_adds_a_reorder_only_where_the_layout_changes():
     assert ms == pytest.approx(6.0 + 0.1 + 0.2 + 0.1)
 
 
+def test_new_layers_are_timed_together_with_the_noop_and_their_reorders(monkeypatch):
+    """One interleaved timing for all new layers (a burst of load hits them alike); each entry is net
+    of the no-op and its reorders timed in the same rounds; a layer that cannot export is skipped."""
+    clock, calls = FakeClock(), []
+    cost_ms = {"conv": 5.0, "glue": 2.0}
+
+    def fake_unit_runner(make, shapes, setting, workdir):
+        name = make()
+        if name == "noop":
+            return clock.work(1e-3), {}
+        if name == "bad":
+            return None, {}
+        return clock.work(cost_ms[name] * 1e-3), ({"in": [1, 8, 4, 4], "out": [1, 8, 4, 4]} if name == "conv" else {})
+
+    def fake_time_rounds(fns, plan=None, clock_=None, on_round=None):
+        calls.append(sorted(fns))
+        return time_rounds(fns, plan, clock=clock)
+
+    monkeypatch.setattr(predictor, "_noop_module", lambda: "noop")
+    monkeypatch.setattr(predictor, "unit_runner", fake_unit_runner)
+    monkeypatch.setattr(predictor, "reorder_pair_runner", lambda shape, setting: clock.work(1.6e-3))
+    monkeypatch.setattr(predictor, "time_rounds", fake_time_rounds)
+    table = predictor.LatencyTable({}, {}, overhead_ms=0.5)
+    units = [predictor.Unit(k, k, [], make=lambda k=k: k) for k in ("conv", "glue", "bad", "conv")]
+    assert table.add_units(units, Setting(), TINY) == 3
+    assert len(calls) == 1 and len(calls[0]) == 4   # conv, glue, the no-op and one reorder pair, together
+    assert table.reorders == {"[1, 8, 4, 4]": pytest.approx(0.3)}              # (1.6 - 1.0) / 2
+    assert table.entries["conv"]["ms"] == pytest.approx(5.0 - 1.0 - 0.3 - 0.3)
+    assert table.entries["glue"] == {"kind": "glue", "ms": pytest.approx(1.0)}
+    assert table.skipped == {"bad": "cannot export alone"}
+    assert table.add_units(units, Setting(), TINY) == 0 and len(calls) == 1   # nothing new: nothing timed
+
+
 def test_build_table_and_predict_on_a_tiny_model(monkeypatch, tmp_path):
     from skmobile.models import _registry
 

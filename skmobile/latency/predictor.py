@@ -14,7 +14,8 @@ flatten), recorded with ``TorchFunctionMode`` and replayed alone. A layer is key
 full one-line ``repr`` (every constructor argument) and input shape(s), so equal layers in two
 models share one entry. Each standalone call pays the runtime's fixed per-call cost once, which
 the whole model pays once in all: the table keeps that cost (``overhead_ms``, timed on a no-op),
-each entry is stored net of it, and a prediction adds it back once.
+each entry is stored net of it (of the no-op timed in the same rounds: the new layers of a model are
+timed together, interleaved), and a prediction adds it back once.
 
 onnxruntime on x86 runs convolutions in a blocked layout (NCHWc): a whole graph reorders once
 into it and stays there across convs, adds and pools, while a layer alone reorders its input in
@@ -421,35 +422,61 @@ class LatencyTable:
                 blocked = False
         return total + (leave if blocked else 0.0), missing
 
-    def reorder_ms(self, shape, setting: Setting, plan: TimingPlan) -> float:
-        key = str(list(shape))
-        if key not in self.reorders:
-            fn = reorder_pair_runner(list(shape), setting)
-            self.reorders[key] = 0.0 if fn is None else round(max(0.0, time_one(fn, plan) - self.overhead_ms) / 2, 5)
-        return self.reorders[key]
-
-    def add_units(self, units: Iterable[Unit], setting: Setting, plan: TimingPlan = UNIT_PLAN,
+    def add_units(self, units: Iterable[Unit], setting: Setting, plan: TimingPlan | None = None,
                   on_unit: Callable[[int, int], None] | None = None) -> int:
-        """Time every unit not yet in the table; return how many were timed."""
+        """Time every unit not yet in the table; return how many were timed.
+
+        The new units are timed together in interleaved rounds (:func:`.timer.time_rounds`), with
+        the runtime's no-op and their boundary reorders beside them: each layer's samples spread
+        over the whole timing window instead of one short turn, so a burst of load on a shared
+        machine hits every layer alike rather than ruining the few timed during it. A layer's entry
+        is its median net of the no-op's median from the same rounds (and of its reorders)."""
         todo = list({u.key: u for u in units if u.key not in self.entries and u.key not in self.skipped}.values())
-        plan = replace(plan, clock=self.clock)
+        if not todo:
+            return 0
+        plan = replace(plan or UNIT_PLAN, clock=self.clock)
         with tempfile.TemporaryDirectory(prefix="skmobile-units-") as tmp, torch_threads(setting.threads):
+            fns = {_NOOP: unit_runner(_noop_module, [(1,)], setting, tmp)[0]}
+            boundaries: dict[str, dict] = {}
             for i, u in enumerate(todo, 1):
                 fn, boundary = unit_runner(u.make, u.shapes, setting, tmp)
                 if fn is None:
                     self.skipped[u.key] = "cannot export alone"
                 else:
-                    entry = {"kind": u.kind}
-                    ms = time_one(fn, plan) - self.overhead_ms
-                    for side in ("in", "out"):
-                        if side in boundary:
-                            entry[f"reorder_{side}_ms"] = self.reorder_ms(boundary[side], setting, plan)
-                            ms -= entry[f"reorder_{side}_ms"]
-                    entry["ms"] = round(max(0.0, ms), 5)
-                    self.entries[u.key] = entry
+                    fns[u.key], boundaries[u.key] = fn, boundary
+                    for shape in boundary.values():
+                        self._add_reorder_runner(fns, shape, setting)
                 if on_unit is not None:
                     on_unit(i, len(todo))
+            rounds = time_rounds(fns, replace(plan, max_s=plan.max_s * len(fns)))
+        ms = {k: rounds.spread(k).p50 * 1e3 for k in fns}
+        noop = ms.pop(_NOOP)
+        for k in [k for k in ms if k.startswith(_REORDER)]:
+            self.reorders[k[len(_REORDER):]] = round(max(0.0, ms.pop(k) - noop) / 2, 5)
+        for key, boundary in boundaries.items():
+            entry = {"kind": next(u.kind for u in todo if u.key == key)}
+            net = ms[key] - noop
+            for side, shape in boundary.items():
+                entry[f"reorder_{side}_ms"] = self.reorders[str(list(shape))]
+                net -= entry[f"reorder_{side}_ms"]
+            entry["ms"] = round(max(0.0, net), 5)
+            self.entries[key] = entry
         return len(todo)
+
+    def _add_reorder_runner(self, fns: dict, shape, setting: Setting) -> None:
+        """Add the reorder pair at ``shape`` to ``fns`` unless the table has it (0 ms where none applies)."""
+        key = str(list(shape))
+        if key in self.reorders or _REORDER + key in fns:
+            return
+        fn = reorder_pair_runner(list(shape), setting)
+        if fn is None:
+            self.reorders[key] = 0.0
+        else:
+            fns[_REORDER + key] = fn
+
+
+#: labels of the no-op and the reorder pairs among the units timed together
+_NOOP, _REORDER = "\0noop", "\0reorder "
 
 
 def new_table(setting: Setting, plan: TimingPlan = UNIT_PLAN, clock: str = "wall") -> LatencyTable:
