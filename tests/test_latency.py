@@ -226,8 +226,14 @@ def test_build_table_and_predict_on_a_tiny_model(monkeypatch, tmp_path):
     monkeypatch.setattr(predictor.memory, "measure_curve", lambda **kw: predictor.memory.MemoryCurve([4096], [0.02]))
     setting = Setting(runtime="torch")
     table = predictor.new_table(setting, plan=TINY)
-    fake = lambda arch, s: {"latency_ms": 2.0, "latency_p10_ms": 1.0, "latency_p90_ms": 3.0}  # noqa: E731
+    asked = []
+
+    def fake(archs, s):   # the models are measured once, all together
+        asked.append(sorted(archs))
+        return {n: {"latency_ms": 2.0, "latency_p10_ms": 1.0, "latency_p90_ms": 3.0} for n in archs}
+
     table = predictor.build_table(["tiny_latency"], setting, table, measure=fake, save_to=tmp_path / "t.json")
+    assert asked == [["tiny_latency"]]
     row = table.models["tiny_latency"]
     assert row["layers"] == 8 and len(table.entries) == 7
     assert row["error_pct"] == pytest.approx(100 * (row["predicted_ms"] - 2.0) / 2.0, abs=0.01)
@@ -336,6 +342,30 @@ def test_cli_measures_a_tiny_model_as_json(monkeypatch, capsys):
     assert first["model"] == "tiny_latency" and first["vs"]["base"] == "tiny_latency2"
     assert first["vs"]["ratio"]["n"] == 2 and first["ms"]["n"] == 4 and first["input_size"] == 16
     assert out["setting"]["runtime"] == "torch" and out["machine"]["cpu"]
+
+
+def test_cli_build_table_measures_the_models_together(monkeypatch, cli, tmp_path):
+    from skmobile.latency import measure as measure_mod
+    from skmobile.models import _registry
+
+    for name in ("tiny_latency", "tiny_latency2"):
+        monkeypatch.setitem(_registry._REGISTRY, name, _registry.ModelEntry(name, "test-cifar", lambda **kw: Tiny(),
+                                                                             "tiny", False))
+    monkeypatch.setattr(predictor, "UNIT_PLAN", TINY)
+    monkeypatch.setattr(predictor.memory, "measure_curve", lambda **kw: predictor.memory.MemoryCurve([4096], [0.02]))
+    together, real = [], measure_mod.measure_many
+
+    def spy(archs, setting, plan=None, on_round=None):
+        together.append((sorted(archs), plan.max_s))
+        return real(archs, setting, TINY, on_round)
+
+    monkeypatch.setattr(measure_mod, "measure_many", spy)
+    code, out, err = cli(["bench", "latency", "--build-table", "tiny_latency", "tiny_latency2", "--runtime", "torch",
+                          "--max-seconds", "3", "--table", str(tmp_path / "t.json"), "--format", "json"])
+    assert code == 0, err
+    assert together == [(["tiny_latency", "tiny_latency2"], 6.0)]   # one interleaved timing; 3 s per model
+    rows = json.loads(out)["models"]
+    assert set(rows) == {"tiny_latency", "tiny_latency2"} and all("error_pct" in r for r in rows.values())
 
 
 # --- search integration (fake trainer, fake timing: no training, no measuring) ----------------------

@@ -7,6 +7,7 @@ import json
 import shlex
 import sys
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -331,20 +332,23 @@ def latency(
 
 
 def _table(models, setting, path, build, predict, check, report, fmt, plan) -> None:
-    from functools import partial
-
     from ..latency import predictor
-    from ..latency.measure import Arch, measure_one
+    from ..latency.measure import Arch, measure_many
 
     path = Path(path) if path is not None else predictor.default_table_path(setting)
     if build:
         models = models or predictor.light_models()
         table = predictor.LatencyTable.load(path) if path.is_file() else None
         with _progress("timing layers", fmt == "table") as update:
+            def measure_models(archs, setting_):
+                # every model together, in interleaved rounds; max_s is per model, as when measured alone
+                together = replace(plan, max_s=plan.max_s * len(archs))
+                return measure_many(archs, setting_, together,
+                                    on_round=lambda done, total: update(done, total, "models, interleaved rounds"))
+
             table = predictor.build_table(models, setting, table,
                                           on_model=lambda name, i, n: update(i - 1, n, name),
-                                          measure=partial(measure_one, plan=plan) if check else None, save_to=path,
-                                          clock=plan.clock)
+                                          measure=measure_models if check else None, save_to=path, clock=plan.clock)
         table.save(path)
         command = "skmobile " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         if report is not None:

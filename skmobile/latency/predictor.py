@@ -539,33 +539,39 @@ def light_models() -> list[str]:
 
 def build_table(models: list[str], setting: Setting, table: LatencyTable | None = None,
                 on_model: Callable[[str, int, int], None] | None = None,
-                measure: Callable[[Arch, Setting], dict] | None = None,
+                measure: Callable[[dict[str, Arch], Setting], dict[str, dict]] | None = None,
                 save_to: str | os.PathLike | None = None, clock: str = "wall") -> LatencyTable:
-    """Time every layer of ``models`` into ``table`` (new if None); with ``measure``, also time each
-    whole model and store measured vs predicted ms and the error in ``table.models``. With
-    ``save_to``, the table is saved after every model (a long build interrupted keeps its work).
-    ``clock`` times a new table's layers; an existing table must have been timed by it."""
+    """Time every layer of ``models`` into ``table`` (new if None); with ``measure``, then time the
+    whole models, all of them together in interleaved rounds (``measure`` maps label -> Arch to
+    label -> record, as :func:`.measure.measure_many` does: a burst of load on a shared machine
+    then hits every model alike), and store measured vs predicted ms and the error in
+    ``table.models``. With ``save_to``, the table is saved after every model's layers (a long
+    build interrupted keeps its work). ``clock`` times a new table's layers; an existing table must
+    have been timed by it."""
     table = table or new_table(setting, clock=clock)
     table.check_setting(setting, clock)
     ensure_curve(table)
     for i, name in enumerate(models, 1):
         if on_model is not None:
             on_model(name, i, len(models))
-        arch = Arch(name)
-        units = units_of(arch, setting.batch)
+        units = units_of(Arch(name), setting.batch)
         table.add_units(units, setting)
         parts = table.predict_parts(units)
-        row = {"predicted_ms": round(parts["ms"], 4), "layers_alone_ms": round(parts["hot_ms"], 4),
-               "cache_term_ms": round(parts["cache_ms"], 4), "footprint_mib": round(parts["footprint_bytes"] / 2 ** 20, 2),
-               "layers": len(units), "layers_skipped": sum(u.key in table.skipped for u in units)}
-        if measure is not None:
-            measured = measure(arch, setting)
-            ref = measured["latency_ms"]
-            row.update(measured_ms=ref, measured_p10_ms=measured["latency_p10_ms"],
-                       measured_p90_ms=measured["latency_p90_ms"], measured_load_avg=_load_avg(),
-                       error_pct=round(100 * (parts["ms"] - ref) / ref, 2),
-                       error_layers_alone_pct=round(100 * (parts["hot_ms"] - ref) / ref, 2))
-        table.models[name] = row
+        table.models[name] = {
+            "predicted_ms": round(parts["ms"], 4), "layers_alone_ms": round(parts["hot_ms"], 4),
+            "cache_term_ms": round(parts["cache_ms"], 4), "footprint_mib": round(parts["footprint_bytes"] / 2 ** 20, 2),
+            "layers": len(units), "layers_skipped": sum(u.key in table.skipped for u in units)}
+        if save_to is not None:
+            table.save(save_to)
+    if measure is not None and models:
+        measured = measure({name: Arch(name) for name in models}, setting)
+        load = _load_avg()
+        for name in models:
+            row, m = table.models[name], measured[name]
+            ref = m["latency_ms"]
+            row.update(measured_ms=ref, measured_p10_ms=m["latency_p10_ms"], measured_p90_ms=m["latency_p90_ms"],
+                       measured_load_avg=load, error_pct=round(100 * (row["predicted_ms"] - ref) / ref, 2),
+                       error_layers_alone_pct=round(100 * (row["layers_alone_ms"] - ref) / ref, 2))
         if save_to is not None:
             table.save(save_to)
     return table
