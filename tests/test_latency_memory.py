@@ -20,6 +20,9 @@ from skmobile.latency.measure import Arch, Setting
 MIB = 2 ** 20
 #: in cache up to 4 MiB (0.02 ns/B), memory from 16 MiB on (0.10 ns/B)
 CURVE = memory.MemoryCurve([1 * MIB, 4 * MIB, 16 * MIB, 64 * MIB], [0.02, 0.02, 0.10, 0.10])
+#: the same machine where a buffer re-read after 2 ms comes from memory at every size (a shared host)
+PAUSED = memory.MemoryCurve(CURVE.sizes, CURVE.ns_per_byte, pauses_ms=[2.0, 8.0],
+                            paused_ns_per_byte=[[0.10, 0.10, 0.10, 0.10], [0.12, 0.12, 0.12, 0.12]])
 
 
 def test_curve_interpolates_in_log_size_and_is_flat_outside():
@@ -31,6 +34,29 @@ def test_curve_interpolates_in_log_size_and_is_flat_outside():
         memory.MemoryCurve([1, 2], [0.1])
     with pytest.raises(ValueError, match="must increase"):
         memory.MemoryCurve([2, 1], [0.1, 0.2])
+
+
+def test_paused_curves_interpolate_in_the_pause_and_are_flat_past_the_last():
+    assert PAUSED.at(1 * MIB) == PAUSED.at(1 * MIB, 0.0) == 0.02            # back to back: the base curve
+    assert PAUSED.at(1 * MIB, 1.0) == pytest.approx(0.06)                   # halfway to the 2 ms curve
+    assert PAUSED.at(8 * MIB, 1.0) == pytest.approx((0.06 + 0.10) / 2)
+    assert PAUSED.at(1 * MIB, 5.0) == pytest.approx(0.11) and PAUSED.at(1 * MIB, 100.0) == 0.12
+    with pytest.raises(ValueError, match="one cost per size for each pause"):
+        memory.MemoryCurve([1, 2], [0.1, 0.2], pauses_ms=[1.0], paused_ns_per_byte=[[0.1]])
+    with pytest.raises(ValueError, match="pauses must be positive and increase"):
+        memory.MemoryCurve([1, 2], [0.1, 0.2], pauses_ms=[2.0, 1.0], paused_ns_per_byte=[[0.1, 0.2]] * 2)
+
+
+def test_the_cache_term_reads_the_far_cost_after_one_inference():
+    units = _units()[:1]                                    # 4 MiB of weights: fits back to back
+    entries = {u.key: {"kind": u.kind, "ms": 1.5} for u in units}
+    table = predictor.LatencyTable({}, {}, overhead_ms=0.5, entries=entries, memory=CURVE.as_json())
+    assert table.predict_parts(units)["cache_ms"] == 0.0
+    table.memory = PAUSED.as_json()                         # re-read after 2 ms (the layers' sum): memory
+    parts = table.predict_parts(units)
+    own = 4 * MIB + 1024 + 1024
+    assert parts["cache_ms"] == pytest.approx(4 * MIB * (0.10 - CURVE.at(own)) * 1e-6) and parts["cache_ms"] > 0
+    assert memory.cache_term_ms([(4 * MIB, own)], own, PAUSED, pause_ms=0.0) == 0.0
 
 
 def test_monotone_fit_pools_dips_and_keeps_a_rising_curve():
@@ -50,10 +76,14 @@ def test_cache_term_charges_each_layers_weights_the_far_minus_own_cost():
 
 
 def test_measure_curve_on_tiny_buffers_has_one_non_decreasing_cost_per_size():
-    curve = memory.measure_curve(sizes=(4096, 16384, 65536), repeats=3, sweeps=1)
+    curve = memory.measure_curve(sizes=(4096, 16384, 65536), repeats=3, sweeps=1, pauses_ms=(0.05, 0.2))
     assert curve.sizes == [4096, 16384, 65536] and len(curve.raw_ns_per_byte) == 3
-    assert all(b >= a for a, b in zip(curve.ns_per_byte, curve.ns_per_byte[1:]))
-    assert all(v >= 0 and math.isfinite(v) for v in curve.ns_per_byte)
+    assert curve.pauses_ms == [0.05, 0.2] and [len(c) for c in curve.paused_ns_per_byte] == [3, 3]
+    for costs in [curve.ns_per_byte] + curve.paused_ns_per_byte:
+        assert all(b >= a for a, b in zip(costs, costs[1:]))
+        assert all(v >= 0 and math.isfinite(v) for v in costs)
+    for shorter, longer in zip([curve.ns_per_byte] + curve.paused_ns_per_byte, curve.paused_ns_per_byte):
+        assert all(b >= a for a, b in zip(shorter, longer))   # a longer pause never costs less
 
 
 class Small(nn.Module):
@@ -108,7 +138,7 @@ def test_table_round_trip_keeps_the_curve_and_the_prediction(tmp_path):
                                    memory=CURVE.as_json())
     table.models["m"] = {"predicted_ms": 1.0, "layers_alone_ms": 0.9, "cache_term_ms": 0.1}
     loaded = predictor.LatencyTable.load(table.save(tmp_path / "t.json"))
-    assert loaded.version == predictor.TABLE_VERSION == 3
+    assert loaded.version == predictor.TABLE_VERSION == 4
     assert loaded.curve() == CURVE and loaded.models == table.models
     assert loaded.predict_units(units)[0] == pytest.approx(table.predict_units(units)[0])
 
@@ -138,12 +168,23 @@ def test_build_table_on_a_version_2_table_adds_the_curve(tmp_path, monkeypatch):
     assert predictor.build_table([], Setting(), table) is table and table.memory == CURVE.as_json()
     table.save(path)
     again = predictor.LatencyTable.load(path)
-    assert again.version == 3 and again.curve() == CURVE and again.entries == table.entries
+    assert again.version == 4 and again.curve() == CURVE and again.entries == table.entries
 
 
-@pytest.mark.parametrize("version", [1, 4])
+def test_build_table_on_a_version_3_table_measures_the_paused_curves(tmp_path, monkeypatch):
+    table = predictor.LatencyTable.load(_old_table(tmp_path, version=3, memory=CURVE.as_json()))
+    assert table.curve().pauses_ms == []          # a version-3 curve: back to back only
+    monkeypatch.setattr(memory, "measure_curve", lambda **kw: PAUSED)
+    predictor.build_table([], Setting(), table)
+    assert table.version == 4 and table.curve() == PAUSED
+    predictor.build_table([], Setting(), table)   # it has them now: nothing measured again
+    monkeypatch.setattr(memory, "measure_curve", lambda **kw: pytest.fail("measured again"))
+    predictor.build_table([], Setting(), table)
+
+
+@pytest.mark.parametrize("version", [1, 5])
 def test_other_table_versions_are_one_line_errors(tmp_path, version):
-    with pytest.raises(SKMobileError, match=f"format version {version}; .* reads versions 2 and 3") as err:
+    with pytest.raises(SKMobileError, match=f"format version {version}; .* reads versions 2, 3 and 4") as err:
         predictor.LatencyTable.load(_old_table(tmp_path, version))
     assert "\n" not in str(err.value)
 

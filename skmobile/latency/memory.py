@@ -18,18 +18,28 @@ largest live set of one layer (its inputs and output), a lower bound on a runtim
 arena. The term assumes a layer cannot hide the slower reads behind its arithmetic, so it is an
 upper estimate for layers that reuse each weight many times (large-spatial convolutions) and close
 for those that read each weight once (batch-1 linear layers, late 1x1 convolutions).
+
+A weight's reuse distance is also a time: one inference. On a dedicated machine a buffer that fits
+the cache is still there a few milliseconds later; on a shared one (a cloud guest whose core and
+last-level cache other tenants use) it may not be: on the 2-core development VM, a 1 MiB buffer
+re-read after a 5 ms pause costs about what 128 MiB costs. So the curve is also measured with a
+pause before each read (:data:`DEFAULT_PAUSES_MS`, the process spinning without touching memory),
+and the far cost is read at the model's footprint *and* after a pause of one inference (the
+layers' sum): ``curve.at(footprint, pause_ms)``, interpolated between the measured pauses.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Iterable, Sequence
 
 #: buffer sizes of the sweep: 256 KiB .. 128 MiB in steps of 2**(1/4) (past the caches of common
 #: CPUs; fine enough that a sharp knee at the last-level cache is placed within 19 %)
 DEFAULT_SIZES = tuple(int(2 ** (18 + k / 4)) for k in range(37))
+#: pauses (ms) before a timed read for the paused curves: the span of a light model's inference
+DEFAULT_PAUSES_MS = (1.0, 4.0, 16.0)
 
 
 @dataclass
@@ -41,25 +51,30 @@ class MemoryCurve:
     raw_ns_per_byte: list[float] | None = None   # as measured, before the monotone fit
     llc_bytes: int | None = None                 # the last-level cache the OS reports (for the record)
     method: str = "numpy max over float32, median of repeats, per-call overhead subtracted"
+    pauses_ms: list[float] = field(default_factory=list)                # pauses of the paused curves
+    paused_ns_per_byte: list[list[float]] = field(default_factory=list)  # per pause: a cost per size
 
     def __post_init__(self):
         if len(self.sizes) != len(self.ns_per_byte) or not self.sizes:
             raise ValueError("a memory curve needs one cost per size, and at least one size")
         if any(b <= a for a, b in zip(self.sizes, self.sizes[1:])):
             raise ValueError("memory curve sizes must increase")
+        if len(self.pauses_ms) != len(self.paused_ns_per_byte) or any(
+                len(c) != len(self.sizes) for c in self.paused_ns_per_byte):
+            raise ValueError("a paused memory curve needs one cost per size for each pause")
+        if any(b <= a for a, b in zip([0.0] + list(self.pauses_ms), self.pauses_ms)):
+            raise ValueError("memory curve pauses must be positive and increase")
 
-    def at(self, size: float) -> float:
-        """ns per byte at ``size`` bytes: linear in log(size) between measured sizes, flat outside."""
-        xs, ys = self.sizes, self.ns_per_byte
-        if size <= xs[0]:
-            return ys[0]
-        if size >= xs[-1]:
-            return ys[-1]
-        for (x0, y0), (x1, y1) in zip(zip(xs, ys), zip(xs[1:], ys[1:])):
-            if size <= x1:
-                w = (math.log(size) - math.log(x0)) / (math.log(x1) - math.log(x0))
-                return y0 + w * (y1 - y0)
-        return ys[-1]  # pragma: no cover - the loop always returns
+    def at(self, size: float, pause_ms: float = 0.0) -> float:
+        """ns per byte at ``size`` bytes re-read after ``pause_ms``: linear in log(size) between
+        measured sizes and linear in the pause between measured pauses (0: back to back), flat outside."""
+        pauses = [0.0] + list(self.pauses_ms)
+        costs = [self.ns_per_byte] + list(self.paused_ns_per_byte)
+        if pause_ms >= pauses[-1]:
+            return _interp_log(self.sizes, costs[-1], size)
+        i = next(i for i in range(1, len(pauses)) if pause_ms < pauses[i])
+        lo, hi = _interp_log(self.sizes, costs[i - 1], size), _interp_log(self.sizes, costs[i], size)
+        return lo + (hi - lo) * (max(0.0, pause_ms) - pauses[i - 1]) / (pauses[i] - pauses[i - 1])
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -74,7 +89,22 @@ class MemoryCurve:
         half = next((s for s, y in zip(self.sizes, self.ns_per_byte) if y >= (lo + hi) / 2), self.sizes[-1])
         return (f"cyclic read {lo:.4f} ns/B in cache ({1 / lo:.1f} GB/s), {hi:.4f} ns/B at "
                 f"{self.sizes[-1] / 2 ** 20:.0f} MiB ({1 / hi:.1f} GB/s); halfway at {half / 2 ** 20:.1f} MiB"
-                + (f" (OS-reported LLC {self.llc_bytes / 2 ** 20:.0f} MiB)" if self.llc_bytes else ""))
+                + (f" (OS-reported LLC {self.llc_bytes / 2 ** 20:.0f} MiB)" if self.llc_bytes else "")
+                + ("; 1 MiB re-read after a pause of " + " / ".join(f"{p:g}" for p in self.pauses_ms) + " ms: "
+                   + " / ".join(f"{self.at(2 ** 20, p):.4f}" for p in self.pauses_ms) + " ns/B" if self.pauses_ms else ""))
+
+
+def _interp_log(xs: Sequence[int], ys: Sequence[float], size: float) -> float:
+    """``ys`` at ``size``: linear in log(size) between the ``xs``, flat outside them."""
+    if size <= xs[0]:
+        return ys[0]
+    if size >= xs[-1]:
+        return ys[-1]
+    for (x0, y0), (x1, y1) in zip(zip(xs, ys), zip(xs[1:], ys[1:])):
+        if size <= x1:
+            w = (math.log(size) - math.log(x0)) / (math.log(x1) - math.log(x0))
+            return y0 + w * (y1 - y0)
+    return ys[-1]  # pragma: no cover - the loop always returns
 
 
 def monotone(values: Sequence[float]) -> list[float]:
@@ -109,32 +139,49 @@ def llc_bytes() -> int | None:
     return best
 
 
+def _spin(seconds: float) -> None:
+    """Wait ``seconds`` without sleeping (the core stays ours) and without touching memory."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
 def measure_curve(sizes: Sequence[int] = DEFAULT_SIZES, repeats: int = 7, sweeps: int = 3,
-                  clock=time.perf_counter) -> MemoryCurve:
+                  clock=time.perf_counter, pauses_ms: Sequence[float] = DEFAULT_PAUSES_MS) -> MemoryCurve:
     """Time a cyclic read of buffers of ``sizes`` bytes (median over ``repeats`` reads after one
-    untimed read, per-call overhead of a 4 KiB read subtracted); ``sweeps`` sweeps interleave
-    sizes so a load change hits them alike; the medians are fitted non-decreasing."""
+    untimed read, per-call overhead of a 4 KiB read subtracted), back to back and after each of
+    ``pauses_ms``; ``sweeps`` sweeps interleave sizes so a load change hits them alike. Each curve
+    is fitted non-decreasing in size, and at each size a longer pause never costs less."""
     import numpy as np
 
-    def one(buf) -> float:
+    def one(buf, pause_s: float) -> float:
         buf.max()
         times = []
         for _ in range(repeats):
+            if pause_s:
+                _spin(pause_s)
             t0 = clock()
             buf.max()
             times.append(clock() - t0)
         return sorted(times)[len(times) // 2]
 
     tiny = np.ones(1024, np.float32)
-    per_size: dict[int, list[float]] = {s: [] for s in sizes}
+    pauses = [0.0] + list(pauses_ms)
+    per_size = {(p, s): [] for p in pauses for s in sizes}
     for _ in range(sweeps):
-        overhead = one(tiny)
-        for s in sizes:
-            buf = np.ones(max(1, s // 4), np.float32)
-            per_size[s].append(max(0.0, one(buf) - overhead) * 1e9 / buf.nbytes)
-            del buf
-    raw = [sorted(v)[len(v) // 2] for v in (per_size[s] for s in sizes)]
-    return MemoryCurve(list(sizes), [round(v, 6) for v in monotone(raw)], [round(v, 6) for v in raw], llc_bytes())
+        for p in pauses:
+            overhead = one(tiny, p / 1e3)
+            for s in sizes:
+                buf = np.ones(max(1, s // 4), np.float32)
+                per_size[p, s].append(max(0.0, one(buf, p / 1e3) - overhead) * 1e9 / buf.nbytes)
+                del buf
+    raw = {p: [sorted(v)[len(v) // 2] for v in (per_size[p, s] for s in sizes)] for p in pauses}
+    fitted = [monotone(raw[p]) for p in pauses]
+    for i in range(1, len(fitted)):
+        fitted[i] = [max(a, b) for a, b in zip(fitted[i], fitted[i - 1])]
+    rounded = [[round(v, 6) for v in c] for c in fitted]
+    return MemoryCurve(list(sizes), rounded[0], [round(v, 6) for v in raw[0.0]], llc_bytes(),
+                       pauses_ms=[float(p) for p in pauses_ms], paused_ns_per_byte=rounded[1:])
 
 
 def footprint_bytes(weight_bytes: Iterable[int], live_bytes: Iterable[int]) -> int:
@@ -142,8 +189,10 @@ def footprint_bytes(weight_bytes: Iterable[int], live_bytes: Iterable[int]) -> i
     return int(sum(weight_bytes)) + int(max(live_bytes, default=0))
 
 
-def cache_term_ms(layers: Iterable[tuple[int, int]], footprint: int, curve: MemoryCurve) -> float:
+def cache_term_ms(layers: Iterable[tuple[int, int]], footprint: int, curve: MemoryCurve,
+                  pause_ms: float = 0.0) -> float:
     """The cache term in ms for ``layers`` given as (weight bytes, own bytes) pairs: each layer's
-    weights cost (curve at ``footprint`` - curve at its own bytes) ns per byte more in the model."""
-    far = curve.at(footprint)
+    weights cost (curve at ``footprint`` after ``pause_ms``, one inference - curve at its own bytes,
+    back to back) ns per byte more in the model."""
+    far = curve.at(footprint, pause_ms)
     return sum(w * max(0.0, far - curve.at(own)) for w, own in layers) * 1e-6

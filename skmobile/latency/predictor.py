@@ -27,11 +27,12 @@ The layout is followed along the execution order, so a second branch that starts
 tensor after a blocked one (ShuffleNetV2's stride-2 units) misses one reorder.
 
 A layer timed alone runs with its weights hot in cache; a whole model whose footprint outgrows
-the cache fetches them from memory on every inference. A CPU table (format version 3) keeps the
-machine's cyclic-read cost curve, measured by a micro-benchmark when the table is made, and a
-prediction adds the cache term of :mod:`.memory` (nothing in it is fitted to models). A version-2
-table (no curve) still loads and predicts the layers' sum alone; ``--build-table`` on it adds
-the curve.
+the cache, or whose machine lets other tenants evict it within one inference, fetches them from
+memory on every inference. A CPU table (format version 4) keeps the machine's cyclic-read cost
+curves (back to back, and after pauses), measured by a micro-benchmark when the table is made, and
+a prediction adds the cache term of :mod:`.memory` (nothing in it is fitted to models). A
+version-2 table (no curve) still loads and predicts the layers' sum alone, a version-3 table (no
+paused curves) with the back-to-back curve alone; ``--build-table`` on either measures the curves.
 """
 
 from __future__ import annotations
@@ -315,8 +316,9 @@ def time_one(fn, plan: TimingPlan = UNIT_PLAN) -> float:
     return time_rounds({"u": fn}, plan).spread("u").p50 * 1e3
 
 
-#: the table format written now; 2 (no cache term) still loads, older ones ask for a rebuild
-TABLE_VERSION = 3
+#: the table format written now (4: the memory curve has paused curves); 2 (no cache term) and 3
+#: (back-to-back curve only) still load, older ones ask for a rebuild
+TABLE_VERSION = 4
 
 
 @dataclass
@@ -352,9 +354,9 @@ class LatencyTable:
         try:
             data = json.loads(path.read_text())
             version = data.get("version", 1) if isinstance(data, dict) else None
-            if version not in (2, TABLE_VERSION):
+            if version not in (2, 3, TABLE_VERSION):
                 raise SKMobileError(f"latency table {str(path)!r} has format version {version}; this skmobile "
-                                    f"reads versions 2 and {TABLE_VERSION}: rebuild it with "
+                                    f"reads versions 2, 3 and {TABLE_VERSION}: rebuild it with "
                                     "`skmobile bench latency --build-table --table NEW.json`")
             table = cls(**data)
             if table.memory is not None:
@@ -375,20 +377,23 @@ class LatencyTable:
     def curve(self) -> "memory.MemoryCurve | None":
         return None if self.memory is None else memory.MemoryCurve.from_json(self.memory)
 
-    def cache_term(self, units: list[Unit]) -> tuple[float, int]:
-        """(cache term ms, footprint bytes) of a whole model made of ``units`` (0 ms without a curve)."""
+    def cache_term(self, units: list[Unit], pause_ms: float = 0.0) -> tuple[float, int]:
+        """(cache term ms, footprint bytes) of a whole model made of ``units`` whose weights are
+        re-read every ``pause_ms`` (one inference); 0 ms without a curve."""
         footprint = memory.footprint_bytes((u.weight_bytes for u in units), (u.in_bytes + u.out_bytes for u in units))
         curve = self.curve()
         if curve is None:
             return 0.0, footprint
-        return memory.cache_term_ms(((u.weight_bytes, u.own_bytes) for u in units), footprint, curve), footprint
+        return memory.cache_term_ms(((u.weight_bytes, u.own_bytes) for u in units), footprint, curve,
+                                    pause_ms), footprint
 
     def predict_parts(self, units: Iterable[Unit]) -> dict:
         """The sum of the layers timed alone (``hot_ms``, with overhead and reorders), the cache term
-        (``cache_ms``), their total (``ms``), the footprint and the units missing from the table."""
+        (``cache_ms``: weights re-read after one inference, ``hot_ms``), their total (``ms``), the
+        footprint and the units missing from the table."""
         units = list(units)
         hot, missing = self.hot_sum(units)
-        cache, footprint = self.cache_term(units)
+        cache, footprint = self.cache_term(units, hot)
         return {"ms": hot + cache, "hot_ms": hot, "cache_ms": cache, "footprint_bytes": footprint, "missing": missing}
 
     def predict_units(self, units: Iterable[Unit]) -> tuple[float, list[Unit]]:
@@ -504,9 +509,10 @@ def check_clock(clock: str, setting: Setting) -> None:
 
 
 def ensure_curve(table: LatencyTable) -> None:
-    """Measure the cache term's curve into a CPU table that has none (a version-2 table or a new
-    one); the layer entries stay valid: they were timed alone in the same way."""
-    if table.memory is None and table.setting.get("device") == "cpu":
+    """Measure the cache term's curve into a CPU table that has none or no paused curves (a
+    version-2 or -3 table, or a new one); the layer entries stay valid: they were timed alone in
+    the same way."""
+    if table.setting.get("device") == "cpu" and (table.memory is None or not table.memory.get("pauses_ms")):
         table.memory = memory.measure_curve(clock=clock_of(table.clock)).as_json()
     table.version = TABLE_VERSION
 
