@@ -344,7 +344,7 @@ def test_cli_measures_a_tiny_model_as_json(monkeypatch, capsys):
     assert out["setting"]["runtime"] == "torch" and out["machine"]["cpu"]
 
 
-def test_cli_build_table_measures_the_models_together(monkeypatch, cli, tmp_path):
+def test_cli_build_table_times_all_layers_then_all_models_together(monkeypatch, cli, tmp_path):
     from skmobile.latency import measure as measure_mod
     from skmobile.models import _registry
 
@@ -360,10 +360,18 @@ def test_cli_build_table_measures_the_models_together(monkeypatch, cli, tmp_path
         return real(archs, setting, TINY, on_round)
 
     monkeypatch.setattr(measure_mod, "measure_many", spy)
+    layer_timings, real_add = [], predictor.LatencyTable.add_units
+
+    def add_spy(self, units, *args, **kwargs):
+        layer_timings.append(len(units))
+        return real_add(self, units, *args, **kwargs)
+
+    monkeypatch.setattr(predictor.LatencyTable, "add_units", add_spy)
     code, out, err = cli(["bench", "latency", "--build-table", "tiny_latency", "tiny_latency2", "--runtime", "torch",
                           "--max-seconds", "3", "--table", str(tmp_path / "t.json"), "--format", "json"])
     assert code == 0, err
     assert together == [(["tiny_latency", "tiny_latency2"], 6.0)]   # one interleaved timing; 3 s per model
+    assert layer_timings == [16]                      # both models' 8 layers, timed in one go
     rows = json.loads(out)["models"]
     assert set(rows) == {"tiny_latency", "tiny_latency2"} and all("error_pct" in r for r in rows.values())
 

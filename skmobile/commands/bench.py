@@ -347,8 +347,9 @@ def _table(models, setting, path, build, predict, check, report, fmt, plan) -> N
                                     on_round=lambda done, total: update(done, total, "models, interleaved rounds"))
 
             table = predictor.build_table(models, setting, table,
-                                          on_model=lambda name, i, n: update(i - 1, n, name),
-                                          measure=measure_models if check else None, save_to=path, clock=plan.clock)
+                                          on_model=lambda name, i, n: update(i - 1, n, f"collecting {name}"),
+                                          measure=measure_models if check else None, save_to=path, clock=plan.clock,
+                                          on_layers=update)
         table.save(path)
         command = "skmobile " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         if report is not None:

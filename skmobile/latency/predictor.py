@@ -428,14 +428,16 @@ class LatencyTable:
         return total + (leave if blocked else 0.0), missing
 
     def add_units(self, units: Iterable[Unit], setting: Setting, plan: TimingPlan | None = None,
-                  on_unit: Callable[[int, int], None] | None = None) -> int:
+                  on_unit: Callable[[int, int], None] | None = None,
+                  on_round: Callable[[int, int], None] | None = None) -> int:
         """Time every unit not yet in the table; return how many were timed.
 
         The new units are timed together in interleaved rounds (:func:`.timer.time_rounds`), with
         the runtime's no-op and their boundary reorders beside them: each layer's samples spread
         over the whole timing window instead of one short turn, so a burst of load on a shared
         machine hits every layer alike rather than ruining the few timed during it. A layer's entry
-        is its median net of the no-op's median from the same rounds (and of its reorders)."""
+        is its median net of the no-op's median from the same rounds (and of its reorders).
+        ``on_unit(i, n)`` follows the layers' export, ``on_round(i, n)`` the timing rounds."""
         todo = list({u.key: u for u in units if u.key not in self.entries and u.key not in self.skipped}.values())
         if not todo:
             return 0
@@ -453,7 +455,7 @@ class LatencyTable:
                         self._add_reorder_runner(fns, shape, setting)
                 if on_unit is not None:
                     on_unit(i, len(todo))
-            rounds = time_rounds(fns, replace(plan, max_s=plan.max_s * len(fns)))
+            rounds = time_rounds(fns, replace(plan, max_s=plan.max_s * len(fns)), on_round=on_round)
         ms = {k: rounds.spread(k).p50 * 1e3 for k in fns}
         noop = ms.pop(_NOOP)
         for k in [k for k in ms if k.startswith(_REORDER)]:
@@ -546,29 +548,36 @@ def light_models() -> list[str]:
 def build_table(models: list[str], setting: Setting, table: LatencyTable | None = None,
                 on_model: Callable[[str, int, int], None] | None = None,
                 measure: Callable[[dict[str, Arch], Setting], dict[str, dict]] | None = None,
-                save_to: str | os.PathLike | None = None, clock: str = "wall") -> LatencyTable:
-    """Time every layer of ``models`` into ``table`` (new if None); with ``measure``, then time the
-    whole models, all of them together in interleaved rounds (``measure`` maps label -> Arch to
-    label -> record, as :func:`.measure.measure_many` does: a burst of load on a shared machine
-    then hits every model alike), and store measured vs predicted ms and the error in
-    ``table.models``. With ``save_to``, the table is saved after every model's layers (a long
-    build interrupted keeps its work). ``clock`` times a new table's layers; an existing table must
-    have been timed by it."""
+                save_to: str | os.PathLike | None = None, clock: str = "wall",
+                on_layers: Callable[[int, int, str], None] | None = None) -> LatencyTable:
+    """Time every layer of ``models`` into ``table`` (new if None), the new layers of all models
+    together in one interleaved timing (:meth:`LatencyTable.add_units`: every layer's samples
+    spread over the whole timing, so a burst of load on a shared machine hits them alike); with
+    ``measure``, then time the whole models, all of them together in interleaved rounds
+    (``measure`` maps label -> Arch to label -> record, as :func:`.measure.measure_many` does), and
+    store measured vs predicted ms and the error in ``table.models``. With ``save_to``, the table
+    is saved once the layers are timed and again after the models. ``clock`` times a new table's
+    layers; an existing table must have been timed by it. ``on_model(name, i, n)`` follows the
+    models' layer collection, ``on_layers(done, total, what)`` the layers' export and timing."""
     table = table or new_table(setting, clock=clock)
     table.check_setting(setting, clock)
     ensure_curve(table)
+    units_by_model = {}
     for i, name in enumerate(models, 1):
         if on_model is not None:
             on_model(name, i, len(models))
-        units = units_of(Arch(name), setting.batch)
-        table.add_units(units, setting)
+        units_by_model[name] = units_of(Arch(name), setting.batch)
+    progress = (lambda what: None) if on_layers is None else (lambda what: lambda i, n: on_layers(i, n, what))
+    table.add_units([u for units in units_by_model.values() for u in units], setting,
+                    on_unit=progress("exporting layers"), on_round=progress("timing layers, interleaved rounds"))
+    for name, units in units_by_model.items():
         parts = table.predict_parts(units)
         table.models[name] = {
             "predicted_ms": round(parts["ms"], 4), "layers_alone_ms": round(parts["hot_ms"], 4),
             "cache_term_ms": round(parts["cache_ms"], 4), "footprint_mib": round(parts["footprint_bytes"] / 2 ** 20, 2),
             "layers": len(units), "layers_skipped": sum(u.key in table.skipped for u in units)}
-        if save_to is not None:
-            table.save(save_to)
+    if save_to is not None:
+        table.save(save_to)
     if measure is not None and models:
         measured = measure({name: Arch(name) for name in models}, setting)
         load = _load_avg()
