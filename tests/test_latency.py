@@ -7,6 +7,7 @@ structure. Real measuring stays well under a few seconds.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -226,17 +227,13 @@ def test_build_table_and_predict_on_a_tiny_model(monkeypatch, tmp_path):
     monkeypatch.setattr(predictor.memory, "measure_curve", lambda **kw: predictor.memory.MemoryCurve([4096], [0.02]))
     setting = Setting(runtime="torch")
     table = predictor.new_table(setting, plan=TINY)
-    asked = []
-
-    def fake(archs, s):   # the models are measured once, all together
-        asked.append(sorted(archs))
-        return {n: {"latency_ms": 2.0, "latency_p10_ms": 1.0, "latency_p90_ms": 3.0} for n in archs}
-
-    table = predictor.build_table(["tiny_latency"], setting, table, measure=fake, save_to=tmp_path / "t.json")
-    assert asked == [["tiny_latency"]]
+    table = predictor.build_table(["tiny_latency"], setting, table, check=True, check_plan=TINY,
+                                  save_to=tmp_path / "t.json")
     row = table.models["tiny_latency"]
     assert row["layers"] == 8 and len(table.entries) == 7
-    assert row["error_pct"] == pytest.approx(100 * (row["predicted_ms"] - 2.0) / 2.0, abs=0.01)
+    assert row["measured_p10_ms"] <= row["measured_ms"] <= row["measured_p90_ms"]
+    assert row["error_pct"] == pytest.approx(100 * (row["predicted_ms"] - row["measured_ms"]) / row["measured_ms"],
+                                             abs=0.05)
     loaded = predictor.LatencyTable.load(tmp_path / "t.json")
     assert loaded.entries == table.entries
     again = predictor.predict(loaded, Arch("tiny_latency"), setting)
@@ -344,36 +341,30 @@ def test_cli_measures_a_tiny_model_as_json(monkeypatch, capsys):
     assert out["setting"]["runtime"] == "torch" and out["machine"]["cpu"]
 
 
-def test_cli_build_table_times_all_layers_then_all_models_together(monkeypatch, cli, tmp_path):
-    from skmobile.latency import measure as measure_mod
+def test_cli_build_table_times_all_layers_and_models_in_one_timing(monkeypatch, cli, tmp_path):
     from skmobile.models import _registry
 
     for name in ("tiny_latency", "tiny_latency2"):
         monkeypatch.setitem(_registry._REGISTRY, name, _registry.ModelEntry(name, "test-cifar", lambda **kw: Tiny(),
                                                                              "tiny", False))
     monkeypatch.setattr(predictor, "UNIT_PLAN", TINY)
+    monkeypatch.setattr(predictor, "CHECK_PLAN", replace(TINY, max_rounds=3, min_rounds=3))
     monkeypatch.setattr(predictor.memory, "measure_curve", lambda **kw: predictor.memory.MemoryCurve([4096], [0.02]))
-    together, real = [], measure_mod.measure_many
+    timings, real = [], predictor.LatencyTable.time_units
 
-    def spy(archs, setting, plan=None, on_round=None):
-        together.append((sorted(archs), plan.max_s))
-        return real(archs, setting, TINY, on_round)
+    def spy(self, units, setting, plan=None, alongside=None, **kwargs):
+        timings.append((len(units), sorted(alongside or {}), plan.max_rounds))
+        return real(self, units, setting, plan, alongside, **kwargs)
 
-    monkeypatch.setattr(measure_mod, "measure_many", spy)
-    layer_timings, real_add = [], predictor.LatencyTable.add_units
-
-    def add_spy(self, units, *args, **kwargs):
-        layer_timings.append(len(units))
-        return real_add(self, units, *args, **kwargs)
-
-    monkeypatch.setattr(predictor.LatencyTable, "add_units", add_spy)
+    monkeypatch.setattr(predictor.LatencyTable, "time_units", spy)
     code, out, err = cli(["bench", "latency", "--build-table", "tiny_latency", "tiny_latency2", "--runtime", "torch",
-                          "--max-seconds", "3", "--table", str(tmp_path / "t.json"), "--format", "json"])
+                          "--max-rounds", "2", "--table", str(tmp_path / "t.json"), "--format", "json"])
     assert code == 0, err
-    assert together == [(["tiny_latency", "tiny_latency2"], 6.0)]   # one interleaved timing; 3 s per model
-    assert layer_timings == [16]                      # both models' 8 layers, timed in one go
+    # both models' 8 layers and both whole models, one timing; --max-rounds lowers the check's rounds
+    assert timings == [(16, ["tiny_latency", "tiny_latency2"], 2)]
     rows = json.loads(out)["models"]
     assert set(rows) == {"tiny_latency", "tiny_latency2"} and all("error_pct" in r for r in rows.values())
+    assert all(r["measured_ms"] > 0 for r in rows.values())
 
 
 # --- search integration (fake trainer, fake timing: no training, no measuring) ----------------------

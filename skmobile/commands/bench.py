@@ -285,16 +285,18 @@ def latency(
     batch: int = typer.Option(1, help="batch size"),
     input_size: int = typer.Option(None, "--input-size", help="input height = width (default: the model's, 224 or 32)"),
     opset: int = typer.Option(17, help="ONNX opset (17 uses torch's legacy exporter: fastest to export)"),
-    max_rounds: int = typer.Option(40, "--max-rounds", help="interleaved rounds at most (stops earlier once stable)"),
-    max_seconds: float = typer.Option(60.0, "--max-seconds", help="time budget of the timed rounds"),
+    max_rounds: int = typer.Option(40, "--max-rounds", help="interleaved rounds at most (stops earlier once stable; "
+                                   "--build-table: at most 16)"),
+    max_seconds: float = typer.Option(60.0, "--max-seconds", help="time budget of the timed rounds (not with "
+                                      "--build-table: its rounds bound it)"),
     clock: str = typer.Option("wall", "--clock", help="wall, or cpu: this thread's CPU time (--device cpu "
                               "--threads 1; leaves out other processes' turns on a shared core)"),
     fmt: str = typer.Option("table", "--format", help="table or json"),
     build_table: bool = typer.Option(False, "--build-table", help="time every layer of MODELS alone into --table"),
     table: Path = typer.Option(None, "--table", help="layer lookup table JSON (default: in the latency cache folder)"),
     predict: bool = typer.Option(False, "--predict", help="print the latency predicted from --table; measure nothing"),
-    check: bool = typer.Option(True, "--check/--no-check", help="with --build-table: also measure each model and "
-                               "report the predictor's error"),
+    check: bool = typer.Option(True, "--check/--no-check", help="with --build-table: also measure each model, in the "
+                               "same rounds as the layers, and report the predictor's error"),
     report: Path = typer.Option(None, "--report", help="with --build-table: write the error table as markdown here"),
 ) -> None:
     """Batch-N inference latency of full-size MODELS: p10/p50/p90 ms, and the ratio to --vs."""
@@ -333,22 +335,19 @@ def latency(
 
 def _table(models, setting, path, build, predict, check, report, fmt, plan) -> None:
     from ..latency import predictor
-    from ..latency.measure import Arch, measure_many
+    from ..latency.measure import Arch
 
     path = Path(path) if path is not None else predictor.default_table_path(setting)
     if build:
         models = models or predictor.light_models()
         table = predictor.LatencyTable.load(path) if path.is_file() else None
+        rounds = predictor.CHECK_PLAN   # layers and models together: --max-rounds can only lower it
+        check_plan = replace(rounds, max_rounds=min(plan.max_rounds, rounds.max_rounds),
+                             min_rounds=min(plan.max_rounds, rounds.min_rounds))
         with _progress("timing layers", fmt == "table") as update:
-            def measure_models(archs, setting_):
-                # every model together, in interleaved rounds; max_s is per model, as when measured alone
-                together = replace(plan, max_s=plan.max_s * len(archs))
-                return measure_many(archs, setting_, together,
-                                    on_round=lambda done, total: update(done, total, "models, interleaved rounds"))
-
             table = predictor.build_table(models, setting, table,
-                                          on_model=lambda name, i, n: update(i - 1, n, f"collecting {name}"),
-                                          measure=measure_models if check else None, save_to=path, clock=plan.clock,
+                                          on_model=lambda name, i, n: update(i - 1, n, f"preparing {name}"),
+                                          check=check, check_plan=check_plan, save_to=path, clock=plan.clock,
                                           on_layers=update)
         table.save(path)
         command = "skmobile " + " ".join(shlex.quote(a) for a in sys.argv[1:])

@@ -48,12 +48,13 @@ import warnings
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from ..errors import SKMobileError
 from . import machine, memory
-from .measure import Arch, Setting, build, input_shape
+from .measure import Arch, Setting, build, input_shape, runner as model_runner
 from .runtimes import ort_runner, quiet_fds, torch_threads
+from .stats import Spread
 from .timer import TimingPlan, clock_of, time_rounds
 
 #: a light plan for one layer: short turns, a few rounds (a layer is micro- to milliseconds)
@@ -430,17 +431,28 @@ class LatencyTable:
     def add_units(self, units: Iterable[Unit], setting: Setting, plan: TimingPlan | None = None,
                   on_unit: Callable[[int, int], None] | None = None,
                   on_round: Callable[[int, int], None] | None = None) -> int:
-        """Time every unit not yet in the table; return how many were timed.
+        """Time every unit not yet in the table (:meth:`time_units`); return how many were timed."""
+        return self.time_units(units, setting, plan, on_unit=on_unit, on_round=on_round)[0]
 
-        The new units are timed together in interleaved rounds (:func:`.timer.time_rounds`), with
-        the runtime's no-op and their boundary reorders beside them: each layer's samples spread
-        over the whole timing window instead of one short turn, so a burst of load on a shared
-        machine hits every layer alike rather than ruining the few timed during it. A layer's entry
-        is its median net of the no-op's median from the same rounds (and of its reorders).
-        ``on_unit(i, n)`` follows the layers' export, ``on_round(i, n)`` the timing rounds."""
+    def time_units(self, units: Iterable[Unit], setting: Setting, plan: TimingPlan | None = None,
+                   alongside: Mapping[str, Callable[[], object]] | None = None,
+                   on_unit: Callable[[int, int], None] | None = None,
+                   on_round: Callable[[int, int], None] | None = None) -> tuple[int, dict[str, Spread]]:
+        """Time every unit not yet in the table, and the callables ``alongside`` (whole models,
+        for the predictor's check) in the same rounds; return (units timed, label -> ms spread of
+        each callable alongside).
+
+        Everything is timed together in interleaved rounds (:func:`.timer.time_rounds`), with the
+        runtime's no-op and the units' boundary reorders beside them: each layer's samples spread
+        over the whole timing instead of one short turn, so a burst of load on a shared machine hits
+        every layer alike rather than ruining the few timed during it, and a model measured
+        alongside sees the same machine as its layers. A layer's entry is its median net of the
+        no-op's median from the same rounds (and of its reorders). ``on_unit(i, n)`` follows the
+        layers' export, ``on_round(i, n)`` the timing rounds."""
         todo = list({u.key: u for u in units if u.key not in self.entries and u.key not in self.skipped}.values())
-        if not todo:
-            return 0
+        alongside = dict(alongside or {})
+        if not todo and not alongside:
+            return 0, {}
         plan = replace(plan or UNIT_PLAN, clock=self.clock)
         with tempfile.TemporaryDirectory(prefix="skmobile-units-") as tmp, torch_threads(setting.threads):
             fns = {_NOOP: unit_runner(_noop_module, [(1,)], setting, tmp)[0]}
@@ -455,8 +467,10 @@ class LatencyTable:
                         self._add_reorder_runner(fns, shape, setting)
                 if on_unit is not None:
                     on_unit(i, len(todo))
+            fns.update({_ALONGSIDE + label: fn for label, fn in alongside.items()})
             rounds = time_rounds(fns, replace(plan, max_s=plan.max_s * len(fns)), on_round=on_round)
-        ms = {k: rounds.spread(k).p50 * 1e3 for k in fns}
+        spreads = {label: rounds.spread(_ALONGSIDE + label).scaled(1e3) for label in alongside}
+        ms = {k: rounds.spread(k).p50 * 1e3 for k in fns if not k.startswith(_ALONGSIDE)}
         noop = ms.pop(_NOOP)
         for k in [k for k in ms if k.startswith(_REORDER)]:
             self.reorders[k[len(_REORDER):]] = round(max(0.0, ms.pop(k) - noop) / 2, 5)
@@ -468,7 +482,7 @@ class LatencyTable:
                 net -= entry[f"reorder_{side}_ms"]
             entry["ms"] = round(max(0.0, net), 5)
             self.entries[key] = entry
-        return len(todo)
+        return len(todo), spreads
 
     def _add_reorder_runner(self, fns: dict, shape, setting: Setting) -> None:
         """Add the reorder pair at ``shape`` to ``fns`` unless the table has it (0 ms where none applies)."""
@@ -482,8 +496,8 @@ class LatencyTable:
             fns[_REORDER + key] = fn
 
 
-#: labels of the no-op and the reorder pairs among the units timed together
-_NOOP, _REORDER = "\0noop", "\0reorder "
+#: labels of the no-op, the reorder pairs and the callables alongside among the units timed together
+_NOOP, _REORDER, _ALONGSIDE = "\0noop", "\0reorder ", "\0alongside "
 
 
 def new_table(setting: Setting, plan: TimingPlan = UNIT_PLAN, clock: str = "wall") -> LatencyTable:
@@ -545,50 +559,56 @@ def light_models() -> list[str]:
     return [n for n in list_models() if model_entry(n).family in ("shufflenetv2", "mobilenetv2", "mobilenetv1")]
 
 
+#: rounds of the timing that checks the predictor (layers and whole models together; a round
+#: gives every layer and every model one turn, about 10 s for all light models)
+CHECK_PLAN = replace(UNIT_PLAN, min_rounds=8, max_rounds=16)
+
+
 def build_table(models: list[str], setting: Setting, table: LatencyTable | None = None,
-                on_model: Callable[[str, int, int], None] | None = None,
-                measure: Callable[[dict[str, Arch], Setting], dict[str, dict]] | None = None,
+                on_model: Callable[[str, int, int], None] | None = None, check: bool = False,
                 save_to: str | os.PathLike | None = None, clock: str = "wall",
-                on_layers: Callable[[int, int, str], None] | None = None) -> LatencyTable:
-    """Time every layer of ``models`` into ``table`` (new if None), the new layers of all models
-    together in one interleaved timing (:meth:`LatencyTable.add_units`: every layer's samples
-    spread over the whole timing, so a burst of load on a shared machine hits them alike); with
-    ``measure``, then time the whole models, all of them together in interleaved rounds
-    (``measure`` maps label -> Arch to label -> record, as :func:`.measure.measure_many` does), and
-    store measured vs predicted ms and the error in ``table.models``. With ``save_to``, the table
-    is saved once the layers are timed and again after the models. ``clock`` times a new table's
-    layers; an existing table must have been timed by it. ``on_model(name, i, n)`` follows the
-    models' layer collection, ``on_layers(done, total, what)`` the layers' export and timing."""
+                on_layers: Callable[[int, int, str], None] | None = None,
+                check_plan: TimingPlan | None = None) -> LatencyTable:
+    """Time every layer of ``models`` into ``table`` (new if None): the new layers of all models
+    in one interleaved timing (:meth:`LatencyTable.time_units`). With ``check``, every whole model
+    is timed in the same rounds as the layers (``check_plan``, default :data:`CHECK_PLAN`), so a
+    load change on a shared machine hits a model and its layers alike, and ``table.models`` gets
+    measured vs predicted ms and the error. With ``save_to``, the table is saved once timed.
+    ``clock`` times a new table's layers; an existing table must have been timed by it.
+    ``on_model(name, i, n)`` follows the models' layer collection and export,
+    ``on_layers(done, total, what)`` the layers' export and the timing rounds."""
     table = table or new_table(setting, clock=clock)
     table.check_setting(setting, clock)
     ensure_curve(table)
-    units_by_model = {}
-    for i, name in enumerate(models, 1):
-        if on_model is not None:
-            on_model(name, i, len(models))
-        units_by_model[name] = units_of(Arch(name), setting.batch)
     progress = (lambda what: None) if on_layers is None else (lambda what: lambda i, n: on_layers(i, n, what))
-    table.add_units([u for units in units_by_model.values() for u in units], setting,
-                    on_unit=progress("exporting layers"), on_round=progress("timing layers, interleaved rounds"))
+    with tempfile.TemporaryDirectory(prefix="skmobile-models-") as tmp:
+        units_by_model, runners = {}, {}
+        for i, name in enumerate(models, 1):
+            if on_model is not None:
+                on_model(name, i, len(models))
+            units_by_model[name] = units_of(Arch(name), setting.batch)
+            if check:
+                with torch_threads(setting.threads):
+                    runners[name] = model_runner(Arch(name), setting, tmp)
+        _, measured = table.time_units([u for units in units_by_model.values() for u in units], setting,
+                                       (check_plan or CHECK_PLAN) if check else None, alongside=runners,
+                                       on_unit=progress("exporting layers"),
+                                       on_round=progress("timing layers" + (" and models" if check else "")
+                                                         + ", interleaved rounds"))
+    load = _load_avg()
     for name, units in units_by_model.items():
         parts = table.predict_parts(units)
-        table.models[name] = {
-            "predicted_ms": round(parts["ms"], 4), "layers_alone_ms": round(parts["hot_ms"], 4),
-            "cache_term_ms": round(parts["cache_ms"], 4), "footprint_mib": round(parts["footprint_bytes"] / 2 ** 20, 2),
-            "layers": len(units), "layers_skipped": sum(u.key in table.skipped for u in units)}
+        row = {"predicted_ms": round(parts["ms"], 4), "layers_alone_ms": round(parts["hot_ms"], 4),
+               "cache_term_ms": round(parts["cache_ms"], 4), "footprint_mib": round(parts["footprint_bytes"] / 2 ** 20, 2),
+               "layers": len(units), "layers_skipped": sum(u.key in table.skipped for u in units)}
+        if name in measured:
+            m = measured[name]
+            row.update(measured_ms=round(m.p50, 4), measured_p10_ms=round(m.p10, 4), measured_p90_ms=round(m.p90, 4),
+                       measured_load_avg=load, error_pct=round(100 * (parts["ms"] - m.p50) / m.p50, 2),
+                       error_layers_alone_pct=round(100 * (parts["hot_ms"] - m.p50) / m.p50, 2))
+        table.models[name] = row
     if save_to is not None:
         table.save(save_to)
-    if measure is not None and models:
-        measured = measure({name: Arch(name) for name in models}, setting)
-        load = _load_avg()
-        for name in models:
-            row, m = table.models[name], measured[name]
-            ref = m["latency_ms"]
-            row.update(measured_ms=ref, measured_p10_ms=m["latency_p10_ms"], measured_p90_ms=m["latency_p90_ms"],
-                       measured_load_avg=load, error_pct=round(100 * (row["predicted_ms"] - ref) / ref, 2),
-                       error_layers_alone_pct=round(100 * (row["layers_alone_ms"] - ref) / ref, 2))
-        if save_to is not None:
-            table.save(save_to)
     return table
 
 
