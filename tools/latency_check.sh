@@ -7,8 +7,8 @@
 #   cuda:   torch on cuda, and onnxruntime on cuda (an error where it has no CUDA provider)
 #   predictor: the predictor's error (layer sum + cache term) on every light model, one process per
 #           runtime, one core, nothing else running beside it (the cache term's curve and the models
-#           must see the same caches); RUNTIMES=onnxruntime by default, CLOCK=wall, MAX_S=10 per model,
-#           MODELS= a subset (default: every light model), CORE=2
+#           must see the same caches; layers and models are timed in the same rounds); RUNTIMES=onnxruntime
+#           by default, CLOCK=wall, MODELS= a subset (default: every light model), CORE=2
 # Usage: bash tools/latency_check.sh [ratio] [table] [cuda] [predictor]   (default: ratio table cuda)
 set -uo pipefail
 OUT=${OUT:-latency-out}; mkdir -p "$OUT"
@@ -37,7 +37,7 @@ for s in $steps; do
            for rt in ${RUNTIMES:-onnxruntime}; do
              uptime | tee "$OUT/load_${rt}.txt"
              taskset -c ${CORE:-2} timeout ${PRED_TIMEOUT:-560} python3 -m skmobile bench latency --build-table ${MODELS:-} --runtime $rt \
-               --threads 1 --clock ${CLOCK:-wall} --max-seconds ${MAX_S:-10} --table "$OUT/predictor_${rt}.json" \
+               --threads 1 --clock ${CLOCK:-wall} --table "$OUT/predictor_${rt}.json" \
                --report "$OUT/predictor_${rt}.md" > "$OUT/predictor_log_${rt}.txt" 2>&1
              uptime | tee -a "$OUT/load_${rt}.txt"; tail -n 45 "$OUT/predictor_log_${rt}.txt"
            done ;;
