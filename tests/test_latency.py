@@ -199,7 +199,7 @@ def test_new_layers_are_timed_together_with_the_noop_and_their_reorders(monkeypa
             return None, {}
         return clock.work(cost_ms[name] * 1e-3), ({"in": [1, 8, 4, 4], "out": [1, 8, 4, 4]} if name == "conv" else {})
 
-    def fake_time_rounds(fns, plan=None, clock_=None, on_round=None):
+    def fake_time_rounds(fns, plan=None, clock_=None, on_round=None, prepare=None):
         calls.append(sorted(fns))
         return time_rounds(fns, plan, clock=clock)
 
@@ -360,8 +360,12 @@ def test_cli_build_table_times_all_layers_and_models_in_one_timing(monkeypatch, 
     code, out, err = cli(["bench", "latency", "--build-table", "tiny_latency", "tiny_latency2", "--runtime", "torch",
                           "--max-rounds", "2", "--table", str(tmp_path / "t.json"), "--format", "json"])
     assert code == 0, err
-    # both models' 8 layers and both whole models, one timing; --max-rounds lowers the check's rounds
-    assert timings == [(16, ["tiny_latency", "tiny_latency2"], 2)]
+    # both models' 8 layers, both whole models and the curve's paused reads (overhead and one size,
+    # after 1, 4 and 16 ms), one timing; --max-rounds lowers the check's rounds
+    reads = [f"read {s} B after {p} ms" for p in (1, 16, 4) for s in (4096, "overhead")]
+    assert timings == [(16, sorted(reads + ["tiny_latency", "tiny_latency2"]), 2)]
+    curve = predictor.LatencyTable.load(tmp_path / "t.json").curve()
+    assert curve.pauses_ms == [1.0, 4.0, 16.0] and len(curve.paused_ns_per_byte) == 3
     rows = json.loads(out)["models"]
     assert set(rows) == {"tiny_latency", "tiny_latency2"} and all("error_pct" in r for r in rows.values())
     assert all(r["measured_ms"] > 0 for r in rows.values())

@@ -171,15 +171,18 @@ def test_build_table_on_a_version_2_table_adds_the_curve(tmp_path, monkeypatch):
     assert again.version == 4 and again.curve() == CURVE and again.entries == table.entries
 
 
-def test_build_table_on_a_version_3_table_measures_the_paused_curves(tmp_path, monkeypatch):
+def test_a_version_3_table_keeps_its_curve_until_a_build_times_the_paused_reads(tmp_path, monkeypatch):
     table = predictor.LatencyTable.load(_old_table(tmp_path, version=3, memory=CURVE.as_json()))
     assert table.curve().pauses_ms == []          # a version-3 curve: back to back only
-    monkeypatch.setattr(memory, "measure_curve", lambda **kw: PAUSED)
+    monkeypatch.setattr(memory, "measure_curve", lambda **kw: pytest.fail("the back-to-back curve is kept"))
     predictor.build_table([], Setting(), table)
-    assert table.version == 4 and table.curve() == PAUSED
-    predictor.build_table([], Setting(), table)   # it has them now: nothing measured again
-    monkeypatch.setattr(memory, "measure_curve", lambda **kw: pytest.fail("measured again"))
-    predictor.build_table([], Setting(), table)
+    assert table.version == 4 and table.curve() == CURVE
+    # the paused curves come from a build's rounds: the medians of memory.paused_reads' callables
+    median_ms = {memory._read_label(p, s): (1e-3 if s is None else 1e-3 + 0.05 * s * 1e-6)
+                 for p in memory.DEFAULT_PAUSES_MS for s in [None] + CURVE.sizes}
+    paused = memory.paused_from_ms(CURVE, median_ms)
+    assert paused.pauses_ms == list(memory.DEFAULT_PAUSES_MS)
+    assert paused.paused_ns_per_byte[0] == pytest.approx([0.05, 0.05, 0.10, 0.10])   # never below back to back
 
 
 @pytest.mark.parametrize("version", [1, 5])

@@ -26,13 +26,15 @@ re-read after a 5 ms pause costs about what 128 MiB costs. So the curve is also 
 pause before each read (:data:`DEFAULT_PAUSES_MS`, the process spinning without touching memory),
 and the far cost is read at the model's footprint *and* after a pause of one inference (the
 layers' sum): ``curve.at(footprint, pause_ms)``, interpolated between the measured pauses.
+``--build-table`` times the paused reads (:func:`paused_reads`) in the same interleaved rounds
+as the layers and the models it checks, so the curve sees the machine as they do.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Iterable, Sequence
 
 #: buffer sizes of the sweep: 256 KiB .. 128 MiB in steps of 2**(1/4) (past the caches of common
@@ -150,8 +152,8 @@ def measure_curve(sizes: Sequence[int] = DEFAULT_SIZES, repeats: int = 7, sweeps
                   clock=time.perf_counter, pauses_ms: Sequence[float] = DEFAULT_PAUSES_MS) -> MemoryCurve:
     """Time a cyclic read of buffers of ``sizes`` bytes (median over ``repeats`` reads after one
     untimed read, per-call overhead of a 4 KiB read subtracted), back to back and after each of
-    ``pauses_ms``; ``sweeps`` sweeps interleave sizes so a load change hits them alike. Each curve
-    is fitted non-decreasing in size, and at each size a longer pause never costs less."""
+    ``pauses_ms``; ``sweeps`` sweeps interleave sizes so a load change hits them alike. Fitted as
+    :func:`with_paused` does. (``--build-table`` measures the paused curves in its own rounds.)"""
     import numpy as np
 
     def one(buf, pause_s: float) -> float:
@@ -176,12 +178,51 @@ def measure_curve(sizes: Sequence[int] = DEFAULT_SIZES, repeats: int = 7, sweeps
                 per_size[p, s].append(max(0.0, one(buf, p / 1e3) - overhead) * 1e9 / buf.nbytes)
                 del buf
     raw = {p: [sorted(v)[len(v) // 2] for v in (per_size[p, s] for s in sizes)] for p in pauses}
-    fitted = [monotone(raw[p]) for p in pauses]
-    for i in range(1, len(fitted)):
-        fitted[i] = [max(a, b) for a, b in zip(fitted[i], fitted[i - 1])]
-    rounded = [[round(v, 6) for v in c] for c in fitted]
-    return MemoryCurve(list(sizes), rounded[0], [round(v, 6) for v in raw[0.0]], llc_bytes(),
-                       pauses_ms=[float(p) for p in pauses_ms], paused_ns_per_byte=rounded[1:])
+    base = MemoryCurve(list(sizes), [round(v, 6) for v in monotone(raw[0.0])], [round(v, 6) for v in raw[0.0]],
+                       llc_bytes())
+    return with_paused(base, {p: raw[p] for p in pauses_ms})
+
+
+def with_paused(base: MemoryCurve, raw: dict[float, Sequence[float]]) -> MemoryCurve:
+    """``base`` (its back-to-back curve kept) with paused curves from ``raw``: pause ms -> measured
+    ns per byte at each of ``base.sizes``. Each is fitted non-decreasing in size, and at each size
+    a longer pause never costs less than a shorter one or than back to back."""
+    fitted, previous = [], base.ns_per_byte
+    for p in sorted(raw):
+        previous = [max(a, b) for a, b in zip(monotone(raw[p]), previous)]
+        fitted.append([round(v, 6) for v in previous])
+    return replace(base, pauses_ms=[float(p) for p in sorted(raw)], paused_ns_per_byte=fitted)
+
+
+def paused_reads(sizes: Sequence[int], pauses_ms: Sequence[float] = DEFAULT_PAUSES_MS) -> tuple[dict, dict]:
+    """(label -> read callable, label -> pause callable) for timing the paused curves in another
+    timer's rounds: a cyclic read of a buffer of each size after each pause, and of 4 KiB (the
+    per-call overhead) after each pause; :func:`paused_from_ms` turns their medians into costs."""
+    import numpy as np
+
+    buffers = {s: np.ones(max(1, (s or _TINY) // 4), np.float32) for s in [None] + list(sizes)}   # one per size
+    reads, pauses = {}, {}
+    for p in pauses_ms:
+        for s, buf in buffers.items():
+            reads[_read_label(p, s)] = buf.max
+            pauses[_read_label(p, s)] = (lambda seconds=p / 1e3: _spin(seconds))
+    return reads, pauses
+
+
+def paused_from_ms(base: MemoryCurve, median_ms: dict[str, float], pauses_ms: Sequence[float] = DEFAULT_PAUSES_MS
+                   ) -> MemoryCurve:
+    """``base`` with the paused curves from the median ms of :func:`paused_reads`' callables."""
+    raw = {p: [max(0.0, median_ms[_read_label(p, s)] - median_ms[_read_label(p, None)]) * 1e6 / (4 * max(1, s // 4))
+               for s in base.sizes] for p in pauses_ms}
+    return with_paused(base, raw)
+
+
+_TINY = 4096   # bytes of the overhead read
+
+
+def _read_label(pause_ms: float, size: int | None) -> str:
+    """The label of a paused read of ``size`` bytes (None: the overhead read)."""
+    return f"read {size if size is not None else 'overhead'} B after {pause_ms:g} ms"
 
 
 def footprint_bytes(weight_bytes: Iterable[int], live_bytes: Iterable[int]) -> int:

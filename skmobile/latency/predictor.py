@@ -437,9 +437,11 @@ class LatencyTable:
     def time_units(self, units: Iterable[Unit], setting: Setting, plan: TimingPlan | None = None,
                    alongside: Mapping[str, Callable[[], object]] | None = None,
                    on_unit: Callable[[int, int], None] | None = None,
-                   on_round: Callable[[int, int], None] | None = None) -> tuple[int, dict[str, Spread]]:
-        """Time every unit not yet in the table, and the callables ``alongside`` (whole models,
-        for the predictor's check) in the same rounds; return (units timed, label -> ms spread of
+                   on_round: Callable[[int, int], None] | None = None,
+                   prepare: Mapping[str, Callable[[], object]] | None = None) -> tuple[int, dict[str, Spread]]:
+        """Time every unit not yet in the table, and the callables ``alongside`` (whole models for
+        the predictor's check, paused reads for the cache curve; ``prepare[label]`` runs untimed
+        before each call of one) in the same rounds; return (units timed, label -> ms spread of
         each callable alongside).
 
         Everything is timed together in interleaved rounds (:func:`.timer.time_rounds`), with the
@@ -468,7 +470,8 @@ class LatencyTable:
                 if on_unit is not None:
                     on_unit(i, len(todo))
             fns.update({_ALONGSIDE + label: fn for label, fn in alongside.items()})
-            rounds = time_rounds(fns, replace(plan, max_s=plan.max_s * len(fns)), on_round=on_round)
+            rounds = time_rounds(fns, replace(plan, max_s=plan.max_s * len(fns)), on_round=on_round,
+                                 prepare={_ALONGSIDE + label: fn for label, fn in (prepare or {}).items()})
         spreads = {label: rounds.spread(_ALONGSIDE + label).scaled(1e3) for label in alongside}
         ms = {k: rounds.spread(k).p50 * 1e3 for k in fns if not k.startswith(_ALONGSIDE)}
         noop = ms.pop(_NOOP)
@@ -525,11 +528,11 @@ def check_clock(clock: str, setting: Setting) -> None:
 
 
 def ensure_curve(table: LatencyTable) -> None:
-    """Measure the cache term's curve into a CPU table that has none or no paused curves (a
-    version-2 or -3 table, or a new one); the layer entries stay valid: they were timed alone in
-    the same way."""
-    if table.setting.get("device") == "cpu" and (table.memory is None or not table.memory.get("pauses_ms")):
-        table.memory = memory.measure_curve(clock=clock_of(table.clock)).as_json()
+    """Measure the cache term's back-to-back curve into a CPU table that has none (a version-2
+    table or a new one; :func:`build_table` adds the paused curves in its rounds); the layer
+    entries stay valid: they were timed alone in the same way."""
+    if table.memory is None and table.setting.get("device") == "cpu":
+        table.memory = memory.measure_curve(clock=clock_of(table.clock), pauses_ms=()).as_json()
     table.version = TABLE_VERSION
 
 
@@ -570,16 +573,19 @@ def build_table(models: list[str], setting: Setting, table: LatencyTable | None 
                 on_layers: Callable[[int, int, str], None] | None = None,
                 check_plan: TimingPlan | None = None) -> LatencyTable:
     """Time every layer of ``models`` into ``table`` (new if None): the new layers of all models
-    in one interleaved timing (:meth:`LatencyTable.time_units`). With ``check``, every whole model
-    is timed in the same rounds as the layers (``check_plan``, default :data:`CHECK_PLAN`), so a
-    load change on a shared machine hits a model and its layers alike, and ``table.models`` gets
-    measured vs predicted ms and the error. With ``save_to``, the table is saved once timed.
+    in one interleaved timing (:meth:`LatencyTable.time_units`), with the cache curve's paused
+    reads (a CPU table: :func:`.memory.paused_reads`; the paused curves are replaced by these).
+    With ``check``, every whole model is timed in the same rounds as the layers (``check_plan``,
+    default :data:`CHECK_PLAN`), so a load change on a shared machine hits a model, its layers and
+    the curve alike, and ``table.models`` gets measured vs predicted ms and the error. With ``save_to``, the table is saved once timed.
     ``clock`` times a new table's layers; an existing table must have been timed by it.
     ``on_model(name, i, n)`` follows the models' layer collection and export,
     ``on_layers(done, total, what)`` the layers' export and the timing rounds."""
     table = table or new_table(setting, clock=clock)
     table.check_setting(setting, clock)
     ensure_curve(table)
+    if not models:
+        return table
     progress = (lambda what: None) if on_layers is None else (lambda what: lambda i, n: on_layers(i, n, what))
     with tempfile.TemporaryDirectory(prefix="skmobile-models-") as tmp:
         units_by_model, runners = {}, {}
@@ -590,11 +596,16 @@ def build_table(models: list[str], setting: Setting, table: LatencyTable | None 
             if check:
                 with torch_threads(setting.threads):
                     runners[name] = model_runner(Arch(name), setting, tmp)
+        curve = table.curve()
+        reads, pauses = memory.paused_reads(curve.sizes) if curve is not None else ({}, {})
         _, measured = table.time_units([u for units in units_by_model.values() for u in units], setting,
-                                       (check_plan or CHECK_PLAN) if check else None, alongside=runners,
-                                       on_unit=progress("exporting layers"),
+                                       (check_plan or CHECK_PLAN) if check else None, alongside={**runners, **reads},
+                                       prepare=pauses, on_unit=progress("exporting layers"),
                                        on_round=progress("timing layers" + (" and models" if check else "")
                                                          + ", interleaved rounds"))
+        del reads, pauses   # their buffers: up to a few hundred MiB
+    if curve is not None:
+        table.memory = memory.paused_from_ms(curve, {k: v.p50 for k, v in measured.items()}).as_json()
     load = _load_avg()
     for name, units in units_by_model.items():
         parts = table.predict_parts(units)

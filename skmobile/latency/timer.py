@@ -63,12 +63,16 @@ class Timed:
         return Spread.of([a / b for a, b in pairs])
 
 
-def warm_up(fn: Callable[[], object], plan: TimingPlan, clock: Callable[[], float]) -> float:
-    """Run ``fn`` untimed per ``plan``; return the seconds per call of the last warm-up call."""
+def warm_up(fn: Callable[[], object], plan: TimingPlan, clock: Callable[[], float],
+            prepare: Callable[[], object] | None = None) -> float:
+    """Run ``fn`` (each call after ``prepare``) untimed per ``plan``; return the seconds of the last
+    warm-up call, ``prepare`` included (a turn's budget pays for both)."""
     start = clock()
     calls, last = 0, 0.0
     while calls < plan.warmup_calls or (clock() - start < plan.warmup_s and calls < 50 * plan.warmup_calls):
         t0 = clock()
+        if prepare is not None:
+            prepare()
         fn()
         last = clock() - t0
         calls += 1
@@ -77,22 +81,27 @@ def warm_up(fn: Callable[[], object], plan: TimingPlan, clock: Callable[[], floa
 
 def time_rounds(fns: Mapping[str, Callable[[], object]], plan: TimingPlan | None = None,
                 clock: Callable[[], float] | None = None,
-                on_round: Callable[[int, int], None] | None = None) -> Timed:
+                on_round: Callable[[int, int], None] | None = None,
+                prepare: Mapping[str, Callable[[], object]] | None = None) -> Timed:
     """Time every callable in ``fns`` in interleaved rounds (by ``clock``, else the plan's clock);
-    see the module docstring."""
+    see the module docstring. ``prepare[name]``, where given, runs untimed before each call of
+    ``fns[name]`` (a pause, a cache flush); the calls per turn are sized with it included."""
     plan = plan or TimingPlan()
     clock = clock or clock_of(plan.clock)
+    prepare = prepare or {}
     names = list(fns)
     out = Timed({n: [] for n in names}, {n: [] for n in names})
     for n in names:
-        per_call = max(warm_up(fns[n], plan, clock), 1e-9)
+        per_call = max(warm_up(fns[n], plan, clock, prepare.get(n)), 1e-9)
         out.calls_per_round[n] = int(min(plan.max_calls, max(plan.min_calls, plan.round_s // per_call)))
     start = clock()
     while out.rounds < plan.max_rounds:
         order = names if out.rounds % 2 == 0 else names[::-1]
         for n in order:
-            times = []
+            times, prep = [], prepare.get(n)
             for _ in range(out.calls_per_round[n]):
+                if prep is not None:
+                    prep()
                 t0 = clock()
                 fns[n]()
                 times.append(clock() - t0)
