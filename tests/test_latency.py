@@ -185,6 +185,17 @@ def test_predictor_adds_a_reorder_only_where_the_layout_changes():
     assert ms == pytest.approx(6.0 + 0.1 + 0.2 + 0.1)
 
 
+def test_time_rounds_leaves_a_prepare_step_out_of_the_samples_but_sizes_turns_with_it():
+    clock = FakeClock()
+    plan = TimingPlan(warmup_calls=1, warmup_s=0.0, round_s=0.05, min_calls=1, max_calls=100, min_rounds=2,
+                      max_rounds=2)
+    out = time_rounds({"read": clock.work(0.001), "plain": clock.work(0.001)}, plan, clock=clock,
+                      prepare={"read": clock.work(0.024)})
+    assert out.samples["read"] == [pytest.approx(0.001)] * 4          # the pause is not timed ...
+    assert out.calls_per_round["read"] == 2                            # ... but a turn's budget pays for it
+    assert out.calls_per_round["plain"] in (49, 50)                    # 0.05 s / 0.001 s, float rounding
+
+
 def test_new_layers_are_timed_together_with_the_noop_and_their_reorders(monkeypatch):
     """One interleaved timing for all new layers (a burst of load hits them alike); each entry is net
     of the no-op and its reorders timed in the same rounds; a layer that cannot export is skipped."""
