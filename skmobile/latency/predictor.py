@@ -477,8 +477,9 @@ class LatencyTable:
         noop = ms.pop(_NOOP)
         for k in [k for k in ms if k.startswith(_REORDER)]:
             self.reorders[k[len(_REORDER):]] = round(max(0.0, ms.pop(k) - noop) / 2, 5)
+        kinds = {u.key: u.kind for u in todo}
         for key, boundary in boundaries.items():
-            entry = {"kind": next(u.kind for u in todo if u.key == key)}
+            entry = {"kind": kinds[key]}
             net = ms[key] - noop
             for side, shape in boundary.items():
                 entry[f"reorder_{side}_ms"] = self.reorders[str(list(shape))]
