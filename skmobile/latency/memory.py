@@ -22,8 +22,8 @@ for those that read each weight once (batch-1 linear layers, late 1x1 convolutio
 A weight's reuse distance is also a time: one inference. On a dedicated machine a buffer that fits
 the cache is still there a few milliseconds later; on a shared one (a cloud guest whose core and
 last-level cache other tenants use) it may not be: on the 2-core development VM, a 1 MiB buffer
-re-read after a 5 ms pause costs about what 128 MiB costs. So the curve is also measured with a
-pause before each read (:data:`DEFAULT_PAUSES_MS`, the process spinning without touching memory),
+re-read after a 4-16 ms pause costs about what 128 MiB costs (the paused curves in
+reports/latency.md). So the curve is also measured with a pause before each read (:data:`DEFAULT_PAUSES_MS`, the process spinning without touching memory),
 and the far cost is read at the model's footprint *and* after a pause of one inference (the
 layers' sum): ``curve.at(footprint, pause_ms)``, interpolated between the measured pauses.
 ``--build-table`` times the paused reads (:func:`paused_reads`) in the same interleaved rounds
@@ -150,37 +150,41 @@ def _spin(seconds: float) -> None:
 
 def measure_curve(sizes: Sequence[int] = DEFAULT_SIZES, repeats: int = 7, sweeps: int = 3,
                   clock=time.perf_counter, pauses_ms: Sequence[float] = DEFAULT_PAUSES_MS) -> MemoryCurve:
-    """Time a cyclic read of buffers of ``sizes`` bytes (median over ``repeats`` reads after one
-    untimed read, per-call overhead of a 4 KiB read subtracted), back to back and after each of
-    ``pauses_ms``; ``sweeps`` sweeps interleave sizes so a load change hits them alike. Fitted as
-    :func:`with_paused` does. (``--build-table`` measures the paused curves in its own rounds.)"""
+    """Time a cyclic read of buffers of ``sizes`` bytes back to back (median over ``repeats`` reads
+    after one untimed read, per-call overhead of a 4 KiB read subtracted; ``sweeps`` sweeps
+    interleave sizes so a load change hits them alike), then after each of ``pauses_ms`` (the
+    callables of :func:`paused_reads` in ``sweeps`` interleaved rounds of ``repeats`` calls, as
+    ``--build-table`` times them in its own rounds). Fitted as :func:`with_paused` does."""
     import numpy as np
 
-    def one(buf, pause_s: float) -> float:
+    from .timer import TimingPlan, time_rounds
+
+    def one(buf) -> float:
         buf.max()
         times = []
         for _ in range(repeats):
-            if pause_s:
-                _spin(pause_s)
             t0 = clock()
             buf.max()
             times.append(clock() - t0)
         return sorted(times)[len(times) // 2]
 
-    tiny = np.ones(1024, np.float32)
-    pauses = [0.0] + list(pauses_ms)
-    per_size = {(p, s): [] for p in pauses for s in sizes}
+    tiny = np.ones(_TINY // 4, np.float32)
+    per_size: dict[int, list[float]] = {s: [] for s in sizes}
     for _ in range(sweeps):
-        for p in pauses:
-            overhead = one(tiny, p / 1e3)
-            for s in sizes:
-                buf = np.ones(max(1, s // 4), np.float32)
-                per_size[p, s].append(max(0.0, one(buf, p / 1e3) - overhead) * 1e9 / buf.nbytes)
-                del buf
-    raw = {p: [sorted(v)[len(v) // 2] for v in (per_size[p, s] for s in sizes)] for p in pauses}
-    base = MemoryCurve(list(sizes), [round(v, 6) for v in monotone(raw[0.0])], [round(v, 6) for v in raw[0.0]],
-                       llc_bytes())
-    return with_paused(base, {p: raw[p] for p in pauses_ms})
+        overhead = one(tiny)
+        for s in sizes:
+            buf = np.ones(max(1, s // 4), np.float32)
+            per_size[s].append(max(0.0, one(buf) - overhead) * 1e9 / buf.nbytes)
+            del buf
+    raw = [sorted(v)[len(v) // 2] for v in (per_size[s] for s in sizes)]
+    base = MemoryCurve(list(sizes), [round(v, 6) for v in monotone(raw)], [round(v, 6) for v in raw], llc_bytes())
+    if not pauses_ms:
+        return base
+    reads, pauses = paused_reads(sizes, pauses_ms)
+    plan = TimingPlan(warmup_calls=1, warmup_s=0.0, round_s=0.0, min_calls=repeats, max_calls=repeats,
+                      min_rounds=sweeps, max_rounds=sweeps)
+    timed = time_rounds(reads, plan, clock=clock, prepare=pauses)
+    return paused_from_ms(base, {k: timed.spread(k).p50 * 1e3 for k in reads}, pauses_ms)
 
 
 def with_paused(base: MemoryCurve, raw: dict[float, Sequence[float]]) -> MemoryCurve:
