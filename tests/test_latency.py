@@ -18,7 +18,7 @@ from skmobile.latency import predictor
 from skmobile.latency.cache import LatencyCache, cache_key
 from skmobile.latency.measure import Arch, Setting
 from skmobile.latency.stats import Spread, median_halfwidth, percentile
-from skmobile.latency.timer import TimingPlan, time_rounds
+from skmobile.latency.timer import TimingPlan, spread_turns, time_rounds
 
 TINY = TimingPlan(warmup_calls=1, warmup_s=0.0, round_s=0.0, min_calls=2, max_calls=2, min_rounds=2,
                   max_rounds=2, max_s=5.0)
@@ -196,10 +196,44 @@ def test_time_rounds_leaves_a_prepare_step_out_of_the_samples_but_sizes_turns_wi
     assert out.calls_per_round["plain"] in (49, 50)                    # 0.05 s / 0.001 s, float rounding
 
 
+def test_spread_turns_repeats_a_shared_callable_at_even_intervals():
+    names = [f"l{i}" for i in range(8)] + ["noop"]
+    order = spread_turns(names, {"noop": 4})
+    assert sorted(order) == sorted([f"l{i}" for i in range(8)] + ["noop"] * 4)
+    assert [n for n in order if n != "noop"] == names[:-1]            # the others keep their order
+    at = [i for i, n in enumerate(order) if n == "noop"]
+    assert all(2 <= b - a <= 4 for a, b in zip(at, at[1:]))           # 12 turns: about one in three
+    assert spread_turns(names, {}) == names
+
+
+def test_time_rounds_pools_the_samples_of_a_callable_with_several_turns():
+    clock, seen = FakeClock(), []
+
+    def tracked(name, seconds):
+        work = clock.work(seconds)
+
+        def fn():
+            seen.append(name)
+            work()
+        return fn
+
+    plan = TimingPlan(warmup_calls=1, warmup_s=0.0, round_s=0.0021, min_calls=1, max_calls=100, min_rounds=3,
+                      max_rounds=3)
+    fns = {f"l{i}": tracked(f"l{i}", 0.001) for i in range(6)}
+    fns["noop"] = tracked("noop", 0.0005)
+    out = time_rounds(fns, plan, clock=clock, turns={"noop": 3})
+    assert out.calls_per_round["l0"] == 2 and out.calls_per_round["noop"] == 4   # calls per turn
+    assert len(out.samples["noop"]) == 3 * 3 * 4 and len(out.samples["l0"]) == 3 * 2
+    assert len(out.round_medians["noop"]) == 3                        # one median per round, pooled
+    first_round = seen[len(fns):len(fns) + 6 * 2 + 3 * 4]             # after one warm-up call each
+    turns_seen = [n for i, n in enumerate(first_round) if i == 0 or first_round[i - 1] != n]
+    assert turns_seen.count("noop") == 3 and len(turns_seen) == 9     # three separate turns
+
+
 def test_new_layers_are_timed_together_with_the_noop_and_their_reorders(monkeypatch):
     """One interleaved timing for all new layers (a burst of load hits them alike); each entry is net
     of the no-op and its reorders timed in the same rounds; a layer that cannot export is skipped."""
-    clock, calls = FakeClock(), []
+    clock, calls, shared = FakeClock(), [], {}
     cost_ms = {"conv": 5.0, "glue": 2.0}
 
     def fake_unit_runner(make, shapes, setting, workdir):
@@ -210,9 +244,10 @@ def test_new_layers_are_timed_together_with_the_noop_and_their_reorders(monkeypa
             return None, {}
         return clock.work(cost_ms[name] * 1e-3), ({"in": [1, 8, 4, 4], "out": [1, 8, 4, 4]} if name == "conv" else {})
 
-    def fake_time_rounds(fns, plan=None, clock_=None, on_round=None, prepare=None):
+    def fake_time_rounds(fns, plan=None, clock_=None, on_round=None, prepare=None, turns=None):
         calls.append(sorted(fns))
-        return time_rounds(fns, plan, clock=clock)
+        shared.update(turns)
+        return time_rounds(fns, plan, clock=clock, turns=turns)
 
     monkeypatch.setattr(predictor, "_noop_module", lambda: "noop")
     monkeypatch.setattr(predictor, "unit_runner", fake_unit_runner)
@@ -222,11 +257,37 @@ def test_new_layers_are_timed_together_with_the_noop_and_their_reorders(monkeypa
     units = [predictor.Unit(k, k, [], make=lambda k=k: k) for k in ("conv", "glue", "bad", "conv")]
     assert table.add_units(units, Setting(), TINY) == 3
     assert len(calls) == 1 and len(calls[0]) == 4   # conv, glue, the no-op and one reorder pair, together
+    assert shared == {predictor._NOOP: predictor.SHARED_TURNS,       # what layers are netted against:
+                      predictor._REORDER + "[1, 8, 4, 4]": predictor.SHARED_TURNS}   # several turns a round
     assert table.reorders == {"[1, 8, 4, 4]": pytest.approx(0.3)}              # (1.6 - 1.0) / 2
     assert table.entries["conv"]["ms"] == pytest.approx(5.0 - 1.0 - 0.3 - 0.3)
     assert table.entries["glue"] == {"kind": "glue", "ms": pytest.approx(1.0)}
     assert table.skipped == {"bad": "cannot export alone"}
     assert table.add_units(units, Setting(), TINY) == 0 and len(calls) == 1   # nothing new: nothing timed
+
+
+def test_a_table_with_a_flush_reads_it_before_every_layer_but_not_before_a_model(monkeypatch):
+    clock, seen = FakeClock(), {}
+
+    def fake_time_rounds(fns, plan=None, clock_=None, on_round=None, prepare=None, turns=None):
+        seen.update(prepare)
+        return time_rounds(fns, plan, clock=clock, prepare=prepare, turns=turns)
+
+    monkeypatch.setattr(predictor, "_noop_module", lambda: "noop")
+    monkeypatch.setattr(predictor, "unit_runner", lambda make, shapes, setting, workdir: (
+        clock.work(1e-3), {"in": [1, 8, 4, 4]} if make() == "conv" else {}))
+    monkeypatch.setattr(predictor, "reorder_pair_runner", lambda shape, setting: clock.work(1.6e-3))
+    monkeypatch.setattr(predictor, "time_rounds", fake_time_rounds)
+    units = [predictor.Unit(k, k, [], make=lambda k=k: k) for k in ("conv", "glue")]
+    table = predictor.LatencyTable({}, {}, flush_bytes=4096)
+    table.time_units(units, Setting(), TINY, alongside={"model": clock.work(5e-3)})
+    flushed = {k for k, fn in seen.items() if getattr(fn, "__self__", None) is not None
+               and fn.__self__.nbytes == 4096}
+    assert flushed == {"conv", "glue", predictor._NOOP, predictor._REORDER + "[1, 8, 4, 4]"}
+    assert predictor._ALONGSIDE + "model" not in seen                 # a whole model runs as it is
+    seen.clear()
+    predictor.LatencyTable({}, {}).time_units(units, Setting(), TINY)
+    assert seen == {}                                                 # flush_bytes 0: layers hot
 
 
 def test_build_table_and_predict_on_a_tiny_model(monkeypatch, tmp_path):

@@ -82,29 +82,36 @@ def warm_up(fn: Callable[[], object], plan: TimingPlan, clock: Callable[[], floa
 def time_rounds(fns: Mapping[str, Callable[[], object]], plan: TimingPlan | None = None,
                 clock: Callable[[], float] | None = None,
                 on_round: Callable[[int, int], None] | None = None,
-                prepare: Mapping[str, Callable[[], object]] | None = None) -> Timed:
+                prepare: Mapping[str, Callable[[], object]] | None = None,
+                turns: Mapping[str, int] | None = None) -> Timed:
     """Time every callable in ``fns`` in interleaved rounds (by ``clock``, else the plan's clock);
     see the module docstring. ``prepare[name]``, where given, runs untimed before each call of
-    ``fns[name]`` (a pause, a cache flush); the calls per turn are sized with it included."""
+    ``fns[name]`` (a pause, a cache flush); the calls per turn are sized with it included.
+    ``turns[name]`` (default 1) gives a callable that many turns per round, spread evenly through
+    the round, its samples pooled: for one that many others are netted against (a no-op), so its
+    median sees the machine in the same mix of states as they do."""
     plan = plan or TimingPlan()
     clock = clock or clock_of(plan.clock)
     prepare = prepare or {}
     names = list(fns)
+    schedule = spread_turns(names, turns or {})
     out = Timed({n: [] for n in names}, {n: [] for n in names})
     for n in names:
         per_call = max(warm_up(fns[n], plan, clock, prepare.get(n)), 1e-9)
         out.calls_per_round[n] = int(min(plan.max_calls, max(plan.min_calls, plan.round_s // per_call)))
     start = clock()
     while out.rounds < plan.max_rounds:
-        order = names if out.rounds % 2 == 0 else names[::-1]
+        order = schedule if out.rounds % 2 == 0 else schedule[::-1]
+        this_round: dict[str, list[float]] = {n: [] for n in names}
         for n in order:
-            times, prep = [], prepare.get(n)
+            times, prep = this_round[n], prepare.get(n)
             for _ in range(out.calls_per_round[n]):
                 if prep is not None:
                     prep()
                 t0 = clock()
                 fns[n]()
                 times.append(clock() - t0)
+        for n, times in this_round.items():
             out.samples[n] += times
             out.round_medians[n].append(percentile(times, 50))
         out.rounds += 1
@@ -115,3 +122,13 @@ def time_rounds(fns: Mapping[str, Callable[[], object]], plan: TimingPlan | None
             if out.stable or clock() - start > plan.max_s:
                 break
     return out
+
+
+def spread_turns(names: list[str], turns: Mapping[str, int]) -> list[str]:
+    """One round's order of turns: ``names`` in order, each name with ``turns[name]`` > 1 repeated
+    that many times at even intervals (names with several turns start at staggered offsets)."""
+    slots = []
+    for i, n in enumerate(names):
+        k = max(1, int(turns.get(n, 1)))
+        slots += [((j + (i + 0.5) / len(names)) / k, n) for j in range(k)]
+    return [n for _, n in sorted(slots, key=lambda slot: slot[0])]
