@@ -266,30 +266,6 @@ def test_new_layers_are_timed_together_with_the_noop_and_their_reorders(monkeypa
     assert table.add_units(units, Setting(), TINY) == 0 and len(calls) == 1   # nothing new: nothing timed
 
 
-def test_a_table_with_a_flush_reads_it_before_every_layer_but_not_before_a_model(monkeypatch):
-    clock, seen = FakeClock(), {}
-
-    def fake_time_rounds(fns, plan=None, clock_=None, on_round=None, prepare=None, turns=None):
-        seen.update(prepare)
-        return time_rounds(fns, plan, clock=clock, prepare=prepare, turns=turns)
-
-    monkeypatch.setattr(predictor, "_noop_module", lambda: "noop")
-    monkeypatch.setattr(predictor, "unit_runner", lambda make, shapes, setting, workdir: (
-        clock.work(1e-3), {"in": [1, 8, 4, 4]} if make() == "conv" else {}))
-    monkeypatch.setattr(predictor, "reorder_pair_runner", lambda shape, setting: clock.work(1.6e-3))
-    monkeypatch.setattr(predictor, "time_rounds", fake_time_rounds)
-    units = [predictor.Unit(k, k, [], make=lambda k=k: k) for k in ("conv", "glue")]
-    table = predictor.LatencyTable({}, {}, flush_bytes=4096)
-    table.time_units(units, Setting(), TINY, alongside={"model": clock.work(5e-3)})
-    flushed = {k for k, fn in seen.items() if getattr(fn, "__self__", None) is not None
-               and fn.__self__.nbytes == 4096}
-    assert flushed == {"conv", "glue", predictor._NOOP, predictor._REORDER + "[1, 8, 4, 4]"}
-    assert predictor._ALONGSIDE + "model" not in seen                 # a whole model runs as it is
-    seen.clear()
-    predictor.LatencyTable({}, {}).time_units(units, Setting(), TINY)
-    assert seen == {}                                                 # flush_bytes 0: layers hot
-
-
 def test_build_table_and_predict_on_a_tiny_model(monkeypatch, tmp_path):
     from skmobile.models import _registry
 

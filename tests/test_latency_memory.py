@@ -138,37 +138,9 @@ def test_table_round_trip_keeps_the_curve_and_the_prediction(tmp_path):
                                    memory=CURVE.as_json())
     table.models["m"] = {"predicted_ms": 1.0, "layers_alone_ms": 0.9, "cache_term_ms": 0.1}
     loaded = predictor.LatencyTable.load(table.save(tmp_path / "t.json"))
-    assert loaded.version == predictor.TABLE_VERSION == 5
+    assert loaded.version == predictor.TABLE_VERSION == 4
     assert loaded.curve() == CURVE and loaded.models == table.models
     assert loaded.predict_units(units)[0] == pytest.approx(table.predict_units(units)[0])
-
-
-def test_a_version_4_table_loads_with_its_layers_timed_hot(tmp_path):
-    table = predictor.LatencyTable.load(_old_table(tmp_path, version=4, memory=CURVE.as_json()))
-    assert table.flush_bytes == 0
-    units = _units()
-    footprint = table.cache_term(units)[1]
-    own = 4 * MIB + 1024 + 1024
-    assert table.cache_term(units)[0] == pytest.approx(12 * MIB * (CURVE.at(footprint) - CURVE.at(own)) * 1e-6)
-
-
-def test_layers_timed_after_a_flush_are_charged_from_the_flushed_level():
-    """A layer read after a flush of F bytes already paid the curve at max(own bytes, F)."""
-    layers = [(1000, 2 ** 10), (1000, 64 * MIB)]
-    far = CURVE.at(128 * MIB)
-    hot = memory.cache_term_ms(layers, 128 * MIB, CURVE)
-    flushed = memory.cache_term_ms(layers, 128 * MIB, CURVE, flushed_bytes=8 * MIB)
-    assert hot == pytest.approx(1000 * ((far - CURVE.at(2 ** 10)) + (far - CURVE.at(64 * MIB))) * 1e-6)
-    assert flushed == pytest.approx(1000 * ((far - CURVE.at(8 * MIB)) + (far - CURVE.at(64 * MIB))) * 1e-6)
-    assert 0 < flushed < hot
-
-
-def test_the_flush_is_twice_the_level_2_cache(monkeypatch):
-    monkeypatch.setattr(memory, "private_cache_bytes", lambda: 512 * 2 ** 10)
-    assert memory.flush_bytes() == MIB
-    monkeypatch.setattr(memory, "private_cache_bytes", lambda: None)
-    assert memory.flush_bytes() == memory.DEFAULT_FLUSH_BYTES
-    assert memory._size_bytes("512K\n") == 512 * 2 ** 10 and memory._size_bytes("2M") == 2 * MIB
 
 
 def _old_table(tmp_path, version=2, **extra):
@@ -196,8 +168,7 @@ def test_build_table_on_a_version_2_table_adds_the_curve(tmp_path, monkeypatch):
     assert predictor.build_table([], Setting(), table) is table and table.memory == CURVE.as_json()
     table.save(path)
     again = predictor.LatencyTable.load(path)
-    assert again.version == 5 and again.curve() == CURVE and again.entries == table.entries
-    assert again.flush_bytes == 0                  # its layers were timed hot, and stay so
+    assert again.version == 4 and again.curve() == CURVE and again.entries == table.entries
 
 
 def test_a_version_3_table_keeps_its_curve_until_a_build_times_the_paused_reads(tmp_path, monkeypatch):
@@ -205,7 +176,7 @@ def test_a_version_3_table_keeps_its_curve_until_a_build_times_the_paused_reads(
     assert table.curve().pauses_ms == []          # a version-3 curve: back to back only
     monkeypatch.setattr(memory, "measure_curve", lambda **kw: pytest.fail("the back-to-back curve is kept"))
     predictor.build_table([], Setting(), table)
-    assert table.version == 5 and table.curve() == CURVE
+    assert table.version == 4 and table.curve() == CURVE
     # the paused curves come from a build's rounds: the medians of memory.paused_reads' callables
     median_ms = {memory._read_label(p, s): (1e-3 if s is None else 1e-3 + 0.05 * s * 1e-6)
                  for p in memory.DEFAULT_PAUSES_MS for s in [None] + CURVE.sizes}
@@ -214,9 +185,9 @@ def test_a_version_3_table_keeps_its_curve_until_a_build_times_the_paused_reads(
     assert paused.paused_ns_per_byte[0] == pytest.approx([0.05, 0.05, 0.10, 0.10])   # never below back to back
 
 
-@pytest.mark.parametrize("version", [1, 6])
+@pytest.mark.parametrize("version", [1, 5])
 def test_other_table_versions_are_one_line_errors(tmp_path, version):
-    with pytest.raises(SKMobileError, match=f"format version {version}; .* reads versions 2, 3, 4 and 5") as err:
+    with pytest.raises(SKMobileError, match=f"format version {version}; .* reads versions 2, 3 and 4") as err:
         predictor.LatencyTable.load(_old_table(tmp_path, version))
     assert "\n" not in str(err.value)
 

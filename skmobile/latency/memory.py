@@ -129,8 +129,13 @@ def llc_bytes() -> int | None:
     best = None
     for path in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/size"):
         try:
-            size = _size_bytes(open(path).read())
-        except (OSError, ValueError):
+            text = open(path).read().strip().upper()
+        except OSError:
+            continue
+        mult = {"K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30}.get(text[-1:], 1)
+        try:
+            size = int(text.rstrip("KMG")) * mult
+        except ValueError:
             continue
         best = max(best or 0, size)
     return best
@@ -230,51 +235,9 @@ def footprint_bytes(weight_bytes: Iterable[int], live_bytes: Iterable[int]) -> i
 
 
 def cache_term_ms(layers: Iterable[tuple[int, int]], footprint: int, curve: MemoryCurve,
-                  pause_ms: float = 0.0, flushed_bytes: int = 0) -> float:
+                  pause_ms: float = 0.0) -> float:
     """The cache term in ms for ``layers`` given as (weight bytes, own bytes) pairs: each layer's
     weights cost (curve at ``footprint`` after ``pause_ms``, one inference - curve at its own bytes,
-    back to back) ns per byte more in the model. Layers timed after a flush of ``flushed_bytes``
-    (:func:`flusher`) already paid for reading past it: their reference is the curve at
-    ``max(own bytes, flushed_bytes)``."""
+    back to back) ns per byte more in the model."""
     far = curve.at(footprint, pause_ms)
-    return sum(w * max(0.0, far - curve.at(max(own, flushed_bytes))) for w, own in layers) * 1e-6
-
-
-def private_cache_bytes() -> int | None:
-    """The level-2 cache of CPU 0 as the OS reports it (Linux sysfs; private to a core on current
-    x86 server CPUs), or None."""
-    import glob
-
-    for index in sorted(glob.glob("/sys/devices/system/cpu/cpu0/cache/index*")):
-        try:
-            if open(f"{index}/level").read().strip() == "2":
-                return _size_bytes(open(f"{index}/size").read())
-        except (OSError, ValueError):
-            continue
-    return None
-
-
-def _size_bytes(text: str) -> int:
-    """Bytes of a sysfs cache size such as ``512K`` or ``2M``."""
-    text = text.strip().upper()
-    mult = {"K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30}.get(text[-1:], 1)
-    return int(text.rstrip("KMG")) * mult
-
-
-#: the flush when the OS does not report the level-2 cache: twice the largest common one (2 MiB)
-DEFAULT_FLUSH_BYTES = 4 * 2 ** 20
-
-
-def flush_bytes() -> int:
-    """Bytes to read between two timed calls of a layer so none of its data stays in the core's
-    private caches: twice the level-2 cache (:data:`DEFAULT_FLUSH_BYTES` where unknown)."""
-    l2 = private_cache_bytes()
-    return 2 * l2 if l2 else DEFAULT_FLUSH_BYTES
-
-
-def flusher(nbytes: int):
-    """A callable that reads a buffer of ``nbytes`` (an untimed step before a timed call)."""
-    import numpy as np
-
-    buf = np.ones(max(1, nbytes // 4), np.float32)
-    return buf.max
+    return sum(w * max(0.0, far - curve.at(own)) for w, own in layers) * 1e-6

@@ -26,14 +26,7 @@ blocked layer for a layer that needs the plain layout (reshape, transpose, slice
 The layout is followed along the execution order, so a second branch that starts from a plain
 tensor after a blocked one (ShuffleNetV2's stride-2 units) misses one reorder.
 
-In a model, the other layers run between two calls of a layer, so it starts with none of its data
-in the core's private caches; a layer called back to back has them there. On a CPU each layer (and
-the no-op and reorders it is netted against) is therefore timed after an untimed read of twice the
-level-2 cache (``flush_bytes``, table format 5): its weights and input come from the shared cache,
-as in a model. (Measured on the 2-core development VM, timing layers hot under-predicted every
-model below 12 MiB; reports/latency.md.)
-
-A layer timed alone runs with its weights in the shared cache at worst; a whole model whose footprint outgrows
+A layer timed alone runs with its weights hot in cache; a whole model whose footprint outgrows
 the cache, or whose machine lets other tenants evict it within one inference, fetches them from
 memory on every inference. A CPU table (format version 4) keeps the machine's cyclic-read cost
 curves (back to back, and after pauses), measured by a micro-benchmark when the table is made, and
@@ -324,11 +317,9 @@ def time_one(fn, plan: TimingPlan = UNIT_PLAN) -> float:
     return time_rounds({"u": fn}, plan).spread("u").p50 * 1e3
 
 
-#: the table format written now (5: layers timed after a flush of the core's private caches,
-#: ``flush_bytes``); 2 (no cache term), 3 (back-to-back curve only) and 4 (paused curves, layers
-#: timed hot: ``flush_bytes`` 0) still load, older ones ask for a rebuild
-TABLE_VERSION = 5
-READS_VERSIONS = (2, 3, 4, TABLE_VERSION)
+#: the table format written now (4: the memory curve has paused curves); 2 (no cache term) and 3
+#: (back-to-back curve only) still load, older ones ask for a rebuild
+TABLE_VERSION = 4
 
 
 @dataclass
@@ -345,7 +336,6 @@ class LatencyTable:
     models: dict[str, dict] = field(default_factory=dict)    # evaluation: name -> measured/predicted
     memory: dict | None = None                               # MemoryCurve.as_json(), or None
     clock: str = "wall"                                      # the timer's clock for every entry (timer.CLOCKS)
-    flush_bytes: int = 0                                     # read before each timed call of a layer (0: hot)
     version: int = TABLE_VERSION
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -365,10 +355,9 @@ class LatencyTable:
         try:
             data = json.loads(path.read_text())
             version = data.get("version", 1) if isinstance(data, dict) else None
-            if version not in READS_VERSIONS:
+            if version not in (2, 3, TABLE_VERSION):
                 raise SKMobileError(f"latency table {str(path)!r} has format version {version}; this skmobile "
-                                    f"reads versions {', '.join(map(str, READS_VERSIONS[:-1]))} and "
-                                    f"{READS_VERSIONS[-1]}: rebuild it with "
+                                    f"reads versions 2, 3 and {TABLE_VERSION}: rebuild it with "
                                     "`skmobile bench latency --build-table --table NEW.json`")
             table = cls(**data)
             if table.memory is not None:
@@ -397,7 +386,7 @@ class LatencyTable:
         if curve is None:
             return 0.0, footprint
         return memory.cache_term_ms(((u.weight_bytes, u.own_bytes) for u in units), footprint, curve,
-                                    pause_ms, self.flush_bytes), footprint
+                                    pause_ms), footprint
 
     def predict_parts(self, units: Iterable[Unit]) -> dict:
         """The sum of the layers timed alone (``hot_ms``, with overhead and reorders), the cache term
@@ -464,10 +453,7 @@ class LatencyTable:
         which many layers are netted against, get :data:`SHARED_TURNS` turns per round spread
         through it: on a machine whose speed flips within seconds (a busy neighbour), one turn per
         round leaves their medians to the luck of when those turns fell, an error that a model of
-        150 layers pays 150 times. In a table with ``flush_bytes``, every layer, the no-op and the
-        reorder pairs are called after a read of that many bytes (untimed), so a layer starts with
-        none of its data in the core's private caches, as in a model, where the other layers ran
-        since its last call. ``on_unit(i, n)`` follows the
+        150 layers pays 150 times. ``on_unit(i, n)`` follows the
         layers' export, ``on_round(i, n)`` the timing rounds."""
         todo = list({u.key: u for u in units if u.key not in self.entries and u.key not in self.skipped}.values())
         alongside = dict(alongside or {})
@@ -489,13 +475,9 @@ class LatencyTable:
                     on_unit(i, len(todo))
             fns.update({_ALONGSIDE + label: fn for label, fn in alongside.items()})
             shared = {k: SHARED_TURNS for k in fns if k == _NOOP or k.startswith(_REORDER)}
-            steps = {_ALONGSIDE + label: fn for label, fn in (prepare or {}).items()}
-            if self.flush_bytes:
-                flush = memory.flusher(self.flush_bytes)
-                steps.update({k: flush for k in fns if not k.startswith(_ALONGSIDE)})
             rounds = time_rounds(fns, replace(plan, max_s=plan.max_s * len(fns)), on_round=on_round,
-                                 prepare=steps, turns=shared)
-            del steps
+                                 prepare={_ALONGSIDE + label: fn for label, fn in (prepare or {}).items()},
+                                 turns=shared)
         spreads = {label: rounds.spread(_ALONGSIDE + label).scaled(1e3) for label in alongside}
         ms = {k: rounds.spread(k).p50 * 1e3 for k in fns if not k.startswith(_ALONGSIDE)}
         noop = ms.pop(_NOOP)
@@ -543,8 +525,7 @@ def new_table(setting: Setting, plan: TimingPlan = UNIT_PLAN, clock: str = "wall
     record = machine.describe(setting.device)
     record["id"] = machine.machine_id(setting.device)
     record["runtime"] = machine.runtime_version(setting.runtime)
-    flushed = memory.flush_bytes() if setting.device == "cpu" else 0
-    table = LatencyTable(asdict(setting), record, round(overhead, 5), clock=clock, flush_bytes=flushed)
+    table = LatencyTable(asdict(setting), record, round(overhead, 5), clock=clock)
     ensure_curve(table)
     return table
 
@@ -692,9 +673,7 @@ def error_markdown(table: LatencyTable, command: str) -> str:
              f"torch {m.get('torch')}, load average at start {m.get('load_avg')}, {m.get('date')}"
              + (f"; 1-minute load while models were measured {min(loads):.2f}-{max(loads):.2f}" if loads else "") + ".",
              "", f"Table: {len(table.entries)} layers timed alone, {len(table.skipped)} left out (cannot export alone), "
-             + (f"each call after a {table.flush_bytes / 2 ** 20:g} MiB read that flushes the core's private caches, "
-                if table.flush_bytes else "back to back (caches hot), ")
-             + f"per-call overhead {table.overhead_ms:.4f} ms (added once per model); clock: "
+             f"per-call overhead {table.overhead_ms:.4f} ms (added once per model); clock: "
              + ("wall (perf_counter)" if table.clock == "wall" else "this thread's CPU time (other processes' turns "
                 "on the core left out)") + ".", "",
              ("Cache term: " + curve.summary() + "." if curve is not None else
