@@ -398,13 +398,18 @@ def test_cli_build_table_times_all_layers_and_models_in_one_timing(monkeypatch, 
     monkeypatch.setattr(predictor, "UNIT_PLAN", TINY)
     monkeypatch.setattr(predictor, "CHECK_PLAN", replace(TINY, max_rounds=3, min_rounds=3))
     monkeypatch.setattr(predictor.memory, "measure_curve", lambda **kw: predictor.memory.MemoryCurve([4096], [0.02]))
-    timings, real = [], predictor.LatencyTable.time_units
+    timings, real, rounds_turns, real_rounds = [], predictor.LatencyTable.time_units, [], predictor.time_rounds
 
     def spy(self, units, setting, plan=None, alongside=None, **kwargs):
         timings.append((len(units), sorted(alongside or {}), plan.max_rounds))
         return real(self, units, setting, plan, alongside, **kwargs)
 
+    def spy_rounds(fns, plan=None, clock=None, on_round=None, prepare=None, turns=None):
+        rounds_turns.append({k.replace(predictor._ALONGSIDE, ""): n for k, n in (turns or {}).items()})
+        return real_rounds(fns, plan, clock=clock, on_round=on_round, prepare=prepare, turns=turns)
+
     monkeypatch.setattr(predictor.LatencyTable, "time_units", spy)
+    monkeypatch.setattr(predictor, "time_rounds", spy_rounds)
     code, out, err = cli(["bench", "latency", "--build-table", "tiny_latency", "tiny_latency2", "--runtime", "torch",
                           "--max-rounds", "2", "--table", str(tmp_path / "t.json"), "--format", "json"])
     assert code == 0, err
@@ -412,6 +417,9 @@ def test_cli_build_table_times_all_layers_and_models_in_one_timing(monkeypatch, 
     # after 1, 4 and 16 ms), one timing; --max-rounds lowers the check's rounds
     reads = [f"read {s} B after {p} ms" for p in (1, 16, 4) for s in (4096, "overhead")]
     assert timings == [(16, sorted(reads + ["tiny_latency", "tiny_latency2"]), 2)]
+    models_turns = {k: n for k, n in rounds_turns[-1].items() if k.startswith("tiny")}
+    assert models_turns == {"tiny_latency": predictor.MODEL_TURNS, "tiny_latency2": predictor.MODEL_TURNS} \
+        and predictor.MODEL_TURNS > 1                                 # each model: several turns a round
     curve = predictor.LatencyTable.load(tmp_path / "t.json").curve()
     assert curve.pauses_ms == [1.0, 4.0, 16.0] and len(curve.paused_ns_per_byte) == 3
     rows = json.loads(out)["models"]

@@ -438,10 +438,11 @@ class LatencyTable:
                    alongside: Mapping[str, Callable[[], object]] | None = None,
                    on_unit: Callable[[int, int], None] | None = None,
                    on_round: Callable[[int, int], None] | None = None,
-                   prepare: Mapping[str, Callable[[], object]] | None = None) -> tuple[int, dict[str, Spread]]:
+                   prepare: Mapping[str, Callable[[], object]] | None = None,
+                   turns: Mapping[str, int] | None = None) -> tuple[int, dict[str, Spread]]:
         """Time every unit not yet in the table, and the callables ``alongside`` (whole models for
         the predictor's check, paused reads for the cache curve; ``prepare[label]`` runs untimed
-        before each call of one) in the same rounds; return (units timed, label -> ms spread of
+        before each call of one, ``turns[label]`` gives one several turns a round) in the same rounds; return (units timed, label -> ms spread of
         each callable alongside).
 
         Everything is timed together in interleaved rounds (:func:`.timer.time_rounds`), with the
@@ -475,6 +476,7 @@ class LatencyTable:
                     on_unit(i, len(todo))
             fns.update({_ALONGSIDE + label: fn for label, fn in alongside.items()})
             shared = {k: SHARED_TURNS for k in fns if k == _NOOP or k.startswith(_REORDER)}
+            shared.update({_ALONGSIDE + label: n for label, n in (turns or {}).items()})
             rounds = time_rounds(fns, replace(plan, max_s=plan.max_s * len(fns)), on_round=on_round,
                                  prepare={_ALONGSIDE + label: fn for label, fn in (prepare or {}).items()},
                                  turns=shared)
@@ -574,8 +576,12 @@ def light_models() -> list[str]:
 
 
 #: rounds of the timing that checks the predictor (layers and whole models together; a round
-#: gives every layer and every model one turn, about 10 s for all light models)
+#: gives every layer one turn and every model MODEL_TURNS, about 13 s for all light models)
 CHECK_PLAN = replace(UNIT_PLAN, min_rounds=8, max_rounds=16)
+#: turns per round of each whole model in the check, spread through the round: a model's median
+#: then comes from as many machine states as its layers' sum (150 turns a round for a ShuffleNetV2)
+#: rather than from one turn a round
+MODEL_TURNS = 4
 
 
 def build_table(models: list[str], setting: Setting, table: LatencyTable | None = None,
@@ -611,7 +617,8 @@ def build_table(models: list[str], setting: Setting, table: LatencyTable | None 
         reads, pauses = memory.paused_reads(curve.sizes) if curve is not None else ({}, {})
         _, measured = table.time_units([u for units in units_by_model.values() for u in units], setting,
                                        (check_plan or CHECK_PLAN) if check else None, alongside={**runners, **reads},
-                                       prepare=pauses, on_unit=progress("exporting layers"),
+                                       prepare=pauses, turns={name: MODEL_TURNS for name in runners},
+                                       on_unit=progress("exporting layers"),
                                        on_round=progress("timing layers" + (" and models" if check else "")
                                                          + ", interleaved rounds"))
         del reads, pauses   # their buffers: up to a few hundred MiB
