@@ -2,7 +2,8 @@
 
 Every model under test takes its turn in each round (the order alternates between rounds), so a
 load change on a shared machine hits all of them alike; a ratio is taken per round and summarised
-over rounds. Rounds go on until every median is stable (its ~95% interval within ``rel_ci`` of it)
+over rounds. A callable may take several turns per round, spread through it (``turns``), its
+samples pooled. Rounds go on until every median is stable (its ~95% interval within ``rel_ci`` of it)
 or ``max_rounds`` / ``max_s`` is reached. The clock is a parameter so the logic is testable.
 
 Two clocks: ``wall`` (``perf_counter``, the default: what a user waits) and ``cpu`` (this
@@ -50,7 +51,7 @@ def clock_of(name: str) -> Callable[[], float]:
 class Timed:
     samples: dict[str, list[float]] = field(default_factory=dict)       # seconds per call
     round_medians: dict[str, list[float]] = field(default_factory=dict)
-    calls_per_round: dict[str, int] = field(default_factory=dict)
+    calls_per_round: dict[str, int] = field(default_factory=dict)    # timed calls per turn
     rounds: int = 0
     stable: bool = False
 
