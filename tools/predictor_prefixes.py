@@ -9,8 +9,9 @@ its layers' sum (reorders where the layout changes, as a prediction adds them; n
 the error, and the same for each step from one prefix to the next.
 
 With ``--cold-kib K``, every layer holding at least K KiB of weights is also timed cold, in the
-same rounds: each call after an untimed read of twice the last-level cache, so its weights (and
-its input) come from memory, net of the no-op timed the same way and of its boundary reorders. A
+same rounds: each call after an untimed read of twice the last-level cache and then of the
+layer's input (``--cold-input``: not the input), so its weights come from memory while its input
+is warm, as in a model; net of the no-op timed the same way and of its boundary reorders. A
 second layers' sum then uses those cold times for those layers: does a measured cold cost close
 the gap that the streaming-read cache term leaves?
 
@@ -53,6 +54,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=12)
     ap.add_argument("--cold-kib", type=int, default=0,
                     help="also time layers with at least this many KiB of weights cold (0: none)")
+    ap.add_argument("--cold-input", action="store_true", help="leave the cold layers' input cold too")
     args = ap.parse_args()
     cuts = args.cuts.split(",")
     setting = Setting(runtime="onnxruntime", device="cpu", threads=1)
@@ -76,8 +78,9 @@ def main() -> None:
 
             flush = np.ones(2 * (memory.llc_bytes() or 32 * 2 ** 20) // 4, np.float32).max   # read: evicts the LLC
             for i, u in enumerate(heavy.values()):
-                runners[f"cold {i}"] = predictor.unit_runner(u.make, u.shapes, setting, tmp)[0]
-                prepare[f"cold {i}"] = flush
+                runners[f"cold {i}"] = fn = predictor.unit_runner(u.make, u.shapes, setting, tmp)[0]
+                warm = [] if args.cold_input else fn.inputs
+                prepare[f"cold {i}"] = (lambda warm=warm: (flush(), [a.max() for a in warm]))
             runners["cold no-op"], prepare["cold no-op"] = runners["no-op"], flush
             turns["cold no-op"] = predictor.SHARED_TURNS
         plan = replace(predictor.CHECK_PLAN, min_rounds=args.rounds, max_rounds=args.rounds, max_s=1e9)
@@ -88,7 +91,8 @@ def main() -> None:
     if heavy:
         cold_noop = measured.pop("cold no-op").p50
         print(f"layers with >= {args.cold_kib} KiB of weights, hot (the table) and cold (after a "
-              f"{2 * (memory.llc_bytes() or 32 * 2 ** 20) / 2 ** 20:g} MiB read), ms net of the no-op and reorders:")
+              f"{2 * (memory.llc_bytes() or 32 * 2 ** 20) / 2 ** 20:g} MiB read"
+              + (")" if args.cold_input else " and a read of the input)") + ", ms net of the no-op and reorders:")
         for i, (key, u) in enumerate(heavy.items()):
             e = table.entries.get(key)
             if e is None:

@@ -152,4 +152,5 @@ def bound_run(sess, inputs, device: str = "cpu") -> Callable[[], object]:
         sess.run_with_iobinding(io)
         return io
 
+    run.inputs = list(inputs)   # the bound arrays (onnxruntime reads them in place on the CPU)
     return run
