@@ -442,8 +442,8 @@ class LatencyTable:
                    turns: Mapping[str, int] | None = None) -> tuple[int, dict[str, Spread]]:
         """Time every unit not yet in the table, and the callables ``alongside`` (whole models for
         the predictor's check, paused reads for the cache curve; ``prepare[label]`` runs untimed
-        before each call of one, ``turns[label]`` gives one several turns a round) in the same rounds; return (units timed, label -> ms spread of
-        each callable alongside).
+        before each call of one, ``turns[label]`` gives one several turns a round) in the same
+        rounds; return (units timed, label -> ms spread of each callable alongside).
 
         Everything is timed together in interleaved rounds (:func:`.timer.time_rounds`), with the
         runtime's no-op and the units' boundary reorders beside them: each layer's samples spread
@@ -454,8 +454,8 @@ class LatencyTable:
         which many layers are netted against, get :data:`SHARED_TURNS` turns per round spread
         through it: on a machine whose speed flips within seconds (a busy neighbour), one turn per
         round leaves their medians to the luck of when those turns fell, an error that a model of
-        150 layers pays 150 times. ``on_unit(i, n)`` follows the
-        layers' export, ``on_round(i, n)`` the timing rounds."""
+        150 layers pays 150 times. ``on_unit(i, n)`` follows the layers' export, ``on_round(i, n)``
+        the timing rounds."""
         todo = list({u.key: u for u in units if u.key not in self.entries and u.key not in self.skipped}.values())
         alongside = dict(alongside or {})
         if not todo and not alongside:
