@@ -18,6 +18,18 @@ def choose(kind: str, value, allowed) -> None:
         raise SKMobileError(f"unknown {kind} {value!r}; allowed: {shown}")
 
 
+def run_or_exit(main) -> None:
+    """Run a script's ``main()``; a :class:`SKMobileError` becomes ``error: ...`` on stderr, exit 2
+    (what the CLI does, for the scripts in tools/)."""
+    import sys
+
+    try:
+        main()
+    except SKMobileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 class Interrupted(Exception):
     """A run stopped by Ctrl-C; the message says what was kept and how to go on.
 

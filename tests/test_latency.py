@@ -556,3 +556,23 @@ def test_live_view_and_trial_line_show_latency():
     console.print(view)
     text = console.export_text()
     assert "latency ms" in text and "3.50" in text and "val error vs full-size latency (ms)" in text
+
+
+def test_a_diagnostic_tool_turns_bad_input_into_one_line_and_exit_2(capsys):
+    """tools/*.py run their main through run_or_exit: an unknown model is one line, exit 2."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from skmobile.errors import run_or_exit
+
+    def main():
+        raise SKMobileError("unknown model 'nosuch'; allowed: a, b")
+
+    with pytest.raises(SystemExit) as exc:
+        run_or_exit(main)
+    assert exc.value.code == 2 and capsys.readouterr().err == "error: unknown model 'nosuch'; allowed: a, b\n"
+    tool = Path(__file__).resolve().parents[1] / "tools" / "predictor_prefixes.py"
+    done = subprocess.run([sys.executable, str(tool), "nosuchmodel"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.startswith("error: unknown model 'nosuchmodel'")
+    assert "Traceback" not in done.stderr

@@ -68,4 +68,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from skmobile.errors import run_or_exit
+
+    run_or_exit(main)

@@ -104,4 +104,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from skmobile.errors import run_or_exit
+
+    run_or_exit(main)
