@@ -169,6 +169,8 @@ def test_predictor_sums_a_known_table_with_overhead_once():
     assert [u.kind for u in missing] == ["Linear"] and ms == pytest.approx(0.5 + 1 + 2 + 3 + 2 + 5 + 6 + 7)
     table.skipped[units[-1].key] = "cannot export alone"
     assert table.predict_units(units)[1] == []
+    table.node_ms = 0.25                  # one node's dispatch, per layer found (7 of the 8 here)
+    assert table.predict_units(units)[0] == pytest.approx(0.5 + 1 + 2 + 3 + 2 + 5 + 6 + 7 + 7 * 0.25)
 
 
 def test_predictor_adds_a_reorder_only_where_the_layout_changes():
@@ -252,18 +254,74 @@ def test_new_layers_are_timed_together_with_the_noop_and_their_reorders(monkeypa
     monkeypatch.setattr(predictor, "_noop_module", lambda: "noop")
     monkeypatch.setattr(predictor, "unit_runner", fake_unit_runner)
     monkeypatch.setattr(predictor, "reorder_pair_runner", lambda shape, setting: clock.work(1.6e-3))
+    monkeypatch.setattr(predictor, "node_chain_runner",
+                        lambda nodes, setting: clock.work((1.0 + 0.05 * (nodes - 1)) * 1e-3))
     monkeypatch.setattr(predictor, "time_rounds", fake_time_rounds)
     table = predictor.LatencyTable({}, {}, overhead_ms=0.5)
     units = [predictor.Unit(k, k, [], make=lambda k=k: k) for k in ("conv", "glue", "bad", "conv")]
     assert table.add_units(units, Setting(), TINY) == 3
-    assert len(calls) == 1 and len(calls[0]) == 4   # conv, glue, the no-op and one reorder pair, together
+    assert len(calls) == 1 and len(calls[0]) == 5   # conv, glue, the no-op, the node chain, a reorder pair
     assert shared == {predictor._NOOP: predictor.SHARED_TURNS,       # what layers are netted against:
-                      predictor._REORDER + "[1, 8, 4, 4]": predictor.SHARED_TURNS}   # several turns a round
+                      predictor._CHAIN: predictor.SHARED_TURNS,      # several turns a round
+                      predictor._REORDER + "[1, 8, 4, 4]": predictor.SHARED_TURNS}
+    assert table.node_ms == pytest.approx(0.05)                                # one more node's dispatch
     assert table.reorders == {"[1, 8, 4, 4]": pytest.approx(0.3)}              # (1.6 - 1.0) / 2
     assert table.entries["conv"]["ms"] == pytest.approx(5.0 - 1.0 - 0.3 - 0.3)
     assert table.entries["glue"] == {"kind": "glue", "ms": pytest.approx(1.0)}
     assert table.skipped == {"bad": "cannot export alone"}
     assert table.add_units(units, Setting(), TINY) == 0 and len(calls) == 1   # nothing new: nothing timed
+
+
+def test_weight_heavy_layers_are_also_timed_cold_in_the_same_rounds(monkeypatch):
+    """A CPU table with a cache term times each layer holding >= COLD_MIN_BYTES of weights a second
+    time after a flush and a read of its activations (untimed), net of a no-op timed the same way."""
+    clock, state, warmed = FakeClock(), {"cold": False}, []
+
+    def work(hot_ms, cold_ms):
+        def fn():
+            clock.now += (cold_ms if state["cold"] else hot_ms) * 1e-3
+            state["cold"] = False
+        fn.inputs, fn.outputs = [_Array("in", warmed)], [_Array("out", warmed)]
+        return fn
+
+    def fake_unit_runner(make, shapes, setting, workdir):
+        return {"noop": work(1.0, 1.5), "big": work(5.0, 9.5), "small": work(2.0, 8.0), "wide": work(3.0, 9.0)}[make()], {}
+
+    def fake_time_rounds(fns, plan=None, clock_=None, on_round=None, prepare=None, turns=None):
+        fake_time_rounds.turns = turns
+        return time_rounds(fns, plan, clock=clock, prepare=prepare, turns=turns)
+
+    monkeypatch.setattr(predictor, "_noop_module", lambda: "noop")
+    monkeypatch.setattr(predictor, "unit_runner", fake_unit_runner)
+    monkeypatch.setattr(predictor, "time_rounds", fake_time_rounds)
+    monkeypatch.setattr(predictor, "_flush_reader", lambda: lambda: state.update(cold=True))
+    big, small = predictor.COLD_MIN_BYTES, predictor.COLD_MIN_BYTES - 4
+    units = [predictor.Unit("conv", k, [], make=lambda k=k: k, weight_bytes=w) for k, w in (("big", big), ("small", small))]
+    side = int((big / 16) ** 0.5)   # input and output of big / 4 bytes each: weights are only 2x them
+    units.append(predictor.Unit("conv", "wide", [(1, 1, side, side)], make=lambda: "wide", weight_bytes=big,
+                                out_bytes=4 * side * side))
+    table = predictor.LatencyTable({"device": "cpu"}, {}, memory=predictor.memory.MemoryCurve([4096], [0.02]).as_json())
+    assert table.add_units(units, Setting(), TINY) == 3
+    assert table.entries["big"] == {"kind": "conv", "ms": pytest.approx(4.0), "cold_ms": pytest.approx(8.0)}
+    assert table.entries["small"] == {"kind": "conv", "ms": pytest.approx(1.0)}   # too light: hot only
+    assert "cold_ms" in table.entries["wide"] and predictor.times_cold(units[2])     # weights = 2x activations
+    units[2].out_bytes += 4                                                         # now just under 2x
+    assert not predictor.times_cold(units[2]) and table.cold_extra_ms(units[2]) is None
+    assert fake_time_rounds.turns[predictor._COLD + predictor._NOOP] == predictor.SHARED_TURNS
+    assert {"in", "out"} <= set(warmed)                   # activations read after the flush
+    no_curve = predictor.LatencyTable({"device": "cpu"}, {})   # no cache term: nothing timed cold
+    no_curve.add_units(units, Setting(), TINY)
+    assert "cold_ms" not in no_curve.entries["big"]
+
+
+class _Array:
+    """Stands for a bound input or output array: records that it was read."""
+
+    def __init__(self, name, log):
+        self.name, self.log = name, log
+
+    def max(self):
+        self.log.append(self.name)
 
 
 def test_build_table_and_predict_on_a_tiny_model(monkeypatch, tmp_path):

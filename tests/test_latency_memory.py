@@ -75,6 +75,26 @@ def test_cache_term_charges_each_layers_weights_the_far_minus_own_cost():
     assert memory.footprint_bytes([3, 4, 5], [10, 30, 20]) == 42 and memory.footprint_bytes([], []) == 0
 
 
+def test_a_layer_timed_cold_pays_its_cold_extra_times_the_share_of_a_full_miss():
+    # own 2 MiB (0.02 ns/B); a full miss is 0.10 at 64 MiB: the share is (far - 0.02) / 0.08
+    assert memory.cold_share(CURVE, 64 * MIB, 2 * MIB) == pytest.approx(1.0)
+    assert memory.cold_share(CURVE, 8 * MIB, 2 * MIB) == pytest.approx(0.5)    # far 0.06
+    assert memory.cold_share(CURVE, 4 * MIB, 2 * MIB) == 0.0                   # the model fits
+    assert memory.cold_share(CURVE, 64 * MIB, 64 * MIB) == 0.0                 # misses alone too
+    assert memory.cold_share(PAUSED, 4 * MIB, 2 * MIB, pause_ms=2.0) == pytest.approx(0.08 / 0.10)
+    layers = [(1 * MIB, 2 * MIB, 0.3), (1 * MIB, 2 * MIB, None), (1 * MIB, 2 * MIB)]
+    stream = 1 * MIB * (0.06 - 0.02) * 1e-6                                    # at 8 MiB
+    assert memory.cache_term_ms(layers, 8 * MIB, CURVE) == pytest.approx(0.3 * 0.5 + 2 * stream)
+    unit = predictor.Unit("Linear", "fc", [(1, 256)], weight_bytes=1 * MIB, out_bytes=1024)
+    table = predictor.LatencyTable({}, {}, entries={"fc": {"kind": "Linear", "ms": 0.1, "cold_ms": 0.4}},
+                                   memory=CURVE.as_json())
+    assert table.cold_extra_ms(unit) == pytest.approx(0.3)
+    assert table.cache_term([unit], 0.0)[0] == pytest.approx(0.3 * memory.cold_share(CURVE, table.cache_term(
+        [unit], 0.0)[1], unit.own_bytes))
+    del table.entries["fc"]["cold_ms"]                                         # a version-4 entry: streaming
+    assert table.cold_extra_ms(unit) is None
+
+
 def test_measure_curve_on_tiny_buffers_has_one_non_decreasing_cost_per_size():
     curve = memory.measure_curve(sizes=(4096, 16384, 65536), repeats=3, sweeps=1, pauses_ms=(0.05, 0.2))
     assert curve.sizes == [4096, 16384, 65536] and len(curve.raw_ns_per_byte) == 3
@@ -138,7 +158,7 @@ def test_table_round_trip_keeps_the_curve_and_the_prediction(tmp_path):
                                    memory=CURVE.as_json())
     table.models["m"] = {"predicted_ms": 1.0, "layers_alone_ms": 0.9, "cache_term_ms": 0.1}
     loaded = predictor.LatencyTable.load(table.save(tmp_path / "t.json"))
-    assert loaded.version == predictor.TABLE_VERSION == 4
+    assert loaded.version == predictor.TABLE_VERSION == 5
     assert loaded.curve() == CURVE and loaded.models == table.models
     assert loaded.predict_units(units)[0] == pytest.approx(table.predict_units(units)[0])
 
@@ -168,7 +188,7 @@ def test_build_table_on_a_version_2_table_adds_the_curve(tmp_path, monkeypatch):
     assert predictor.build_table([], Setting(), table) is table and table.memory == CURVE.as_json()
     table.save(path)
     again = predictor.LatencyTable.load(path)
-    assert again.version == 4 and again.curve() == CURVE and again.entries == table.entries
+    assert again.version == 5 and again.curve() == CURVE and again.entries == table.entries
 
 
 def test_a_version_3_table_keeps_its_curve_until_a_build_times_the_paused_reads(tmp_path, monkeypatch):
@@ -176,7 +196,7 @@ def test_a_version_3_table_keeps_its_curve_until_a_build_times_the_paused_reads(
     assert table.curve().pauses_ms == []          # a version-3 curve: back to back only
     monkeypatch.setattr(memory, "measure_curve", lambda **kw: pytest.fail("the back-to-back curve is kept"))
     predictor.build_table([], Setting(), table)
-    assert table.version == 4 and table.curve() == CURVE
+    assert table.version == 5 and table.curve() == CURVE
     # the paused curves come from a build's rounds: the medians of memory.paused_reads' callables
     median_ms = {memory._read_label(p, s): (1e-3 if s is None else 1e-3 + 0.05 * s * 1e-6)
                  for p in memory.DEFAULT_PAUSES_MS for s in [None] + CURVE.sizes}
@@ -185,9 +205,9 @@ def test_a_version_3_table_keeps_its_curve_until_a_build_times_the_paused_reads(
     assert paused.paused_ns_per_byte[0] == pytest.approx([0.05, 0.05, 0.10, 0.10])   # never below back to back
 
 
-@pytest.mark.parametrize("version", [1, 5])
+@pytest.mark.parametrize("version", [1, 6])
 def test_other_table_versions_are_one_line_errors(tmp_path, version):
-    with pytest.raises(SKMobileError, match=f"format version {version}; .* reads versions 2, 3 and 4") as err:
+    with pytest.raises(SKMobileError, match=f"format version {version}; .* reads versions 2 to 5") as err:
         predictor.LatencyTable.load(_old_table(tmp_path, version))
     assert "\n" not in str(err.value)
 

@@ -234,10 +234,29 @@ def footprint_bytes(weight_bytes: Iterable[int], live_bytes: Iterable[int]) -> i
     return int(sum(weight_bytes)) + int(max(live_bytes, default=0))
 
 
-def cache_term_ms(layers: Iterable[tuple[int, int]], footprint: int, curve: MemoryCurve,
-                  pause_ms: float = 0.0) -> float:
-    """The cache term in ms for ``layers`` given as (weight bytes, own bytes) pairs: each layer's
-    weights cost (curve at ``footprint`` after ``pause_ms``, one inference - curve at its own bytes,
-    back to back) ns per byte more in the model."""
+def cache_term_ms(layers: Iterable[tuple], footprint: int, curve: MemoryCurve, pause_ms: float = 0.0) -> float:
+    """The cache term in ms for ``layers`` given as (weight bytes, own bytes) or (weight bytes, own
+    bytes, cold extra ms) tuples. A layer's weights cost (curve at ``footprint`` after ``pause_ms``,
+    one inference - curve at its own bytes, back to back) ns per byte more in the model. A layer
+    with a cold extra (its time with its weights in memory, measured, less its time alone: see
+    :func:`cold_share`) pays that extra times the share of a full miss the curve gives it instead."""
     far = curve.at(footprint, pause_ms)
-    return sum(w * max(0.0, far - curve.at(own)) for w, own in layers) * 1e-6
+    total = 0.0
+    for w, own, *cold in layers:
+        if cold and cold[0] is not None:
+            total += cold[0] * 1e6 * cold_share(curve, footprint, own, pause_ms)   # ms -> ns
+        else:
+            total += w * max(0.0, far - curve.at(own))
+    return total * 1e-6
+
+
+def cold_share(curve: MemoryCurve, footprint: int, own: int, pause_ms: float = 0.0) -> float:
+    """The share (0..1) of a full miss that a layer of ``own`` bytes pays in a model of ``footprint``
+    bytes re-read every ``pause_ms``: (curve there - curve at its own bytes) over (curve at the
+    largest size after the longest pause - the same). A layer that reads its weights once pays a
+    miss at its own pace (a batch-1 classifier reads cold weights about half as fast as the
+    streaming read), so its measured cold extra, scaled by this share, replaces the streaming
+    estimate (issue 17: reports/latency.md)."""
+    near = curve.at(own)
+    full = curve.at(curve.sizes[-1], (list(curve.pauses_ms) or [0.0])[-1]) - near
+    return 0.0 if full <= 0 else min(1.0, max(0.0, curve.at(footprint, pause_ms) - near) / full)

@@ -33,6 +33,20 @@ curves (back to back, and after pauses), measured by a micro-benchmark when the 
 a prediction adds the cache term of :mod:`.memory` (nothing in it is fitted to models). A
 version-2 table (no curve) still loads and predicts the layers' sum alone, a version-3 table (no
 paused curves) with the back-to-back curve alone; ``--build-table`` on either measures the curves.
+
+Two terms of format version 5 (issue 17, reports/latency.md):
+
+* **Cold weight-heavy layers.** A batch-1 classifier reads each weight once, and reads cold weights
+  about half as fast as the streaming micro-benchmark, so the streaming term under-charges it. Every
+  layer with at least :data:`COLD_MIN_BYTES` of weights is also timed *cold* in the same rounds:
+  each call after a read of twice the last-level cache and then of its own input and output
+  arrays (weights from memory, activations in cache, as in a model). Such a layer's cache term is
+  its measured cold extra (cold - hot) times the share of a full miss that the curve gives it at the
+  model's footprint and pause (:func:`.memory.cold_share`); other layers keep the streaming term.
+* **One node's dispatch per layer.** Every entry is net of the no-op, a one-node graph, so it leaves
+  out one node's dispatch (the executor's per-node work) that the whole graph pays per node. A chain
+  of :data:`NODE_CHAIN` trivial nodes, timed with the layers, gives that cost (``node_ms``); a
+  prediction adds it once per layer.
 """
 
 from __future__ import annotations
@@ -261,6 +275,7 @@ def unit_runner(make: Callable, shapes: list[tuple[int, ...]], setting: Setting,
             sync()
             return out
 
+        run.inputs = inputs
         return run, {}
     path = os.path.join(workdir, f"unit{len(os.listdir(workdir))}.onnx")
     try:
@@ -312,14 +327,42 @@ def reorder_pair_runner(shape: list[int], setting: Setting):
     return bound_run(sess, [np.random.default_rng(0).standard_normal(shape, dtype=np.float32)])
 
 
+def node_chain_runner(nodes: int, setting: Setting):
+    """onnxruntime running a chain of ``nodes`` Relu nodes on one float (None for another runtime).
+
+    Every layer's entry is net of the no-op, a one-node graph, so it leaves out one node's dispatch
+    (the executor's per-node work and an output from the arena) that a whole graph pays for each
+    of its nodes: (chain - no-op) / (nodes - 1) is that cost."""
+    if setting.runtime != "onnxruntime":
+        return None
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    names = ["x"] + [f"t{i}" for i in range(nodes)]
+    graph = helper.make_graph([helper.make_node("Relu", [a], [b]) for a, b in zip(names, names[1:])], "chain",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info(names[-1], TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph, ir_version=8, opset_imports=[helper.make_opsetid("", setting.opset)])
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads, opts.log_severity_level = setting.threads, 1, 3
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    providers = ["CUDAExecutionProvider"] if setting.device == "cuda" else ["CPUExecutionProvider"]
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=providers)
+    from .runtimes import bound_run
+
+    return bound_run(sess, [np.ones(1, np.float32)], setting.device)
+
+
 def time_one(fn, plan: TimingPlan = UNIT_PLAN) -> float:
     """Median ms of ``fn`` under ``plan``."""
     return time_rounds({"u": fn}, plan).spread("u").p50 * 1e3
 
 
-#: the table format written now (4: the memory curve has paused curves); 2 (no cache term) and 3
-#: (back-to-back curve only) still load, older ones ask for a rebuild
-TABLE_VERSION = 4
+#: the table format written now (5: weight-heavy layers also timed cold, ``cold_ms``, and one
+#: node's dispatch, ``node_ms``); 2 (no cache term), 3 (back-to-back curve only) and 4 (no cold
+#: times, no node dispatch: the streaming term for every layer) still load, older ones ask for a rebuild
+TABLE_VERSION = 5
 
 
 @dataclass
@@ -335,6 +378,7 @@ class LatencyTable:
     skipped: dict[str, str] = field(default_factory=dict)    # key -> why it has no time
     models: dict[str, dict] = field(default_factory=dict)    # evaluation: name -> measured/predicted
     memory: dict | None = None                               # MemoryCurve.as_json(), or None
+    node_ms: float | None = None                             # dispatch of one more graph node (onnxruntime)
     clock: str = "wall"                                      # the timer's clock for every entry (timer.CLOCKS)
     version: int = TABLE_VERSION
 
@@ -355,9 +399,9 @@ class LatencyTable:
         try:
             data = json.loads(path.read_text())
             version = data.get("version", 1) if isinstance(data, dict) else None
-            if version not in (2, 3, TABLE_VERSION):
+            if version not in (2, 3, 4, TABLE_VERSION):
                 raise SKMobileError(f"latency table {str(path)!r} has format version {version}; this skmobile "
-                                    f"reads versions 2, 3 and {TABLE_VERSION}: rebuild it with "
+                                    f"reads versions 2 to {TABLE_VERSION}: rebuild it with "
                                     "`skmobile bench latency --build-table --table NEW.json`")
             table = cls(**data)
             if table.memory is not None:
@@ -385,8 +429,16 @@ class LatencyTable:
         curve = self.curve()
         if curve is None:
             return 0.0, footprint
-        return memory.cache_term_ms(((u.weight_bytes, u.own_bytes) for u in units), footprint, curve,
-                                    pause_ms), footprint
+        return memory.cache_term_ms(((u.weight_bytes, u.own_bytes, self.cold_extra_ms(u)) for u in units),
+                                    footprint, curve, pause_ms), footprint
+
+    def cold_extra_ms(self, unit: Unit) -> float | None:
+        """What ``unit`` took more when timed cold than hot (None: not timed cold, or not a
+        weight-heavy layer by :func:`times_cold`)."""
+        entry = self.entries.get(unit.key) or {}
+        if "cold_ms" not in entry or not times_cold(unit):
+            return None
+        return max(0.0, entry["cold_ms"] - entry["ms"])
 
     def predict_parts(self, units: Iterable[Unit]) -> dict:
         """The sum of the layers timed alone (``hot_ms``, with overhead and reorders), the cache term
@@ -406,7 +458,8 @@ class LatencyTable:
         """(ms of the layers as timed alone, units missing from the table); skipped units count as 0 ms.
 
         Follows the layout along the units (see the module docstring) to add the reorders a whole
-        graph runs."""
+        graph runs, and adds one node's dispatch (``node_ms``) per layer: each entry is net of the
+        no-op, a one-node graph, so it leaves that out."""
         total, missing = self.overhead_ms, []
         blocked, leave = False, 0.0
         for u in units:
@@ -421,7 +474,7 @@ class LatencyTable:
             elif blocked and not neutral:
                 total += leave
                 blocked = False
-            total += e["ms"]
+            total += e["ms"] + (self.node_ms or 0.0)
             if e.get("reorder_out_ms") is not None:
                 blocked, leave = True, e["reorder_out_ms"]
             elif not neutral:
@@ -463,6 +516,9 @@ class LatencyTable:
         plan = replace(plan or UNIT_PLAN, clock=self.clock)
         with tempfile.TemporaryDirectory(prefix="skmobile-units-") as tmp, torch_threads(setting.threads):
             fns = {_NOOP: unit_runner(_noop_module, [(1,)], setting, tmp)[0]}
+            chain = node_chain_runner(NODE_CHAIN, setting) if self.node_ms is None else None
+            if chain is not None:
+                fns[_CHAIN] = chain
             boundaries: dict[str, dict] = {}
             for i, u in enumerate(todo, 1):
                 fn, boundary = unit_runner(u.make, u.shapes, setting, tmp)
@@ -474,27 +530,41 @@ class LatencyTable:
                         self._add_reorder_runner(fns, shape, setting)
                 if on_unit is not None:
                     on_unit(i, len(todo))
+            preps = {_ALONGSIDE + label: fn for label, fn in (prepare or {}).items()}
+            cold = [u.key for u in todo if u.key in fns and self._times_cold(u)]
+            if cold:
+                flush = _flush_reader()
+                for key in [_NOOP] + cold:
+                    fns[_COLD + key], preps[_COLD + key] = fns[key], _cold_prepare(fns[key], flush)
             fns.update({_ALONGSIDE + label: fn for label, fn in alongside.items()})
-            shared = {k: SHARED_TURNS for k in fns if k == _NOOP or k.startswith(_REORDER)}
+            shared = {k: SHARED_TURNS for k in fns if k in (_NOOP, _COLD + _NOOP, _CHAIN) or k.startswith(_REORDER)}
             shared.update({_ALONGSIDE + label: n for label, n in (turns or {}).items()})
             rounds = time_rounds(fns, replace(plan, max_s=plan.max_s * len(fns)), on_round=on_round,
-                                 prepare={_ALONGSIDE + label: fn for label, fn in (prepare or {}).items()},
-                                 turns=shared)
+                                 prepare=preps, turns=shared)
         spreads = {label: rounds.spread(_ALONGSIDE + label).scaled(1e3) for label in alongside}
         ms = {k: rounds.spread(k).p50 * 1e3 for k in fns if not k.startswith(_ALONGSIDE)}
         noop = ms.pop(_NOOP)
+        cold_noop = ms.pop(_COLD + _NOOP, None)
+        if _CHAIN in ms:
+            self.node_ms = round(max(0.0, ms.pop(_CHAIN) - noop) / (NODE_CHAIN - 1), 6)
         for k in [k for k in ms if k.startswith(_REORDER)]:
             self.reorders[k[len(_REORDER):]] = round(max(0.0, ms.pop(k) - noop) / 2, 5)
         kinds = {u.key: u.kind for u in todo}
         for key, boundary in boundaries.items():
             entry = {"kind": kinds[key]}
-            net = ms[key] - noop
             for side, shape in boundary.items():
                 entry[f"reorder_{side}_ms"] = self.reorders[str(list(shape))]
-                net -= entry[f"reorder_{side}_ms"]
-            entry["ms"] = round(max(0.0, net), 5)
+            reorders = sum(entry[f"reorder_{side}_ms"] for side in boundary)
+            entry["ms"] = round(max(0.0, ms[key] - noop - reorders), 5)
+            if _COLD + key in ms:
+                entry["cold_ms"] = round(max(0.0, ms[_COLD + key] - cold_noop - reorders), 5)
             self.entries[key] = entry
         return len(todo), spreads
+
+    def _times_cold(self, unit: Unit) -> bool:
+        """Whether ``unit`` also gets a cold timing: a CPU table with a cache term, and a weight-heavy
+        layer (:func:`times_cold`)."""
+        return self.memory is not None and self.setting.get("device") == "cpu" and times_cold(unit)
 
     def _add_reorder_runner(self, fns: dict, shape, setting: Setting) -> None:
         """Add the reorder pair at ``shape`` to ``fns`` unless the table has it (0 ms where none applies)."""
@@ -512,8 +582,49 @@ class LatencyTable:
 #: ``UNIT_PLAN.max_calls`` calls of a few microseconds)
 SHARED_TURNS = 8
 
-#: labels of the no-op, the reorder pairs and the callables alongside among the units timed together
-_NOOP, _REORDER, _ALONGSIDE = "\0noop", "\0reorder ", "\0alongside "
+#: a layer is also timed cold (:func:`_cold_prepare`) where it holds at least this many bytes of
+#: weights ...
+COLD_MIN_BYTES = 256 * 2 ** 10
+#: ... and at least this many times its input and output bytes: the flush also empties the layer's
+#: own scratch buffers (its blocked-layout copies of input and output), which a model has warm, so a
+#: cold time measures its weights' cost only where the weights dominate what it touches (the
+#: batch-1 classifier, 1x1 convolutions at 7x7). In runs 2 and 3 of reports/latency.md, cold times
+#: of layers with more activation than weight bytes over-charged MobileNetV1 by up to +25 %.
+COLD_WEIGHT_RATIO = 2
+
+
+def times_cold(unit: Unit) -> bool:
+    """Whether ``unit`` is weight-heavy enough for a cold time (see :data:`COLD_WEIGHT_RATIO`)."""
+    return unit.weight_bytes >= COLD_MIN_BYTES and unit.weight_bytes >= COLD_WEIGHT_RATIO * (unit.in_bytes + unit.out_bytes)
+
+#: nodes in the chain that times what one more graph node costs (:func:`node_chain_runner`)
+NODE_CHAIN = 33
+
+#: labels of the no-op, the node chain, the reorder pairs, the cold timings and the callables
+#: alongside among the units timed together
+_NOOP, _CHAIN, _REORDER, _COLD, _ALONGSIDE = "\0noop", "\0chain", "\0reorder ", "\0cold ", "\0alongside "
+
+
+def _flush_reader() -> Callable[[], object]:
+    """A read of twice the last-level cache (32 MiB assumed where the OS does not say): after
+    it, what a layer last touched has left the caches."""
+    import numpy as np
+
+    return np.ones(2 * (memory.llc_bytes() or 32 * 2 ** 20) // 4, np.float32).max
+
+
+def _cold_prepare(fn, flush: Callable[[], object]) -> Callable[[], None]:
+    """Run before each cold call of ``fn``: ``flush``, then a read of its bound input and output
+    arrays, so its weights come from memory while its activations are in cache, as inside a model
+    whose weights the cache no longer holds."""
+    arrays = list(getattr(fn, "inputs", [])) + list(getattr(fn, "outputs", []))
+
+    def prepare():
+        flush()
+        for a in arrays:
+            a.max()
+
+    return prepare
 
 
 def new_table(setting: Setting, plan: TimingPlan = UNIT_PLAN, clock: str = "wall") -> LatencyTable:

@@ -145,12 +145,14 @@ def bound_run(sess, inputs, device: str = "cpu") -> Callable[[], object]:
     for meta, arr in zip(sess.get_inputs(), inputs):
         io.bind_ortvalue_input(meta.name, ort.OrtValue.ortvalue_from_numpy(arr, dev, 0))
     first = sess.run(None, {m.name: a for m, a in zip(sess.get_inputs(), inputs)})
-    for meta, out in zip(sess.get_outputs(), first):
-        io.bind_ortvalue_output(meta.name, ort.OrtValue.ortvalue_from_numpy(np.empty_like(out), dev, 0))
+    outputs = [np.empty_like(out) for out in first]
+    for meta, out in zip(sess.get_outputs(), outputs):
+        io.bind_ortvalue_output(meta.name, ort.OrtValue.ortvalue_from_numpy(out, dev, 0))
 
     def run():
         sess.run_with_iobinding(io)
         return io
 
-    run.inputs = list(inputs)   # the bound arrays (onnxruntime reads them in place on the CPU)
+    run.inputs = list(inputs)   # the bound arrays (onnxruntime reads them in place on the CPU) ...
+    run.outputs = outputs       # ... and writes its results into these
     return run
