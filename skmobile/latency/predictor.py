@@ -791,7 +791,9 @@ def error_markdown(table: LatencyTable, command: str) -> str:
              f"torch {m.get('torch')}, load average at start {m.get('load_avg')}, {m.get('date')}"
              + (f"; 1-minute load while models were measured {min(loads):.2f}-{max(loads):.2f}" if loads else "") + ".",
              "", f"Table: {len(table.entries)} layers timed alone, {len(table.skipped)} left out (cannot export alone), "
-             f"per-call overhead {table.overhead_ms:.4f} ms (added once per model); clock: "
+             f"per-call overhead {table.overhead_ms:.4f} ms (added once per model)"
+             + (f", one node's dispatch {table.node_ms * 1e3:.2f} us (added per layer)" if table.node_ms is not None else "")
+             + f", {sum('cold_ms' in e for e in table.entries.values())} weight-heavy layers also timed cold; clock: "
              + ("wall (perf_counter)" if table.clock == "wall" else "this thread's CPU time (other processes' turns "
                 "on the core left out)") + ".", "",
              ("Cache term: " + curve.summary() + "." if curve is not None else
