@@ -634,3 +634,39 @@ def test_a_diagnostic_tool_turns_bad_input_into_one_line_and_exit_2(capsys):
     done = subprocess.run([sys.executable, str(tool), "nosuchmodel"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.startswith("error: unknown model 'nosuchmodel'")
     assert "Traceback" not in done.stderr
+
+
+def test_predictor_rules_re_predicts_a_checked_table_under_each_rule(tmp_path):
+    """tools/predictor_rules.py: every rule on the same measurements; a missing table is one line, exit 2."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from skmobile.latency import memory
+
+    units = predictor.units_of(Arch("shufflenetv2_x0_5"))
+    entries = {u.key: {"kind": u.kind, "ms": 0.01} for u in units}
+    heavy = [u for u in units if predictor.times_cold(u)]
+    assert heavy                                        # the classifier at least
+    for u in heavy:
+        entries[u.key]["cold_ms"] = 0.51                # cold extra 0.5 ms each
+    curve = memory.MemoryCurve([2 ** 18, 2 ** 27], [0.02, 0.10])   # the 7 MiB footprint: share ~0.7
+    table = predictor.LatencyTable({"runtime": "onnxruntime", "device": "cpu", "threads": 1, "batch": 1}, {},
+                                   entries=entries, memory=curve.as_json(), node_ms=0.001,
+                                   models={"shufflenetv2_x0_5": {"measured_ms": 1.0}})
+    path = table.save(tmp_path / "t.json")
+    tool = Path(__file__).resolve().parents[1] / "tools" / "predictor_rules.py"
+    done = subprocess.run([sys.executable, str(tool), str(path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line for line in done.stdout.splitlines() if "within" in line}
+    assert set(rows) == {r + n for r in ("none", "stream", "cold", "cold-scaled") for n in ("", "+nodes")}
+    errors = dict(zip(["none", "none+nodes", "stream", "stream+nodes", "cold", "cold+nodes", "cold-scaled",
+                       "cold-scaled+nodes"], map(float, done.stdout.splitlines()[-1].replace("%", "").split()[1:])))
+    hot = 0.01 * len(units)                             # every layer 0.01 ms; no overhead, no reorders
+    assert errors["none"] == pytest.approx(100 * (hot - 1.0), abs=0.1)       # % of the measured 1 ms
+    assert errors["none+nodes"] - errors["none"] == pytest.approx(100 * 0.001 * len(units), abs=0.2)
+    assert errors["cold"] - errors["stream"] > 0        # 0.5 ms a heavy layer in full, more than streaming
+    assert errors["stream"] < errors["cold-scaled"] < errors["cold"]    # the cold extra scaled by the share
+    missing = subprocess.run([sys.executable, str(tool), str(tmp_path / "none.json")], capture_output=True,
+                             text=True, timeout=120)
+    assert missing.returncode == 2 and missing.stderr.startswith("error: latency table") and "Traceback" not in missing.stderr

@@ -28,7 +28,7 @@ tensor after a blocked one (ShuffleNetV2's stride-2 units) misses one reorder.
 
 A layer timed alone runs with its weights hot in cache; a whole model whose footprint outgrows
 the cache, or whose machine lets other tenants evict it within one inference, fetches them from
-memory on every inference. A CPU table (format version 4) keeps the machine's cyclic-read cost
+memory on every inference. A CPU table (format version 4 and later) keeps the machine's cyclic-read cost
 curves (back to back, and after pauses), measured by a micro-benchmark when the table is made, and
 a prediction adds the cache term of :mod:`.memory` (nothing in it is fitted to models). A
 version-2 table (no curve) still loads and predicts the layers' sum alone, a version-3 table (no
