@@ -670,3 +670,45 @@ def test_predictor_rules_re_predicts_a_checked_table_under_each_rule(tmp_path):
     missing = subprocess.run([sys.executable, str(tool), str(tmp_path / "none.json")], capture_output=True,
                              text=True, timeout=120)
     assert missing.returncode == 2 and missing.stderr.startswith("error: latency table") and "Traceback" not in missing.stderr
+
+
+def _tool(name: str):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, path
+
+
+def test_predictor_residuals_fits_a_per_node_charge_to_the_other_models(tmp_path):
+    """tools/predictor_residuals.py: a residual that is exactly 2 us per graph node is recovered, left
+    one model out at a time; a per-layer charge does not fit it; a torch table is one line, exit 2."""
+    import subprocess
+    import sys
+
+    tool, path = _tool("predictor_residuals")
+    assert tool.loo_charges({"a": 2.0, "b": 6.0, "c": 3.0}, {"a": 1, "b": 3, "c": 1}) == pytest.approx(
+        {"a": 2.1, "b": 2.5, "c": 2.0})                  # (6*3 + 3)/10, (2 + 3)/2, (2 + 18)/10
+    names = ["mobilenetv1_050", "mobilenetv1_050_se"]
+    nodes = {n: sum(tool.graph_ops(n, str(tmp_path)).values()) for n in names}
+    layers = {n: len(predictor.units_of(Arch(n))) for n in names}
+    assert nodes["mobilenetv1_050_se"] > nodes["mobilenetv1_050"] >= layers["mobilenetv1_050"] - 5
+    assert nodes["mobilenetv1_050_se"] / layers["mobilenetv1_050_se"] > nodes["mobilenetv1_050"] / layers["mobilenetv1_050"]
+    models = {n: {"measured_ms": 2.0 + 0.002 * nodes[n], "predicted_ms": 2.0,
+                  "error_pct": 100 * (-0.002 * nodes[n]) / (2.0 + 0.002 * nodes[n])} for n in names}
+    table = predictor.LatencyTable({"runtime": "onnxruntime", "device": "cpu", "threads": 1, "batch": 1}, {},
+                                   models=models)
+    done = subprocess.run([sys.executable, str(path), str(table.save(tmp_path / "t.json"))], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    fits = {line.split()[3]: line for line in done.stdout.splitlines() if line.startswith("a charge per")}
+    assert "2 of 2 within" in fits["node"] and "mean abs error 0.0 %" in fits["node"] and "+2.00 us per node" in fits["node"]
+    assert "mean abs error 0.0 %" not in fits["layer"]
+    table.setting["runtime"] = "torch"
+    done = subprocess.run([sys.executable, str(path), str(table.save(tmp_path / "torch.json"))], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and "graph nodes are counted for: onnxruntime" in done.stderr
+    assert "Traceback" not in done.stderr
