@@ -672,24 +672,13 @@ def test_predictor_rules_re_predicts_a_checked_table_under_each_rule(tmp_path):
     assert missing.returncode == 2 and missing.stderr.startswith("error: latency table") and "Traceback" not in missing.stderr
 
 
-def _tool(name: str):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "tools" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module, path
-
-
-def test_predictor_residuals_fits_a_per_node_charge_to_the_other_models(tmp_path):
+def test_predictor_residuals_fits_a_per_node_charge_to_the_other_models(tmp_path, load_tool):
     """tools/predictor_residuals.py: a residual that is exactly 2 us per graph node is recovered, left
     one model out at a time; a per-layer charge does not fit it; a torch table is one line, exit 2."""
     import subprocess
     import sys
 
-    tool, path = _tool("predictor_residuals")
+    tool, path = load_tool("predictor_residuals")
     assert tool.loo_charges({"a": 2.0, "b": 6.0, "c": 3.0}, {"a": 1, "b": 3, "c": 1}) == pytest.approx(
         {"a": 2.1, "b": 2.5, "c": 2.0})                  # (6*3 + 3)/10, (2 + 3)/2, (2 + 18)/10
     names = ["mobilenetv1_050", "mobilenetv1_050_se"]
@@ -701,8 +690,8 @@ def test_predictor_residuals_fits_a_per_node_charge_to_the_other_models(tmp_path
                   "error_pct": 100 * (-0.002 * nodes[n]) / (2.0 + 0.002 * nodes[n])} for n in names}
     table = predictor.LatencyTable({"runtime": "onnxruntime", "device": "cpu", "threads": 1, "batch": 1}, {},
                                    models=models)
-    done = subprocess.run([sys.executable, str(path), str(table.save(tmp_path / "t.json"))], capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run([sys.executable, str(path), str(table.save(tmp_path / "t.json")), "--workdir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)   # reuses the graphs exported above
     assert done.returncode == 0, done.stderr
     fits = {line.split()[3]: line for line in done.stdout.splitlines() if line.startswith("a charge per")}
     assert "2 of 2 within" in fits["node"] and "mean abs error 0.0 %" in fits["node"] and "+2.00 us per node" in fits["node"]

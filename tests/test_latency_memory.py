@@ -294,13 +294,8 @@ def test_cli_bad_clock_is_one_line_exit_2(capsys, args, message):
     assert exc.value.code == 2 and message in err and err.startswith("error: ") and err.count("\n") == 1
 
 
-def test_predictor_runs_tool_bands_and_drift_on_synthetic_runs(tmp_path):
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location("predictor_runs", Path(__file__).parents[1] / "tools" / "predictor_runs.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+def test_predictor_runs_tool_bands_and_drift_on_synthetic_runs(tmp_path, load_tool):
+    tool, _ = load_tool("predictor_runs")
 
     def run(measured, alone):
         t = predictor.LatencyTable({}, {})

@@ -9,7 +9,7 @@ and added to each model's prediction: how many models fall within +-10 % that wa
 brought the misses in would point at a per-node cost inside a whole graph (dispatch, cold code)
 that the layers timed alone do not pay; one that does not leaves the miss elsewhere.
 
-    .venv/bin/python tools/predictor_residuals.py RUN.json [--within 10]
+    .venv/bin/python tools/predictor_residuals.py RUN.json [--within 10] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("table", help="a table written by --build-table (onnxruntime, checked)")
     ap.add_argument("--within", type=float, default=10.0)
+    ap.add_argument("--workdir", help="keep the exported graphs here and reuse those already there "
+                                      "(default: a temporary directory)")
     args = ap.parse_args()
     table = predictor.LatencyTable.load(args.table)
     if table.setting.get("runtime") != "onnxruntime":
@@ -68,8 +70,10 @@ def main() -> None:
         raise SKMobileError(f"table {args.table!r} has no measured models; build it with --build-table (checked)")
     nodes, layers = {}, {}
     with tempfile.TemporaryDirectory(prefix="skmobile-residuals-") as tmp:
+        workdir = args.workdir or tmp
+        Path(workdir).mkdir(parents=True, exist_ok=True)
         for name in rows:
-            ops = graph_ops(name, tmp)
+            ops = graph_ops(name, workdir)
             units = predictor.units_of(Arch(name))
             nodes[name], layers[name] = sum(ops.values()), len(units)
             adds = sum(table.entries.get(u.key, {}).get("ms", 0.0) for u in units if u.kind == "glue:add")
