@@ -65,6 +65,8 @@ def report_cmd(
                                                       "the new ones would drop"),
     rerender: Path = typer.Option(None, "--rerender", help="re-render the --table reports in this directory from "
                                   "their own tableN.json, into --out (default: the same directory); no study needed"),
+    attention: bool = typer.Option(False, "--attention", help="with --rerender: re-render DIR/attention.json (the "
+                                   "attention report, from its stored per-model values) instead of the tables"),
     latency: bool = typer.Option(False, "--latency", help="paper tables: add each row's full-size batch-1 CPU "
                                  "latency (measured, or from the latency cache); without it a --rerender keeps "
                                  "the latency the report holds"),
@@ -81,14 +83,12 @@ def report_cmd(
 
     request = latency_request(latency, latency_runtimes, latency_threads, latency_cache)
     if rerender is not None:
-        _rerender(rerender, list(table or REPORT_TABLES), out or rerender, request)
-        return
+        return _rerender_attention(rerender, out or rerender) if attention else \
+            _rerender(rerender, list(table or REPORT_TABLES), out or rerender, request)
     if out is not None:
         check_out_dir(out)  # the defaults below are new folders under runs/
     url = storage or DEFAULT_STORAGE
-    for t in table or []:
-        if t not in REPORT_TABLES:
-            raise SKMobileError(f"no report for table {t}; allowed: {', '.join(map(str, REPORT_TABLES))}")
+    _check_tables(table or [], REPORT_TABLES)
     searches = _search_studies(url, study, is_search_study, open_study)
     if study and searches:
         if table:
@@ -161,13 +161,24 @@ def _print_study(res: dict, html: Path) -> None:
                   f"-> {html}", highlight=False, soft_wrap=True)
 
 
+def _check_tables(tables: list[int], allowed) -> None:
+    for t in tables:
+        if t not in allowed:
+            raise SKMobileError(f"no report for table {t}; allowed: {', '.join(map(str, allowed))}")
+
+
+def _rerender_attention(src: Path, out: Path) -> None:
+    from ..report.attention_summary import rerender
+
+    rerender(src, out, f"skmobile report --rerender {src} --attention --out {out}")
+    console.print(f"attention: re-rendered from {src / 'attention.json'} -> {out / 'attention.md'}")
+
+
 def _rerender(src: Path, tables: list[int], out: Path, request=None) -> None:
     from ..report import REPORT_TABLES, write_table_report
     from ..report.rerender import latency_from_report, records_from_report
 
-    for number in tables:
-        if number not in REPORT_TABLES:
-            raise SKMobileError(f"no report for table {number}; allowed: {', '.join(map(str, REPORT_TABLES))}")
+    _check_tables(tables, REPORT_TABLES)
     for number in tables:
         records, metadata, command = records_from_report(src, number)
         rendered_by = (f"skmobile report --rerender {src} --table {number}" + (request.flags() if request else "")
