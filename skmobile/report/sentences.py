@@ -62,8 +62,8 @@ def fairness_sentence(c: dict) -> str | None:
     """The proxy's relative body cost against the paper's, and the map rule of the distinguishing paths."""
     if not c.get("cost"):
         return None
-    return (f"Fair test? {fairness.cost_text(c['cost'])}, tolerance ±{c['cost']['tolerance_pp']:g} pp; "
-            f"{fairness.map_text(c['map_rule'])}.")
+    return (f"Fair test? {fairness.cost_text(c['cost'])}; judged on the body counts, tolerance "
+            f"±{c['cost']['tolerance_pp']:g} pp; {fairness.map_text(c['map_rule'])}.")
 
 
 def detail_sentences(c: dict) -> list[str]:
