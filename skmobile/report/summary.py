@@ -79,8 +79,10 @@ def summary_lines(table: Table, rows: list[dict], proto: dict, concl: list[dict]
     """The summary's bullet lines (markdown inline syntax; the HTML page renders the same)."""
     budget = proto.get("budget") or ""
     seeds = proto.get("seeds") or []
-    lines = [f"Trained: **{proto.get('dataset')}**, budget **{budget}**, {len(seeds)} seed(s) per row "
-             f"({', '.join(map(str, seeds))}); {_images(budget, proto.get('dataset'))}. Proxies: "
+    ns = sorted({(r.get("measured") or {}).get("top1_err_n") for r in rows} - {None})
+    per_row = f"{ns[0]}" if len(ns) == 1 else f"{ns[0]}-{ns[-1]}" if ns else "0"
+    lines = [f"Trained: **{proto.get('dataset')}**, budget **{budget}**, {per_row} seed(s) per row "
+             f"(of seeds {', '.join(map(str, seeds))}); {_images(budget, proto.get('dataset'))}. Proxies: "
              + "; ".join(_proxy_forms(table, rows, budget, proto.get("dataset"))) + "."]
     fair = [c for c in concl if c["verdict"] != fairness.NOT_TESTABLE]
     untestable = [c for c in concl if any(x["verdict"] == fairness.NOT_TESTABLE and x.get("role") != "secondary"
