@@ -4,7 +4,8 @@ Every number goes into the trial's user attributes (params, MACs, MFLOPs, errors
 set, epochs, seed, wall time, images/s, library versions), so the study database is the record.
 Errors and accuracies are in percent (``error_unit``), as ``fit`` reports them.
 A trial that raises or produces NaN is marked failed with ``fail_reason``; an impossible candidate
-(which the spaces never produce) is pruned with ``rejected``; the search goes on either way.
+(which the spaces never produce), or one whose full-size latency is over ``max_latency_ms``, is
+pruned with ``rejected`` before it trains; the search goes on either way.
 A configuration already trained in the study with the same seed, data and budget is not trained
 again: the trial copies that result and records ``reused_from`` (see :mod:`.reuse`).
 """
@@ -153,6 +154,10 @@ class Objective:
             trial.set_user_attr(key, value)
         if self.max_latency_ms is not None:
             trial.set_constraint("latency_ms", attrs["latency_ms"] - self.max_latency_ms)
+            if attrs["latency_ms"] > self.max_latency_ms:   # over the limit: never trained
+                reason = f"latency {attrs['latency_ms']:.3f} ms > --max-latency-ms {self.max_latency_ms:g}"
+                trial.set_user_attr("rejected", reason)
+                raise optuna.TrialPruned(reason)
         return attrs["latency_ms"]
 
     def _on_epoch(self, trial: optuna.Trial):
