@@ -230,3 +230,29 @@ def test_cli_bad_clock_is_one_line_exit_2(capsys, args, message):
         main(["bench", "latency", *args])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and message in err and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_latency_check_script_pins_to_an_allowed_cpu_and_leaves_the_tree_clean(tmp_path):
+    """tools/latency_check.sh picks its CPU from those this process may use (a 2-core machine too),
+    refuses another in one line (exit 2), and leaves no folder or symlink in the working tree."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    before = sorted(p.name for p in root.iterdir()), sorted(p.name for p in (root / "skmobile").iterdir())
+    allowed = sorted(os.sched_getaffinity(0))
+    env = {**os.environ, "PYTHON": sys.executable, "RUNS": "0", "OUT": str(tmp_path / "out")}
+    prefix = ["taskset", "-c", str(allowed[0])] if shutil.which("taskset") else []
+    done = subprocess.run(prefix + ["bash", str(root / "tools" / "latency_check.sh"), "ratio", "check"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"pinned to {allowed[0] if prefix else allowed[-1]}" in done.stdout and (tmp_path / "out" / "machine.txt").is_file()
+    for extra, message in (({"CPU": "99999"}, "error: CPU=99999 is not one this process may use; allowed: "),
+                           ({}, "error: unknown step 'bogus'; allowed: ratio, check, cuda")):
+        bad = subprocess.run(["bash", str(root / "tools" / "latency_check.sh"), "bogus" if not extra else "ratio"],
+                             env={**env, **extra}, capture_output=True, text=True, timeout=120)
+        assert bad.returncode == 2 and bad.stderr.startswith(message) and bad.stderr.count("\n") == 1
+    assert (sorted(p.name for p in root.iterdir()), sorted(p.name for p in (root / "skmobile").iterdir())) == before
