@@ -16,8 +16,8 @@ from torch import nn
 from skmobile.errors import SKMobileError
 from skmobile.latency.cache import LatencyCache, cache_key
 from skmobile.latency.measure import Arch, Setting
-from skmobile.latency.stats import Spread, median_halfwidth, percentile
-from skmobile.latency.timer import TimingPlan, spread_turns, time_rounds
+from skmobile.measure.stats import Spread, median_halfwidth, percentile
+from skmobile.measure.timing import TimingPlan, spread_turns, time_rounds
 
 TINY = TimingPlan(warmup_calls=1, warmup_s=0.0, round_s=0.0, min_calls=2, max_calls=2, min_rounds=2,
                   max_rounds=2, max_s=5.0)
@@ -90,7 +90,7 @@ def test_time_rounds_alternates_order_and_stops_at_max_rounds_when_noisy():
 
 
 def test_a_plan_times_by_its_named_clock(monkeypatch):
-    from skmobile.latency import timer
+    from skmobile.measure import timing as timer
 
     class Fake:
         now = 0.0
@@ -281,12 +281,12 @@ def test_cli_cuda_without_cuda_is_one_line(capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(SystemExit) as exc:
         main(["bench", "latency", "mobilenetv2_050", "--device", "cuda"])
-    assert exc.value.code == 2 and "device 'cuda' is unavailable" in capsys.readouterr().err
+    assert exc.value.code == 2 and "--device 'cuda': CUDA is not available" in capsys.readouterr().err
 
 
 def test_cli_measures_a_tiny_model_as_json(monkeypatch, capsys):
     from skmobile.cli import main
-    from skmobile.latency import timer
+    from skmobile.measure import timing as timer
     from skmobile.models import _registry
 
     monkeypatch.setitem(_registry._REGISTRY, "tiny_latency", _registry.ModelEntry(
@@ -391,7 +391,7 @@ def test_search_max_latency_is_a_constraint_and_multi_keeps_mflops(fake_search, 
         assert t.user_attrs["latency_ms"] <= 1.1 and t.values[1] == pytest.approx(t.user_attrs["mflops"])
     for t in pruned:   # over the limit: never trained
         assert t.user_attrs["latency_ms"] > 1.1 and "val_error" not in t.user_attrs
-        assert t.user_attrs["rejected"].startswith("latency ") and "> --max-latency-ms 1.1" in t.user_attrs["rejected"]
+        assert t.user_attrs["rejected"].endswith("above --max-latency-ms 1.1: not trained")
     assert out["latency"]["trials"] == 4
 
 

@@ -18,7 +18,7 @@ from skmobile.latency import timing
 from skmobile.latency.capture import Unit, collect_units
 from skmobile.latency.measure import Arch, Setting
 from skmobile.latency.table import TABLE_VERSION, LatencyTable
-from skmobile.latency.timer import TimingPlan, time_rounds
+from skmobile.measure.timing import TimingPlan, time_rounds
 from skmobile.report import latency_check
 
 TINY = TimingPlan(warmup_calls=1, warmup_s=0.0, round_s=0.0, min_calls=2, max_calls=2, min_rounds=3,

@@ -1,6 +1,6 @@
 """Time layers (and, for the check, whole models) into a latency table.
 
-Everything is timed together in interleaved rounds (:func:`.timer.time_rounds`), with the runtime's
+Everything is timed together in interleaved rounds (:func:`skmobile.measure.timing.time_rounds`), with the runtime's
 no-op beside the layers: each layer's samples spread over the whole timing rather than one short
 turn, so a burst of load on a shared machine hits every layer alike, and a model timed alongside
 sees the same machine as its layers. A layer's entry is its median net of the no-op's median from
@@ -16,14 +16,14 @@ from dataclasses import asdict, dataclass, replace
 from typing import Callable, Iterable
 
 from ..errors import SKMobileError
-from . import machine
+from ..measure import machine
+from ..measure.stats import Spread, percentile
+from ..measure.timing import Timed, TimingPlan, clock_of, time_rounds
 from .capture import Unit, units_of
 from .graph import noop_runner, unit_runner
 from .measure import Arch, Setting, runner as model_runner
 from .runtimes import torch_threads
-from .stats import Spread, percentile
 from .table import LatencyTable
-from .timer import Timed, TimingPlan, clock_of, time_rounds
 
 #: a light plan for layers alone: short turns, a few rounds (a layer is micro- to milliseconds)
 UNIT_PLAN = TimingPlan(warmup_calls=3, warmup_s=0.03, round_s=0.02, min_calls=3, max_calls=500,
