@@ -41,44 +41,26 @@ class Unit:
 
 
 class _Slot:
-    """A tensor argument's place in a recorded call."""
+    """A tensor argument's place in a recorded call (``repr``: T and its shape)."""
 
     def __init__(self, shape):
         self.shape = tuple(shape)
 
+    def __repr__(self) -> str:
+        return f"T{list(self.shape)}"
 
-def _template(value):
-    import torch
 
-    if isinstance(value, torch.Tensor):
-        return _Slot(value.shape)
+def _walk(value, leaf):
+    """``value`` with ``leaf`` applied to everything that is not a list or tuple."""
     if isinstance(value, (list, tuple)):
-        return type(value)(_template(v) for v in value)
-    return value
-
-
-def _fill(value, tensors):
-    if isinstance(value, _Slot):
-        return next(tensors)
-    if isinstance(value, (list, tuple)):
-        return type(value)(_fill(v, tensors) for v in value)
-    return value
+        return type(value)(_walk(v, leaf) for v in value)
+    return leaf(value)
 
 
 def _slots(value) -> list[tuple[int, ...]]:
-    if isinstance(value, _Slot):
-        return [value.shape]
-    if isinstance(value, (list, tuple)):
-        return [s for v in value for s in _slots(v)]
-    return []
-
-
-def _describe(value) -> str:
-    if isinstance(value, _Slot):
-        return f"T{list(value.shape)}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_describe(v) for v in value) + "]"
-    return repr(value)
+    found: list = []
+    _walk(value, lambda v: found.append(v.shape) if isinstance(v, _Slot) else None)
+    return found
 
 
 class _Replay:
@@ -95,7 +77,8 @@ class _Replay:
         class Glue(nn.Module):
             def forward(self, *tensors):
                 it = iter(tensors)
-                return replay.func(*[_fill(a, it) for a in replay.args], **replay.kwargs)
+                args = _walk(replay.args, lambda v: next(it) if isinstance(v, _Slot) else v)
+                return replay.func(*args, **replay.kwargs)
 
         return Glue()
 
@@ -103,12 +86,14 @@ class _Replay:
 def _glue_unit(func, args, kwargs) -> Unit | None:
     """The unit replaying ``func(*args, **kwargs)``; None where a tensor is passed by keyword
     (never in these models)."""
+    import torch
+
     name = getattr(func, "__name__", str(func))
-    targs, tkw = _template(list(args)), _template(kwargs)
-    if _slots(tkw):
+    if any(isinstance(v, torch.Tensor) for v in kwargs.values()):
         return None
-    call = ", ".join([_describe(a) for a in targs] + [f"{k}={v!r}" for k, v in tkw.items()])
-    return Unit(f"glue:{name}", f"{name}({call})", _slots(targs), make=_Replay(func, targs, tkw))
+    targs = _walk(list(args), lambda v: _Slot(v.shape) if isinstance(v, torch.Tensor) else v)
+    call = ", ".join([repr(a) for a in targs] + [f"{k}={v!r}" for k, v in kwargs.items()])
+    return Unit(f"glue:{name}", f"{name}({call})", _slots(targs), make=_Replay(func, targs, dict(kwargs)))
 
 
 def collect_units(model, shape: tuple[int, ...]) -> list[Unit]:

@@ -68,17 +68,22 @@ def torch_threads(threads: int):
         torch.set_num_threads(before)
 
 
-def torch_runner(model, shape: tuple[int, ...], device: str = "cpu") -> Callable[[], object]:
-    """Eager inference (eval, inference_mode) of ``model`` on a fixed random input."""
+def _shapes(shape) -> list:
+    return [shape] if isinstance(shape[0], int) else list(shape)
+
+
+def torch_runner(model, shape, device: str = "cpu") -> Callable[[], object]:
+    """Eager inference (eval, inference_mode) of ``model`` on fixed random inputs of ``shape`` (one
+    shape, or a list of shapes for several inputs)."""
     import torch
 
     model = model.eval().to(device)
-    x = torch.randn(*shape, device=device)
+    xs = [torch.randn(*s, device=device) for s in _shapes(shape)]
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def run():
         with torch.inference_mode():
-            out = model(x)
+            out = model(*xs)
         sync()
         return out
 
@@ -105,11 +110,9 @@ def export(model, path: str | os.PathLike, shape: tuple[int, ...], opset: int = 
     return str(path)
 
 
-def ort_runner(onnx_path: str, shape, device: str = "cpu", threads: int = 1,
-               optimized_path: str | None = None) -> Callable[[], object]:
+def ort_runner(onnx_path: str, shape, device: str = "cpu", threads: int = 1) -> Callable[[], object]:
     """An onnxruntime session (all graph optimisations, sequential, ``threads`` intra-op threads) on
-    random inputs of ``shape`` (one shape, or a list of shapes for several inputs). With
-    ``optimized_path``, the graph as optimised for this machine is written there."""
+    random inputs of ``shape`` (one shape, or a list of shapes for several inputs)."""
     import numpy as np
     import onnxruntime as ort
 
@@ -119,13 +122,10 @@ def ort_runner(onnx_path: str, shape, device: str = "cpu", threads: int = 1,
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
-    if optimized_path is not None:
-        opts.optimized_model_filepath = optimized_path
     providers = ["CUDAExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
     sess = ort.InferenceSession(onnx_path, opts, providers=providers)
     rng = np.random.default_rng(0)
-    inputs = [rng.standard_normal(s, dtype=np.float32)
-              for s in ([shape] if isinstance(shape[0], int) else shape)]
+    inputs = [rng.standard_normal(s, dtype=np.float32) for s in _shapes(shape)]
     return bound_run(sess, inputs, device)
 
 
@@ -151,6 +151,4 @@ def bound_run(sess, inputs, device: str = "cpu") -> Callable[[], object]:
         sess.run_with_iobinding(io)
         return io
 
-    run.inputs = list(inputs)   # the bound arrays (onnxruntime reads them in place on the CPU) ...
-    run.outputs = outputs       # ... and writes its results into these
     return run

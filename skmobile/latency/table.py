@@ -48,23 +48,20 @@ class LatencyTable:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "LatencyTable":
-        path = Path(path)
+        path, version = Path(path), None
         if not path.is_file():
             raise SKMobileError(f"latency table {str(path)!r} does not exist; build it with "
                                 "`skmobile bench latency --build-table`")
         try:
             data = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            version = data.get("version")
+            if version == TABLE_VERSION:
+                return cls(**data)
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError) as exc:
             raise SKMobileError(f"latency table {str(path)!r} is not a table written by --build-table: {exc}") from exc
-        version = data.get("version") if isinstance(data, dict) else None
-        if version != TABLE_VERSION:
-            raise SKMobileError(f"latency table {str(path)!r} has format version {version}; this skmobile reads "
-                                f"version {TABLE_VERSION} only: rebuild the table with "
-                                f"`skmobile bench latency --build-table --table {path}`")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise SKMobileError(f"latency table {str(path)!r} is not a table written by --build-table: {exc}") from exc
+        raise SKMobileError(f"latency table {str(path)!r} has format version {version}; this skmobile reads "
+                            f"version {TABLE_VERSION} only: rebuild the table with "
+                            f"`skmobile bench latency --build-table --table {path}`")
 
     def check_setting(self, setting: Setting, clock: str | None = None) -> None:
         if {k: self.setting.get(k) for k in asdict(setting)} != asdict(setting):
