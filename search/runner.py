@@ -3,7 +3,7 @@
 Multi-objective (val error, full-size MFLOPs) with a seeded TPESampler by default;
 ``objective="error"`` is single-objective with median pruning on intermediate validation error.
 ``objective="error,latency"`` minimises (val error, full-size latency in ms); ``latency`` ("measure" |
-"predict", see :mod:`skmobile.latency.provider`) adds the latency to every trial without making it
+"predict", see :mod:`.trial_latency`) adds the latency to every trial without making it
 an objective, ``max_latency_ms`` makes it a constraint.
 ``workers > 1`` starts that many processes of this same command on one machine (journal file
 storage); on several machines, start the command on each against one PostgreSQL URL.
@@ -106,7 +106,7 @@ class SearchConfig:
         if self.latency_mode is None:
             return None
         from skmobile.latency.measure import Setting
-        from skmobile.latency.provider import TrialLatency
+        from .trial_latency import TrialLatency
 
         return TrialLatency(self.latency_mode, Setting(self.latency_runtime, "cpu", self.latency_threads),
                             cache_path=self.latency_cache, table_path=self.latency_table)

@@ -1,11 +1,9 @@
 """Cut a model into the layers the latency table times alone.
 
-A layer is the outermost module of these kinds: ``ConvBnAct`` (any kernel, stride, dilation,
-groups), bare ``Conv2d`` / ``BatchNorm2d`` / activations, ``SKConv2d`` (a whole SK unit),
-``SqueezeExcite``, ``Linear`` and pools; plus the tensor "glue" a model runs outside them (residual
-adds, channel split/concat/shuffle, flatten), recorded with ``TorchFunctionMode`` and replayed
-alone. A layer's key is its module's full one-line ``repr`` (every constructor argument) and its
-input shape(s), so equal layers in two models share one table entry.
+A layer is the outermost module of the kinds in :func:`_layer_types` (an SK or SE unit is one layer),
+plus the tensor "glue" a model runs outside them (residual adds, channel split/concat/shuffle,
+flatten), recorded with ``TorchFunctionMode`` and replayed alone. A layer's key is its module's
+one-line ``repr`` and its input shape(s), so equal layers in two models share one table entry.
 """
 
 from __future__ import annotations
@@ -57,12 +55,6 @@ def _walk(value, leaf):
     return leaf(value)
 
 
-def _slots(value) -> list[tuple[int, ...]]:
-    found: list = []
-    _walk(value, lambda v: found.append(v.shape) if isinstance(v, _Slot) else None)
-    return found
-
-
 class _Replay:
     """Build a module that replays one recorded tensor function on fresh inputs."""
 
@@ -91,9 +83,17 @@ def _glue_unit(func, args, kwargs) -> Unit | None:
     name = getattr(func, "__name__", str(func))
     if any(isinstance(v, torch.Tensor) for v in kwargs.values()):
         return None
-    targs = _walk(list(args), lambda v: _Slot(v.shape) if isinstance(v, torch.Tensor) else v)
+    shapes: list = []
+
+    def slot(v):   # a tensor argument -> its place, its shape noted
+        if isinstance(v, torch.Tensor):
+            shapes.append(tuple(v.shape))
+            return _Slot(v.shape)
+        return v
+
+    targs = _walk(list(args), slot)
     call = ", ".join([repr(a) for a in targs] + [f"{k}={v!r}" for k, v in kwargs.items()])
-    return Unit(f"glue:{name}", f"{name}({call})", _slots(targs), make=_Replay(func, targs, dict(kwargs)))
+    return Unit(f"glue:{name}", f"{name}({call})", shapes, make=_Replay(func, targs, dict(kwargs)))
 
 
 def collect_units(model, shape: tuple[int, ...]) -> list[Unit]:
@@ -112,7 +112,7 @@ def collect_units(model, shape: tuple[int, ...]) -> list[Unit]:
                               make=lambda m=module: copy.deepcopy(m)))
         depth[0] += 1
 
-    def post(module, inputs, output):
+    def post(*_):
         depth[0] -= 1
 
     class Recorder(TorchFunctionMode):
@@ -140,7 +140,6 @@ def collect_units(model, shape: tuple[int, ...]) -> list[Unit]:
 
 
 def units_of(arch: Arch, batch: int = 1) -> list[Unit]:
-    """The units of ``arch``'s full-size model at batch ``batch``."""
     model = build(arch)
     return collect_units(model, input_shape(arch, model, batch))
 

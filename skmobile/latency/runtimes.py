@@ -1,8 +1,5 @@
-"""Callables that run one inference of a model: eager torch or an onnxruntime session.
-
-The ONNX graph comes from :func:`skmobile.export.export_onnx` (eval mode, fixed input shape). Each
-runner is a zero-argument callable that returns only when the result is ready (CUDA synchronised).
-"""
+"""Callables that run one inference of a model (eager torch, or an onnxruntime session on the graph of
+:func:`skmobile.export.export_onnx`); each returns only when the result is ready (CUDA synchronised)."""
 
 from __future__ import annotations
 
@@ -40,17 +37,13 @@ def quiet_fds():
     """Send file descriptors 1 and 2 to /dev/null for the block (exporters print C++ graph dumps there)."""
     import sys
 
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    null = os.open(os.devnull, os.O_WRONLY)
+    sys.stdout.flush(), sys.stderr.flush()
+    saved, null = [os.dup(1), os.dup(2)], os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(null, 1)
-        os.dup2(null, 2)
+        os.dup2(null, 1), os.dup2(null, 2)
         yield
     finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
+        os.dup2(saved[0], 1), os.dup2(saved[1], 2)
         for fd in saved + [null]:
             os.close(fd)
 

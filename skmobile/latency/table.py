@@ -1,12 +1,9 @@
 """The latency lookup table: per-layer times measured on this machine, and the prediction (their sum).
 
-The approach of FBNet's latency lookup table and nn-Meter (Zhang et al., MobiSys 2021): time every
-layer of a model alone at its exact shape under the deployment runtime and predict the model's
-latency as the sum. Each layer's entry is net of the runtime's no-op timed in the same rounds
-(``overhead_ms``, the fixed cost of one call), which a prediction adds back once. Layers that
-cannot run alone (``skipped``) count as 0 ms. One file format; a file of another format is refused
-with the command that rebuilds it.
-"""
+As FBNet's latency table and nn-Meter (Zhang et al., MobiSys 2021) do: every layer of a model is
+timed alone at its exact shape under the deployment runtime, net of the runtime's no-op timed in
+the same rounds (``overhead_ms``, the fixed cost of one call, added back once per model). Layers
+that cannot run alone (``skipped``) count as 0 ms. A file of another format is refused."""
 
 from __future__ import annotations
 
