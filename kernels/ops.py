@@ -174,6 +174,19 @@ class CudaBackend:
         return self.nb_cuda.as_cuda_array(a, sync=False) if isinstance(a, Tensor) else a
 
 
+_BACKENDS: dict[str, object] = {}
+
+
+def backend_for(t: Tensor):
+    """The kernel backend for tensors like ``t`` (created once), or None."""
+    kind = t.device.type
+    if kind not in ("cpu", "cuda"):
+        return None
+    if kind not in _BACKENDS:
+        _BACKENDS[kind] = CpuBackend() if kind == "cpu" else CudaBackend(sim=False)
+    return _BACKENDS[kind]
+
+
 # ---------------------------------------------------------------- the five steps
 #: Launches per step name, and per "step/pairs" for launches on bfloat16 pairs (tests check that the
 #: linked backward path and the paired reads are the ones taken).
