@@ -201,25 +201,19 @@ def select_nhwc(us, a, v):
 @njit(**_RED)
 def attn_grad_nhwc(dv, us, da):
     """da[n, m, c] = sum_L dv * us[m], by row blocks as pool_nhwc."""
-    n_, l_, c_ = dv.shape
-    m_ = len(us)
-    nb = (l_ + RB - 1) // RB
-    part = np.zeros((n_, nb, m_, c_), da.dtype)
-    for t in prange(n_ * nb):
-        n = t // nb
-        b = t - n * nb
-        for m in range(m_):
-            u = us[m]
-            acc = part[n, b, m]
-            for i in range(b * RB, min(l_, b * RB + RB)):
-                for c in range(c_):
-                    acc[c] += dv[n, i, c] * u[n, i, c]
-    _add_blocks(part, da, 1.0)
+    _dot_blocks(dv, us, None, da, None)
 
 
 @njit(**_RED)
 def select_bwd_nhwc(dv, us, a, da, du):
     """du[m] = a_m * dv and da = sum_L dv * u_m, one pass, by row blocks as pool_nhwc."""
+    _dot_blocks(dv, us, a, da, du)
+
+
+@njit(**_RED)
+def _dot_blocks(dv, us, a, da, du):
+    """da = sum_L dv * u_m by row blocks; where ``du`` is not None, also du[m] = a_m * dv in the same pass
+    (numba compiles the branch for ``None`` away)."""
     n_, l_, c_ = dv.shape
     m_ = len(us)
     nb = (l_ + RB - 1) // RB
@@ -230,13 +224,18 @@ def select_bwd_nhwc(dv, us, a, da, du):
         for m in range(m_):
             u = us[m]
             acc = part[n, b, m]
-            w = a[n, m]
-            g = du[m, n]
-            for i in range(b * RB, min(l_, b * RB + RB)):
-                for c in range(c_):
-                    x = dv[n, i, c]
-                    acc[c] += x * u[n, i, c]
-                    g[i, c] = w[c] * x
+            if du is None:
+                for i in range(b * RB, min(l_, b * RB + RB)):
+                    for c in range(c_):
+                        acc[c] += dv[n, i, c] * u[n, i, c]
+            else:
+                w = a[n, m]
+                g = du[m, n]
+                for i in range(b * RB, min(l_, b * RB + RB)):
+                    for c in range(c_):
+                        x = dv[n, i, c]
+                        acc[c] += x * u[n, i, c]
+                        g[i, c] = w[c] * x
     _add_blocks(part, da, 1.0)
 
 
