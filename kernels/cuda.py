@@ -46,6 +46,23 @@ def tree_sum(sh, i, k, n, stride, planes, plane):
         step //= 2
 
 
+@cuda.jit(device=True)
+def branch_sums_nchw(acc, nm, da, p, p_, c_):
+    """da[n, m, c] of plane p = (n, c): each branch's per-lane sums ``acc`` tree-summed over the row."""
+    lane = cuda.threadIdx.x
+    nl = cuda.blockDim.x
+    row = cuda.threadIdx.y
+    sh = cuda.shared.array(THREADS, float32)
+    for m in range(nm):
+        sh[row * nl + lane] = acc[m]
+        cuda.syncthreads()
+        tree_sum(sh, row * nl + lane, lane, nl, 1, 1, 0)
+        if lane == 0 and p < p_:
+            n = p // c_
+            da[n, m, p - n * c_] = cv(sh[row * nl], da)
+        cuda.syncthreads()
+
+
 @cuda.jit
 def pool_nchw(us, s):
     p_, l_ = us[0].shape
@@ -146,15 +163,7 @@ def attn_grad_nchw(dv, us, da):
             for m in range(nm):
                 acc[m] += g0 * ld(us[m][p, i])
             i += nl
-    sh = cuda.shared.array(THREADS, float32)
-    for m in range(nm):
-        sh[row * nl + lane] = acc[m]
-        cuda.syncthreads()
-        tree_sum(sh, row * nl + lane, lane, nl, 1, 1, 0)
-        if lane == 0 and p < p_:
-            n = p // c_
-            da[n, m, p - n * c_] = cv(sh[row * nl], da)
-        cuda.syncthreads()
+    branch_sums_nchw(acc, nm, da, p, p_, c_)
 
 
 @cuda.jit
@@ -196,15 +205,7 @@ def select_bwd_nchw(dv, us, a, da, du):
                 acc[m] += g0 * ld(us[m][p, i])
                 du[m][p, i] = cv(w[m] * g0, du[m])
             i += nl
-    sh = cuda.shared.array(THREADS, float32)
-    for m in range(nm):
-        sh[row * nl + lane] = acc[m]
-        cuda.syncthreads()
-        tree_sum(sh, row * nl + lane, lane, nl, 1, 1, 0)
-        if lane == 0 and p < p_:
-            n = p // c_
-            da[n, m, p - n * c_] = cv(sh[row * nl], da)
-        cuda.syncthreads()
+    branch_sums_nchw(acc, nm, da, p, p_, c_)
 
 
 @cuda.jit
@@ -248,6 +249,27 @@ def fused_bwd_nchw(dv, a, ds, du):
 # with the sample n in a grid dimension, so no thread divides an index. Reductions: one block per
 # (32-unit tile, n) walks all L rows, four rows per step; element-wise steps: each thread handles
 # ROWS_PER_THREAD rows of one unit.
+@cuda.jit(device=True)
+def branch_sums_nhwc(acc0, acc1, nm, da, n, k, k_, wd):
+    """da[n, m, channels of unit k]: each branch's per-row sums (``acc0``/``acc1``: the unit's first and
+    last channel) tree-summed over the block's rows, both channels at once."""
+    tx = cuda.threadIdx.x
+    ty = cuda.threadIdx.y
+    nr = cuda.blockDim.y
+    sh = cuda.shared.array(RED_SLOTS, float32)
+    for m in range(nm):
+        sh[ty * TILE_C + tx] = acc0[m]
+        sh[RED_PLANE + ty * TILE_C + tx] = acc1[m]
+        cuda.syncthreads()
+        tree_sum(sh, ty * TILE_C + tx, ty, nr, TILE_C, 2, RED_PLANE)
+        if ty == 0 and k < k_:
+            c = k * wd
+            da[n, m, c] = cv(sh[tx], da)
+            if wd == 2:
+                da[n, m, c + 1] = cv(sh[RED_PLANE + tx], da)
+        cuda.syncthreads()
+
+
 @cuda.jit
 def pool_nhwc(us, s):
     n_, l_, k_ = us[0].shape
@@ -350,18 +372,7 @@ def attn_grad_nhwc(dv, us, da):
                 x0 = us[m][n, i, k]
                 acc0[m] += lo(g0) * lo(x0)
                 acc1[m] += hi(g0) * hi(x0)
-    sh = cuda.shared.array(RED_SLOTS, float32)
-    for m in range(nm):  # fixed-order tree per branch, both channels of the unit at once
-        sh[ty * TILE_C + tx] = acc0[m]
-        sh[RED_PLANE + ty * TILE_C + tx] = acc1[m]
-        cuda.syncthreads()
-        tree_sum(sh, ty * TILE_C + tx, ty, nr, TILE_C, 2, RED_PLANE)
-        if ty == 0 and k < k_:
-            c = k * wd
-            da[n, m, c] = cv(sh[tx], da)
-            if wd == 2:
-                da[n, m, c + 1] = cv(sh[RED_PLANE + tx], da)
-        cuda.syncthreads()
+    branch_sums_nhwc(acc0, acc1, nm, da, n, k, k_, wd)
 
 
 @cuda.jit
@@ -395,18 +406,7 @@ def select_bwd_nhwc(dv, us, a, da, du):
                 acc1[m] += hi(g) * hi(x)
                 du[m][n, i, k] = pk(w0[m] * lo(g), w1[m] * hi(g), du[m])
             i += nr
-    sh = cuda.shared.array(RED_SLOTS, float32)
-    for m in range(nm):  # fixed-order tree per branch, both channels of the unit at once
-        sh[ty * TILE_C + tx] = acc0[m]
-        sh[RED_PLANE + ty * TILE_C + tx] = acc1[m]
-        cuda.syncthreads()
-        tree_sum(sh, ty * TILE_C + tx, ty, nr, TILE_C, 2, RED_PLANE)
-        if ty == 0 and k < k_:
-            c = k * wd
-            da[n, m, c] = cv(sh[tx], da)
-            if wd == 2:
-                da[n, m, c + 1] = cv(sh[RED_PLANE + tx], da)
-        cuda.syncthreads()
+    branch_sums_nhwc(acc0, acc1, nm, da, n, k, k_, wd)
 
 
 @cuda.jit
