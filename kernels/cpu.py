@@ -21,13 +21,9 @@ from numba import njit, prange
 # Which thread pool runs the prange loops matters as much as the loops. numba's "workqueue" pool
 # competes for the cores with torch's OpenMP threads, which keep spinning after each torch op.
 # numba's "omp" layer binds its GOMP_* calls to the libgomp torch has already loaded into the
-# global symbol scope (LD_DEBUG shows them resolved in torch/lib/libgomp.so.1), so the kernels run
-# in torch's own warm pool. Measured on a 2-core Intel Xeon, SKNet-50 fusion fwd+bwd at batch 32
-# (`skmobile bench kernels --family sknet50 --batch 32 --backends numba,eager --pass fwd+bwd`, with
-# and without NUMBA_THREADING_LAYER=workqueue, two runs each): stage 1 58-68 ms with workqueue,
-# 30-34 ms with omp; stage 4 8.4-9.9 ms vs 4.9-5.2 ms. So: omp first when torch uses OpenMP,
-# workqueue as the fallback, unless the user chose a layer. LOCK serialises launches (workqueue is
-# not re-entrant).
+# global symbol scope, so the kernels run in torch's own warm pool (reports/kernels.md compares the
+# two layers). So: omp first when torch uses OpenMP, workqueue as the fallback, unless the user
+# chose a layer. LOCK serialises launches (workqueue is not re-entrant).
 if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
     import torch
 

@@ -108,7 +108,7 @@ class CudaBackend:
 
     On a GPU, tensors go to the kernels as they are and ``cuda_launch.Launcher`` passes them in
     numba's argument ABI (``fast=True``); ``fast=False`` goes through numba's dispatcher with
-    ``__cuda_array_interface__`` views, 0.3-0.8 ms of host time per launch.
+    ``__cuda_array_interface__`` views, at a higher host cost per launch (see ``cuda_launch``).
     """
 
     name = "cuda"
