@@ -75,9 +75,9 @@ def report_cmd(
     """Render paper-table reports (tableN.{md,csv,json,html}) or a search-study report from a study.
 
     Without --study: the tables of every grid study, plus a report per search study in OUT/STUDY/."""
-    from ..outputs import fresh_dir, staged
+    from ..outputs import fresh_dir
     from ..report import DEFAULT_STORAGE, REPORT_TABLES, load_records
-    from ..report.search_study import is_search_study, open_study, write_study_report
+    from ..report.search_study import is_search_study, open_study
 
     request = latency_request(latency, latency_runtimes, latency_threads, latency_cache)
     if rerender is not None:
@@ -91,15 +91,7 @@ def report_cmd(
             raise SKMobileError(f"no report for table {t}; allowed: {', '.join(map(str, REPORT_TABLES))}")
     searches = _search_studies(url, study, is_search_study, open_study)
     if study and searches:
-        if table:
-            raise SKMobileError(f"--table applies to paper-grid studies; {study!r} is a search study (drop --table)")
-        if request is not None:
-            raise SKMobileError(f"--latency applies to paper-table reports; search study {study!r} shows the latency "
-                                "its trials recorded (skmobile search --latency measure|predict)")
-        out = out or Path("runs") / f"report-{_safe(study)}"
-        with staged(out, force) as stage:
-            res = write_study_report(storage, study, stage, _command(storage, study, table, out))
-        _print_study(res, out / res["html"].name)
+        _one_search_study(storage, study, table, request, out, force)
         return
     records = [r for r in load_records(url, study) if r.study not in searches]
     wanted = list(table) if table else sorted({r.table for r in records if r.table in REPORT_TABLES})
@@ -108,14 +100,24 @@ def report_cmd(
                             + (f" (study {study!r})" if study else "")
                             + "; run `skmobile search`, `skmobile reproduce --table N --train` or "
                               "`skmobile search --grid tableN`")
-    out = out or fresh_dir("reports")
+    _all_reports(records, wanted, [] if table else searches, storage, study, table, out or fresh_dir("reports"),
+                 force, request)
+
+
+def _all_reports(records, wanted: list[int], searches, storage, study, table, out: Path, force: bool,
+                 request) -> None:
+    """The ``wanted`` paper tables from ``records`` and a report per search study in ``searches``, into
+    ``out`` (each study in its own folder) in one staged write."""
+    from ..outputs import staged
+    from ..report.search_study import write_study_report
+
     lines, done = [], []
     with staged(out, force) as stage:
         if wanted:
             lines = report_tables(records, wanted, stage,
                                   _command(storage, study, table, out) + (request.flags() if request else ""),
                                   shown=out, latency=request)
-        for name in ([] if table else searches):
+        for name in searches:
             try:
                 res = write_study_report(storage, name, stage / _safe(name),
                                          _command(storage, name, None, out / _safe(name)))
@@ -127,6 +129,22 @@ def report_cmd(
         console.print(line, highlight=False, soft_wrap=True)
     for res in done:
         _print_study(res, out / res["html"].parent.name / res["html"].name)
+
+
+def _one_search_study(storage, study: str, table, request, out: Path | None, force: bool) -> None:
+    """``report --study S`` for a search study: its report into ``out`` (default runs/report-S)."""
+    from ..outputs import staged
+    from ..report.search_study import write_study_report
+
+    if table:
+        raise SKMobileError(f"--table applies to paper-grid studies; {study!r} is a search study (drop --table)")
+    if request is not None:
+        raise SKMobileError(f"--latency applies to paper-table reports; search study {study!r} shows the latency "
+                            "its trials recorded (skmobile search --latency measure|predict)")
+    out = out or Path("runs") / f"report-{_safe(study)}"
+    with staged(out, force) as stage:
+        res = write_study_report(storage, study, stage, _command(storage, study, table, out))
+    _print_study(res, out / res["html"].name)
 
 
 def _safe(name: str) -> str:
@@ -178,9 +196,11 @@ def _rerender(src: Path, tables: list[int], out: Path, request=None) -> None:
         latency = (table_latency(number, request, rendered_by) if request is not None
                    else latency_from_report(src, number))
         with console.status(f"Table {number}: re-rendering..."):
-            write_table_report(number, records, out, command, metadata=metadata, rendered_by=rendered_by,
-                               latency=latency)
-        console.print(f"Table {number}: re-rendered from {src / f'table{number}.json'} -> {out / f'table{number}.html'}")
+            res = write_table_report(number, records, out, command, metadata=metadata, rendered_by=rendered_by,
+                                     latency=latency)
+        files = ", ".join(p.name for p in res["paths"])
+        console.print(f"Table {number}: re-rendered from {src / f'table{number}.json'} -> {len(res['paths'])} files "
+                      f"in {out}: {files}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

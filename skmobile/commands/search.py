@@ -68,16 +68,21 @@ def search_cmd(
     if fmt == "json":
         typer.echo(json.dumps(summary, indent=1))
     elif worker_index == 0:
-        c = summary["counts"]
-        console.print(f"study {summary['study']} in {summary['storage']}: {c['complete']} complete, {c['fail']} failed, "
-                      f"{c['pruned']} pruned, {c['running']} running ({summary['added']} finished in this run, "
-                      f"{summary['wall_s']} s)", highlight=False, soft_wrap=True)
-        if "latency" in summary:
-            lat = summary["latency"]
-            console.print(f"latency ({lat['latency_runtime']}, {lat['latency_threads']} thread(s), "
-                          f"{lat['latency_machine']}): {lat['trials']} trial(s), {lat['measured']} measured, "
-                          f"{lat['cache_hits']} cache hit(s), {lat['predicted']} predicted ({lat['store']})",
-                          highlight=False, soft_wrap=True)
+        _print_summary(summary)
+
+
+def _print_summary(summary: dict) -> None:
+    """The study's trial counts after a run and, where trials had a latency, how it was obtained."""
+    c = summary["counts"]
+    console.print(f"study {summary['study']} in {summary['storage']}: {c['complete']} complete, {c['fail']} failed, "
+                  f"{c['pruned']} pruned, {c['running']} running ({summary['added']} finished in this run, "
+                  f"{summary['wall_s']} s)", highlight=False, soft_wrap=True)
+    if "latency" in summary:
+        lat = summary["latency"]
+        console.print(f"latency ({lat['latency_runtime']}, {lat['latency_threads']} thread(s), "
+                      f"{lat['latency_machine']}): {lat['trials']} trial(s), {lat['measured']} measured, "
+                      f"{lat['cache_hits']} cache hit(s), {lat['predicted']} predicted ({lat['store']})",
+                      highlight=False, soft_wrap=True)
 
 
 def _print_spaces(fmt: str) -> None:
