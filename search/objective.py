@@ -4,7 +4,8 @@ Every number goes into the trial's user attributes (params, MACs, MFLOPs, errors
 set, epochs, seed, wall time, images/s, library versions), so the study database is the record.
 Errors and accuracies are in percent (``error_unit``), as ``fit`` reports them.
 A trial that raises or produces NaN is marked failed with ``fail_reason``; an impossible candidate
-(which the spaces never produce) is pruned with ``rejected``; the search goes on either way.
+(which the spaces never produce) and one above a ``--max-*`` limit are pruned with ``rejected``
+before any training; the search goes on either way.
 A configuration already trained in the study with the same seed, data and budget is not trained
 again: the trial copies that result and records ``reused_from`` (see :mod:`.reuse`).
 """
@@ -92,6 +93,11 @@ class Objective:
         if self.max_params is not None:
             trial.set_constraint("params", full["params"] - self.max_params)
         latency = self._latency(trial, candidate)
+        over = self._over_limit(full, latency)
+        if over:  # a constraint is a limit: nothing above it trains
+            trial.set_user_attr("rejected", over)
+            trial.set_user_attr("wall_s", round(time.time() - start, 2))
+            raise optuna.TrialPruned(over)
         known = self._reuse(trial, candidate, seed, start)
         if known is not None:
             return self._values(known, full, latency)
@@ -108,6 +114,15 @@ class Objective:
             self._fail(trial, start, f"training produced {outcome.status} (val_error={outcome.val_error})")
             raise TrialFailed(f"trial {trial.number}: training produced NaN")
         return self._values(outcome.val_error, full, latency)
+
+    def _over_limit(self, full: dict, latency: float | None) -> str | None:
+        """Why the candidate breaks a --max-* limit (None when it keeps them all)."""
+        for flag, value, limit in (("--max-mflops", full["mflops"], self.max_mflops),
+                                   ("--max-params", full["params"], self.max_params),
+                                   ("--max-latency-ms", latency, self.max_latency_ms)):
+            if limit is not None and value is not None and value > limit:
+                return f"{value:.6g} above {flag} {limit:g}: not trained"
+        return None
 
     def _values(self, val_error: float, full: dict, latency: float | None):
         if self.objective == "error":
