@@ -8,8 +8,6 @@ import ast
 import re
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 #: source folder -> the package it installs as (pyproject.toml's package-dir)
 PACKAGE_DIRS = {"skmobile": "skmobile", "search": "skmobile.search", "kernels": "skmobile.kernels"}
@@ -131,8 +129,6 @@ def test_the_graph_sees_imports_inside_functions_and_relative_imports(tmp_path):
     assert floor_of("skmobile.cli.helpers", rows) is None and floor_of("skmobile.kernels", rows) is None
 
 
-@pytest.mark.xfail(strict=False, reason="report/search_study.py <-> report/study_html.py: that circle is being "
-                                        "broken with the study report's rework; the other two are gone")
 def test_no_import_cycle():
     assert cycles(import_graph()) == []
 
