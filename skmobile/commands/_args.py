@@ -49,11 +49,18 @@ def check_out_dir(path: Path, flag: str = "--out") -> Path:
     return path
 
 
-def check_out_file(path: Path, flag: str = "--out") -> Path:
-    """``path`` as an output file: not a folder, in a folder that exists."""
+def check_out_file(path: Path, flag: str = "--out", example: str = "model.onnx", make_parent: bool = False) -> Path:
+    """``path`` as an output file: a regular file or a new one, in a folder that exists (or, with
+    ``make_parent``, can be made) and can be written (never a device, FIFO or socket: writes go to a
+    temporary file renamed over it)."""
     path = Path(path)
+    if make_parent and not path.is_dir():
+        check_out_dir(path.parent, flag)
     if path.is_dir():
-        raise SKMobileError(f"{flag} {path} is a folder; allowed: a file name, e.g. {path / 'model.onnx'}")
+        raise SKMobileError(f"{flag} {path} is a folder; allowed: a file name, e.g. {path / example}")
+    if path.exists() and not path.is_file():
+        raise SKMobileError(f"{flag} {path} is not a regular file (a device, FIFO or socket); allowed: a file "
+                            f"in a writable folder, e.g. runs/{example}")
     if not path.parent.is_dir():
         raise SKMobileError(f"{flag} {path}: folder {path.parent} does not exist; allowed: a file in an "
                             "existing folder")

@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from ..errors import SKMobileError, choose
+from ._args import check_out_file
 
 bench_app = typer.Typer(help="Benchmarks that print measured figures (kernels, whole models, training).",
                         no_args_is_help=True)
@@ -75,7 +76,8 @@ def kernels(
     rounds: int = typer.Option(5, help="interleaved timing rounds (the median is reported)"),
     channels_last: bool = typer.Option(False, "--channels-last", help="branches in channels_last"),
     fmt: str = typer.Option("table", "--format", help="table or json"),
-    out: str = typer.Option("reports/kernels.md", help="markdown report to write ('-' for none)"),
+    out: str = typer.Option(None, help="markdown report to write ('-' for none; default: a new file "
+                            "runs/kernels-DATE-TIME.md; `--out reports/kernels.md` replaces the committed one)"),
 ) -> None:
     """Time the SK fusion (forward, forward+backward) per backend and shape; write reports/kernels.md."""
     import torch
@@ -93,6 +95,12 @@ def kernels(
     fams = _csv(family, "family", bench.SHAPES)
     bks = _csv(backends, "backend", bench.BACKENDS)
     pss = _csv(passes, "pass", bench.PASSES)
+    if out is None:
+        from ..outputs import fresh_dir
+
+        out = str(fresh_dir("kernels")) + ".md"
+    if out != "-":
+        check_out_file(Path(out), "--out", "kernels.md", make_parent=True)  # before any timing
 
     def progress(recs):
         if fmt == "table":
@@ -111,10 +119,12 @@ def kernels(
             for shape, a, b, ratio in bench.ratios(result["records"], vs=vs):
                 typer.echo(f"sknet50 batch 32 fwd+bwd {shape}: numba {a:.2f} ms, {vs} {b:.2f} ms, {ratio:.2f}x")
     if out != "-":
+        from ..outputs import write_text
+
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)
         old = path.read_text() if path.exists() else ""
-        path.write_text(bench.keep_notes(bench.to_markdown(result, command, _versions()), old))
+        write_text(path, bench.keep_notes(bench.to_markdown(result, command, _versions()), old))
         if fmt == "table":
             typer.echo(f"wrote {path}")
 
@@ -305,6 +315,11 @@ def latency(
     from ..latency.timer import TimingPlan
 
     choose("format", fmt, ["table", "json"])
+    if runtime == "onnxruntime" and opset < 17:
+        raise SKMobileError(f"--opset {opset} is too old; allowed: 17 or later")
+    for flag, given, example in (("--report", report, "errors.md"), ("--table", table, "table.json")):
+        if given is not None:  # before any timing: a bad path must not throw measured work away
+            check_out_file(given, flag, example, make_parent=True)
     setting = Setting(runtime, device, threads, batch, opset)
     setting.check()
     check_clock(clock, setting)
@@ -352,8 +367,10 @@ def _table(models, setting, path, build, predict, check, report, fmt, plan) -> N
         table.save(path)
         command = "skmobile " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         if report is not None:
+            from ..outputs import write_text
+
             report.parent.mkdir(parents=True, exist_ok=True)
-            report.write_text(predictor.error_markdown(table, command))
+            write_text(report, predictor.error_markdown(table, command), "--report")
         if fmt == "json":
             typer.echo(json.dumps({"table": str(path), "models": {m: table.models[m] for m in models},
                                    "summary": predictor.error_summary(table)}, indent=1))
