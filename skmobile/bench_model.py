@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import statistics
 import time
+import warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
@@ -182,6 +183,7 @@ def compare(model_name: str, baseline: str, fusions, device="cpu", batch=8, inpu
     warmup = 2 if mode.compile else 1
     results: dict[str, list[float]] = {"baseline": []}
     results.update({f: [] for f in fusions})
+    fell_back: dict[str, set] = {f: set() for f in fusions}
     with timing_only_fusions():
         for _ in range(rounds):
             step = make_step(base_model, batch, input_size, device, mode)
@@ -189,15 +191,30 @@ def compare(model_name: str, baseline: str, fusions, device="cpu", batch=8, inpu
             for f in fusions:
                 sk.load_state_dict(start)
                 set_fusion(sk, f)
-                step = make_step(sk, batch, input_size, device, mode)
-                results[f].append(images_per_second(step, batch, iters, warmup))
+                with _fallbacks(fell_back[f]):
+                    step = make_step(sk, batch, input_size, device, mode)
+                    results[f].append(images_per_second(step, batch, iters, warmup))
         set_fusion(sk, "torch")
     base = statistics.median(results["baseline"])
     rows = [dict(model=baseline, fusion="-", images_per_s=round(base, 2), vs_baseline=1.0)]
     for f in fusions:
         ips = statistics.median(results[f])
-        rows.append(dict(model=model_name, fusion=f, images_per_s=round(ips, 2), vs_baseline=round(ips / base, 3)))
+        ran = {"fusion": "torch", "asked": f, "fallback": "; ".join(sorted(fell_back[f]))} if fell_back[f] else {"fusion": f}
+        rows.append(dict(model=model_name, **ran, images_per_s=round(ips, 2), vs_baseline=round(ips / base, 3)))
     return rows
+
+
+@contextmanager
+def _fallbacks(seen: set):
+    """Collect into ``seen`` why the fusion fell back to torch inside the block (its warnings are kept
+    quiet: the row is labelled with the fusion that ran instead)."""
+    from skmobile.kernels.warn import FALLBACKS
+
+    before = dict(FALLBACKS)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="skmobile.kernels: ", category=RuntimeWarning)
+        yield
+    seen.update(k for k, n in FALLBACKS.items() if n > before.get(k, 0))
 
 
 # ---------------------------------------------------------------- where a step's time goes

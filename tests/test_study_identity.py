@@ -248,6 +248,8 @@ def test_analyze_and_bench_kernels_without_out_leave_tracked_reports_alone(cli, 
     (["bench", "kernels", "--out", "/proc/forbidden/k.md"], "--out"),
     (["bench", "kernels", "--out", "/dev/full"], "--out /dev/full is not a regular file"),
     (["export", "sknet26", "--out", "/dev/full"], "--out /dev/full is not a regular file"),
+    (["profile", "nosuch"], "unknown model 'nosuch'"),
+    (["report", "--storage", "journal:/dev/full"], "--storage journal:/dev/full is a character device"),
 ])
 def test_bad_paths_and_options_fail_before_any_work(argv, says, fake, cli, tmp_path):
     before = sorted(tmp_path.rglob("*"))
@@ -257,3 +259,40 @@ def test_bad_paths_and_options_fail_before_any_work(argv, says, fake, cli, tmp_p
     assert says in err and "Traceback" not in err, err
     assert time.time() - start < 10
     assert sorted(tmp_path.rglob("*")) == before
+
+
+from test_report_latency import _fake_measure_many, _quick_figures, table4  # noqa: E402,F401 - fixture
+
+
+def test_rerender_does_not_replace_measured_latencies_without_force(table4, tmp_path, monkeypatch, cli):  # noqa: F811
+    import shutil
+    from functools import partial
+
+    from skmobile.latency import measure as measure_mod
+
+    _quick_figures(monkeypatch)
+    rep = tmp_path / "rep"
+    shutil.copytree(table4[0], rep)
+    before = (rep / "table4.json").read_bytes()
+    monkeypatch.setattr(measure_mod, "measure_many", lambda *a, **k: pytest.fail("timed before the refusal"))
+    args = ["report", "--rerender", str(rep), "--table", "4", "--latency", "--latency-runtimes", "torch",
+            "--latency-cache", str(tmp_path / "c.sqlite"), "--out", str(rep)]
+    code, _, err = cli(args)
+    assert code == 2 and "--force" in err and "table4.json holds latencies" in err, err
+    assert (rep / "table4.json").read_bytes() == before
+    calls = []
+    monkeypatch.setattr(measure_mod, "measure_many", partial(_fake_measure_many, calls))
+    code, _, err = cli(args + ["--force"])
+    assert code == 0 and len(calls) == 1, err
+    assert (rep / "table4.json").read_bytes() != before
+
+
+def test_a_fusion_that_falls_back_is_labelled_torch_in_one_line(cli):
+    """fp16 autocast on CPU: the numba fusion cannot take float16 and runs the torch fusion; the row
+    says so, and no RuntimeWarning is printed."""
+    code, out, err = cli(["bench", "model", "shufflenetv2_x0_5_sk", "--vs", "shufflenetv2_x0_5", "--amp", "fp16",
+                          "--fusions", "numba", "--input-size", "32", "--batch", "2", "--iters", "1"])
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if line.startswith("shufflenetv2_x0_5_sk"))
+    assert "fusion=torch" in row and "(asked numba: fell back: numba fusion does not support" in row, out
+    assert "RuntimeWarning" not in err and "fusion=numba" not in out

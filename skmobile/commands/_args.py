@@ -73,3 +73,16 @@ def check_at_least(flag: str, value, minimum: int, why: str = "") -> None:
     """Raise unless ``value`` (None = the default) is >= ``minimum``."""
     if value is not None and value < minimum:
         raise SKMobileError(f"{flag} {value} is not allowed; allowed: >= {minimum}" + (f" ({why})" if why else ""))
+
+
+def check_model_name(name: str) -> None:
+    """Refuse an unregistered model name from the generated index, before torch or any model loads."""
+    import difflib
+
+    from ..model_index import index_entries
+
+    names = [e.name for e in index_entries()]
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
+        hint = ", ".join(close) if close else ", ".join(names[:8]) + ", ..."
+        raise SKMobileError(f"unknown model {name!r}; allowed: {hint} (`skmobile models` lists all {len(names)})")

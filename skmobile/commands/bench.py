@@ -119,14 +119,18 @@ def kernels(
             for shape, a, b, ratio in bench.ratios(result["records"], vs=vs):
                 typer.echo(f"sknet50 batch 32 fwd+bwd {shape}: numba {a:.2f} ms, {vs} {b:.2f} ms, {ratio:.2f}x")
     if out != "-":
-        from ..outputs import write_text
+        _write_kernels(Path(out), result, command, fmt == "table")
 
-        path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        old = path.read_text() if path.exists() else ""
-        write_text(path, bench.keep_notes(bench.to_markdown(result, command, _versions()), old))
-        if fmt == "table":
-            typer.echo(f"wrote {path}")
+
+def _write_kernels(path: Path, result: dict, command: str, say: bool) -> None:
+    from ..kernels import bench
+    from ..outputs import write_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = path.read_text() if path.exists() else ""
+    write_text(path, bench.keep_notes(bench.to_markdown(result, command, _versions()), old))
+    if say:
+        typer.echo(f"wrote {path}")
 
 
 def model(
@@ -168,15 +172,16 @@ def model(
     rows = bench_model.compare(name, vs, fus, dev, batch, input_size, iters, rounds, mode)
     if profile:
         for r in rows:
-            if r["fusion"] in ("numba", "auto"):
+            if r["fusion"] in ("numba", "auto"):  # a row that fell back ran torch: nothing to profile
                 r["profiled_step"] = bench_model.fusion_profile(name, r["fusion"], batch, input_size, dev, mode)
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=1))
         return
     typer.echo(f"{mode.describe()}, batch {batch}, {input_size}x{input_size}, device {_device_name(dev)}")
     for r in rows:
+        asked = f" (asked {r['asked']}: fell back: {r['fallback']})" if "asked" in r else ""
         typer.echo(f"{r['model']:24s} fusion={r['fusion']:6s} {r['images_per_s']:10.2f} img/s  "
-                   f"{r['vs_baseline']:.3f}x of {vs}")
+                   f"{r['vs_baseline']:.3f}x of {vs}{asked}")
     for r in rows:
         if "profiled_step" in r:
             p = r["profiled_step"]
