@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import platform
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -23,6 +22,7 @@ from typing import Callable
 import optuna
 import torch
 
+from skmobile.measure.machine import versions
 from skmobile.provenance import git_commit, hardware
 
 from . import reuse
@@ -32,20 +32,12 @@ from .storage import WORKER_ATTR, worker_id
 OBJECTIVES = ("multi", "error", "error,latency")
 #: the second objective of each two-objective search, as stored in the study and shown
 SECOND_OBJECTIVE = {"multi": "mflops", "error,latency": "latency_ms"}
+#: the libraries whose versions every trial records
+VERSIONED = ("python", "torch", "optuna", "numpy", "skmobile")
 
 
 class TrialFailed(RuntimeError):
     """A trial that ran but produced no usable result (NaN loss, missing value)."""
-
-
-def versions() -> dict:
-    import numpy
-    import torch
-
-    import skmobile
-
-    return {"python": platform.python_version(), "torch": torch.__version__, "optuna": optuna.__version__,
-            "numpy": numpy.__version__, "skmobile": getattr(skmobile, "__version__", "0.1.0")}
 
 
 def full_complexity(candidate: Candidate) -> dict:
@@ -190,7 +182,7 @@ class Objective:
             "test_error": out.test_error, "error_unit": "percent",
             "test_accuracy": None if out.test_error is None else 100.0 - out.test_error,
             "epochs": out.epochs, "images_per_s": round(out.images_per_s, 1), "train_s": round(out.seconds, 2),
-            "wall_s": round(time.time() - start, 2), "proxy": out.proxy, "versions": versions(),
+            "wall_s": round(time.time() - start, 2), "proxy": out.proxy, "versions": versions(*VERSIONED),
             "threads": torch.get_num_threads(),  # CPU results differ slightly with the thread count
             "git_commit": git_commit(), "hardware": hardware(getattr(out, "device", None) or "cpu"),
             **out.protocol,

@@ -25,7 +25,7 @@ from optuna.trial import TrialState
 from rich.console import Console
 
 from skmobile.errors import Interrupted, SKMobileError, choose
-from skmobile.train.device import resolve_device
+from skmobile.device import resolve_device
 
 from .grid import GRIDS, enqueue_grid, grid_picker
 from .live import LiveView, epoch_line, trial_line

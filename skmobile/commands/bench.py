@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from ..device import resolve_device
 from ..errors import SKMobileError, choose
 from ._args import check_out_file
 
@@ -21,12 +22,6 @@ bench_app = typer.Typer(help="Benchmarks that print measured figures (kernels, w
 
 #: Largest batch x height x width ``bench model`` allocates (a typo like --batch 100000000 is an error).
 MAX_INPUT_PIXELS = 4096 * 224 * 224
-
-
-def _device_name(device: str) -> str:
-    import torch
-
-    return torch.cuda.get_device_name() if device == "cuda" else "cpu"
 
 
 def _csv(value: str, kind: str, allowed=None, cast=str) -> list:
@@ -42,31 +37,15 @@ def _csv(value: str, kind: str, allowed=None, cast=str) -> list:
     return items
 
 
-def _device(device: str):
-    import torch
-
-    choose("device", device, ["cpu", "cuda"])
-    if device == "cuda" and not torch.cuda.is_available():
-        raise SKMobileError("device 'cuda' is unavailable on this machine; allowed: cpu")
-    return device
-
-
 def _versions() -> dict:
-    import numba
-    import torch
+    """torch, numba and (where installed) numba-cuda versions for the kernel report."""
+    from ..measure.machine import versions
 
-    v = {"torch": torch.__version__, "numba": numba.__version__}
-    try:
-        import numba_cuda
-
-        v["numba-cuda"] = numba_cuda.__version__
-    except Exception:  # pragma: no cover
-        pass
-    return v
+    return {k: v for k, v in versions("torch", "numba", "numba-cuda").items() if v is not None}
 
 
 def kernels(
-    device: str = typer.Option("cpu", help="cpu or cuda"),
+    device: str = typer.Option("cpu", help="cpu, cuda, cuda:N or auto"),
     batch: str = typer.Option("", help="comma list of batch sizes (default: 1,32 on cpu; 1,32,256 on cuda)"),
     family: str = typer.Option("sknet50,shufflenetv2,mobilenetv2", help="shape families"),
     backends: str = typer.Option("numba,eager,compile,timm", help="numba, eager, compile, timm"),
@@ -84,10 +63,10 @@ def kernels(
 
     from ..kernels import bench
 
-    dev = _device(device)
+    dev = resolve_device(device)
     choose("format", fmt, ["table", "json"])
-    choose("dtype", dtype, ["float32", "float16"] if dev == "cuda" else ["float32"])
-    batches = _csv(batch or ("1,32,256" if dev == "cuda" else "1,32"), "batch", cast=int)
+    choose("dtype", dtype, ["float32", "float16"] if dev.startswith("cuda") else ["float32"])
+    batches = _csv(batch or ("1,32,256" if dev.startswith("cuda") else "1,32"), "batch", cast=int)
     if any(b < 1 for b in batches):
         raise SKMobileError(f"batch sizes must be >= 1, got {batch!r}")
     if not 1 <= paths <= 8 or rounds < 1:
@@ -136,7 +115,7 @@ def _write_kernels(path: Path, result: dict, command: str, say: bool) -> None:
 def model(
     name: str = typer.Argument(..., help="SK model, e.g. sknet50"),
     vs: str = typer.Option(..., "--vs", help="baseline model, e.g. resnext50_32x4d"),
-    device: str = typer.Option("cpu", help="cpu or cuda"),
+    device: str = typer.Option("cpu", help="cpu, cuda, cuda:N or auto"),
     train: bool = typer.Option(False, "--train", help="time forward + backward + SGD step"),
     batch: int = typer.Option(8, help="batch size"),
     input_size: int = typer.Option(224, help="input height = width"),
@@ -156,9 +135,10 @@ def model(
     """Images/s of MODEL with each fusion backend against BASELINE, ratios from one run."""
     from .. import bench_model
     from ..layers.sk_fusion import fusion_names
+    from ..measure.machine import device_name
     from ..models import model_entry
 
-    dev = _device(device)
+    dev = resolve_device(device)
     choose("format", fmt, ["table", "json"])
     mode = bench_model.Mode(train=train, amp=amp, channels_last=channels_last, compile=compile_,
                             dilated_as=dilated_as)
@@ -177,7 +157,8 @@ def model(
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=1))
         return
-    typer.echo(f"{mode.describe()}, batch {batch}, {input_size}x{input_size}, device {_device_name(dev)}")
+    where = device_name(dev) if dev.startswith("cuda") else "cpu"
+    typer.echo(f"{mode.describe()}, batch {batch}, {input_size}x{input_size}, device {where}")
     for r in rows:
         asked = f" (asked {r['asked']}: fell back: {r['fallback']})" if "asked" in r else ""
         typer.echo(f"{r['model']:24s} fusion={r['fusion']:6s} {r['images_per_s']:10.2f} img/s  "
@@ -214,14 +195,14 @@ def train(
 
     if steps < 1 or warmup < 0:
         raise SKMobileError(f"--steps must be >= 1 and --warmup >= 0; got {steps}, {warmup}")
-    device = _device(device)
+    device = resolve_device(device)
     n_threads = _threads(threads)
     recipe = proxy_recipe(model, budget)
     bs = batch_size or recipe.batch_size
     # what a trial runs: the recipe's input side (images repeated up to min_input) and, on CUDA, the
     # trainer's bf16 autocast + channels_last (skmobile.train.loop)
     data = ProxyInput(image_size, num_classes, in_chans)
-    cuda = device == "cuda"
+    cuda = device.startswith("cuda")
     mode = Mode(train=True, amp="bf16" if cuda else "none", channels_last=cuda or recipe.channels_last)
     table = Table()
     for col in ("fusion", "images/s", "ms/step", f"{budget} trial (train)"):
@@ -295,7 +276,7 @@ def latency(
     models: list[str] = typer.Argument(None, help="registered models (with --build-table: default all light models)"),
     vs: str = typer.Option(None, "--vs", help="baseline model: its ratio from interleaved rounds"),
     runtime: str = typer.Option("onnxruntime", help="torch or onnxruntime (ONNX via skmobile's export)"),
-    device: str = typer.Option("cpu", help="cpu or cuda"),
+    device: str = typer.Option("cpu", help="cpu, cuda (the current CUDA device) or auto"),
     threads: int = typer.Option(1, help="intra-op threads (>= 1)"),
     batch: int = typer.Option(1, help="batch size"),
     input_size: int = typer.Option(None, "--input-size", help="input height = width (default: the model's, 224 or 32)"),
@@ -317,7 +298,7 @@ def latency(
     """Batch-N inference latency of full-size MODELS: p10/p50/p90 ms, and the ratio to --vs."""
     from ..latency.measure import Arch, Setting
     from ..latency.predictor import check_clock
-    from ..latency.timer import TimingPlan
+    from ..measure.timing import TimingPlan
 
     choose("format", fmt, ["table", "json"])
     if runtime == "onnxruntime" and opset < 17:
@@ -325,7 +306,7 @@ def latency(
     for flag, given, example in (("--report", report, "errors.md"), ("--table", table, "table.json")):
         if given is not None:  # before any timing: a bad path must not throw measured work away
             check_out_file(given, flag, example, make_parent=True)
-    setting = Setting(runtime, device, threads, batch, opset)
+    setting = Setting(runtime, resolve_device(device), threads, batch, opset)
     setting.check()
     check_clock(clock, setting)
     if max_rounds < 1 or max_seconds <= 0:
