@@ -216,6 +216,24 @@ FUSION_EVENTS = ("_Pool", "_Select", "_PoolBackward", "_SelectBackward")
 FUSION_EVENT_PREFIX = "skmobile::"
 
 
+@contextmanager
+def _native_stderr_quiet():
+    """Silence what C++ libraries print on file descriptor 2 inside the block: the profiler's own log
+    lines (and, on a machine without a GPU, its "gpuGetDeviceCount failed"). Python errors still raise."""
+    import os
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def fusion_profile(model_name: str, fusion: str, batch: int, input_size: int, device="cpu",
                    mode: Mode = Mode(train=True)) -> dict:
     """One profiled step after a warm-up: {"step_ms", "fusion_ms", "share"}.
@@ -233,7 +251,7 @@ def fusion_profile(model_name: str, fusion: str, batch: int, input_size: int, de
     model = set_fusion(create_model(model_name), fusion)
     step = make_step(model, batch, input_size, device, mode)
     step()
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
+    with _native_stderr_quiet(), profile(activities=[ProfilerActivity.CPU]) as prof:
         step_ms = call_seconds(step) * 1e3
     fusion_us = sum(e.cpu_time_total for e in prof.key_averages()
                     if e.key in FUSION_EVENTS or e.key.startswith(FUSION_EVENT_PREFIX))

@@ -296,3 +296,20 @@ def test_a_fusion_that_falls_back_is_labelled_torch_in_one_line(cli):
     row = next(line for line in out.splitlines() if line.startswith("shufflenetv2_x0_5_sk"))
     assert "fusion=torch" in row and "(asked numba: fell back: numba fusion does not support" in row, out
     assert "RuntimeWarning" not in err and "fusion=numba" not in out
+
+
+def test_no_cuda_noise_on_a_cpu_only_machine(tmp_path):
+    """`bench model --profile` and `bench kernels` (its compile backend imports torch's C++ extension
+    helpers) print nothing about CUDA where there is none (native stderr included: a child process)."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA machine")
+    runs = [["bench", "model", "shufflenetv2_x0_5_sk", "--vs", "shufflenetv2_x0_5", "--fusions", "numba", "--profile",
+             "--input-size", "32", "--batch", "2", "--iters", "1"],
+            ["bench", "kernels", "--batch", "1", "--family", "shufflenetv2", "--backends", "compile", "--pass", "fwd",
+             "--rounds", "1", "--out", "-"]]
+    for argv in runs:
+        res = subprocess.run([sys.executable, "-m", "skmobile", *argv], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert "gpuGetDeviceCount" not in res.stderr and "No CUDA runtime" not in res.stderr, res.stderr[-2000:]

@@ -4,6 +4,7 @@ measured figures. Heavy imports (torch, numba, timm) stay inside the commands.""
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 import sys
 from contextlib import contextmanager
@@ -64,6 +65,8 @@ def kernels(
     from ..kernels import bench
 
     dev = resolve_device(device)
+    if not dev.startswith("cuda"):  # importing torch's compile stack on a CPU-only machine warns of CUDA
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     choose("format", fmt, ["table", "json"])
     choose("dtype", dtype, ["float32", "float16"] if dev.startswith("cuda") else ["float32"])
     batches = _csv(batch or ("1,32,256" if dev.startswith("cuda") else "1,32"), "batch", cast=int)
