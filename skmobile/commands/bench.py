@@ -4,6 +4,7 @@ measured figures. Heavy imports (torch, numba, timm) stay inside the commands.""
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 import sys
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ import typer
 
 from ..device import resolve_device
 from ..errors import SKMobileError, choose
+from ._args import check_out_file
 
 bench_app = typer.Typer(help="Benchmarks that print measured figures (kernels, whole models, training).",
                         no_args_is_help=True)
@@ -54,7 +56,8 @@ def kernels(
     rounds: int = typer.Option(5, help="interleaved timing rounds (the median is reported)"),
     channels_last: bool = typer.Option(False, "--channels-last", help="branches in channels_last"),
     fmt: str = typer.Option("table", "--format", help="table or json"),
-    out: str = typer.Option("reports/kernels.md", help="markdown report to write ('-' for none)"),
+    out: str = typer.Option(None, help="markdown report to write ('-' for none; default: a new file "
+                            "runs/kernels-DATE-TIME.md; `--out reports/kernels.md` replaces the committed one)"),
 ) -> None:
     """Time the SK fusion (forward, forward+backward) per backend and shape; write reports/kernels.md."""
     import torch
@@ -62,6 +65,8 @@ def kernels(
     from ..kernels import bench
 
     dev = resolve_device(device)
+    if not dev.startswith("cuda"):  # importing torch's compile stack on a CPU-only machine warns of CUDA
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     choose("format", fmt, ["table", "json"])
     choose("dtype", dtype, ["float32", "float16"] if dev.startswith("cuda") else ["float32"])
     batches = _csv(batch or ("1,32,256" if dev.startswith("cuda") else "1,32"), "batch", cast=int)
@@ -72,6 +77,12 @@ def kernels(
     fams = _csv(family, "family", bench.SHAPES)
     bks = _csv(backends, "backend", bench.BACKENDS)
     pss = _csv(passes, "pass", bench.PASSES)
+    if out is None:
+        from ..outputs import fresh_dir
+
+        out = str(fresh_dir("kernels")) + ".md"
+    if out != "-":
+        check_out_file(Path(out), "--out", "kernels.md", make_parent=True)  # before any timing
 
     def progress(recs):
         if fmt == "table":
@@ -90,12 +101,18 @@ def kernels(
             for shape, a, b, ratio in bench.ratios(result["records"], vs=vs):
                 typer.echo(f"sknet50 batch 32 fwd+bwd {shape}: numba {a:.2f} ms, {vs} {b:.2f} ms, {ratio:.2f}x")
     if out != "-":
-        path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        old = path.read_text() if path.exists() else ""
-        path.write_text(bench.keep_notes(bench.to_markdown(result, command, _versions()), old))
-        if fmt == "table":
-            typer.echo(f"wrote {path}")
+        _write_kernels(Path(out), result, command, fmt == "table")
+
+
+def _write_kernels(path: Path, result: dict, command: str, say: bool) -> None:
+    from ..kernels import bench
+    from ..outputs import write_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = path.read_text() if path.exists() else ""
+    write_text(path, bench.keep_notes(bench.to_markdown(result, command, _versions()), old))
+    if say:
+        typer.echo(f"wrote {path}")
 
 
 def model(
@@ -138,7 +155,7 @@ def model(
     rows = bench_model.compare(name, vs, fus, dev, batch, input_size, iters, rounds, mode)
     if profile:
         for r in rows:
-            if r["fusion"] in ("numba", "auto"):
+            if r["fusion"] in ("numba", "auto"):  # a row that fell back ran torch: nothing to profile
                 r["profiled_step"] = bench_model.fusion_profile(name, r["fusion"], batch, input_size, dev, mode)
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=1))
@@ -146,8 +163,9 @@ def model(
     where = device_name(dev) if dev.startswith("cuda") else "cpu"
     typer.echo(f"{mode.describe()}, batch {batch}, {input_size}x{input_size}, device {where}")
     for r in rows:
+        asked = f" (asked {r['asked']}: fell back: {r['fallback']})" if "asked" in r else ""
         typer.echo(f"{r['model']:24s} fusion={r['fusion']:6s} {r['images_per_s']:10.2f} img/s  "
-                   f"{r['vs_baseline']:.3f}x of {vs}")
+                   f"{r['vs_baseline']:.3f}x of {vs}{asked}")
     for r in rows:
         if "profiled_step" in r:
             p = r["profiled_step"]
@@ -286,6 +304,11 @@ def latency(
     from ..measure.timing import TimingPlan
 
     choose("format", fmt, ["table", "json"])
+    if runtime == "onnxruntime" and opset < 17:
+        raise SKMobileError(f"--opset {opset} is too old; allowed: 17 or later")
+    for flag, given, example in (("--report", report, "errors.md"), ("--table", table, "table.json")):
+        if given is not None:  # before any timing: a bad path must not throw measured work away
+            check_out_file(given, flag, example, make_parent=True)
     setting = Setting(runtime, resolve_device(device), threads, batch, opset)
     setting.check()
     check_clock(clock, setting)
@@ -333,8 +356,10 @@ def _table(models, setting, path, build, predict, check, report, fmt, plan) -> N
         table.save(path)
         command = "skmobile " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         if report is not None:
+            from ..outputs import write_text
+
             report.parent.mkdir(parents=True, exist_ok=True)
-            report.write_text(predictor.error_markdown(table, command))
+            write_text(report, predictor.error_markdown(table, command), "--report")
         if fmt == "json":
             typer.echo(json.dumps({"table": str(path), "models": {m: table.models[m] for m in models},
                                    "summary": predictor.error_summary(table)}, indent=1))

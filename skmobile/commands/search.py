@@ -20,7 +20,9 @@ def search_cmd(
                                                       "grid: all missing rows)"),
     storage: str = typer.Option(None, "--storage", help="Optuna storage URL: sqlite:///runs/skmobile.db (default), "
                                                        "journal:FILE, postgresql://USER:PASS@HOST/DB"),
-    study: str = typer.Option(None, "--study", help="study name (default: the space, or grid-tableN)"),
+    study: str = typer.Option(None, "--study", help="study name (default: the space, or grid-tableN, plus one suffix "
+                              "per non-default objective, budget, data set, --train-limit, --epochs: e.g. "
+                              "ablation-error, ablation-limit256-epochs1)"),
     workers: int = typer.Option(1, "--workers", help="worker processes on this machine (journal file storage)"),
     objective: str = typer.Option("multi", "--objective", help="multi (error + MFLOPs) | error (with pruning) | "
                                                               "error,latency (error + full-size latency)"),
@@ -72,7 +74,6 @@ def search_cmd(
 
 
 def _print_summary(summary: dict) -> None:
-    """The study's trial counts after a run and, where trials had a latency, how it was obtained."""
     c = summary["counts"]
     console.print(f"study {summary['study']} in {summary['storage']}: {c['complete']} complete, {c['fail']} failed, "
                   f"{c['pruned']} pruned, {c['running']} running ({summary['added']} finished in this run, "
