@@ -285,7 +285,7 @@ def latency(
     input_size: int = typer.Option(None, "--input-size", help="input height = width (default: the model's, 224 or 32)"),
     opset: int = typer.Option(17, help="ONNX opset (17 uses torch's legacy exporter: fastest to export)"),
     max_rounds: int = typer.Option(40, "--max-rounds", help="interleaved rounds at most (stops earlier once stable; "
-                                   "--build-table: at most 16)"),
+                                   "--build-table: at most 15)"),
     max_seconds: float = typer.Option(60.0, "--max-seconds", help="time budget of the timed rounds (not with "
                                       "--build-table: its rounds bound it)"),
     clock: str = typer.Option("wall", "--clock", help="wall, or cpu: this thread's CPU time (--device cpu "
@@ -295,12 +295,13 @@ def latency(
     table: Path = typer.Option(None, "--table", help="layer lookup table JSON (default: in the latency cache folder)"),
     predict: bool = typer.Option(False, "--predict", help="print the latency predicted from --table; measure nothing"),
     check: bool = typer.Option(True, "--check/--no-check", help="with --build-table: also measure each model, in the "
-                               "same rounds as the layers, and report the predictor's error"),
-    report: Path = typer.Option(None, "--report", help="with --build-table: write the error table as markdown here"),
+                               "same rounds as the layers, and print Kendall's tau, the median absolute error and "
+                               "the noise floor over 3 runs"),
+    report: Path = typer.Option(None, "--report", help="with --build-table: write the check as markdown here"),
 ) -> None:
     """Batch-N inference latency of full-size MODELS: p10/p50/p90 ms, and the ratio to --vs."""
     from ..latency.measure import Arch, Setting
-    from ..latency.predictor import check_clock
+    from ..latency.timing import check_clock
     from ..measure.timing import TimingPlan
 
     choose("format", fmt, ["table", "json"])
@@ -338,52 +339,57 @@ def latency(
 
 
 def _table(models, setting, path, build, predict, check, report, fmt, plan) -> None:
-    from ..latency import predictor
+    from ..latency import table as lt
+    from ..latency import timing
+    from ..latency.capture import light_models
     from ..latency.measure import Arch
 
-    path = Path(path) if path is not None else predictor.default_table_path(setting)
+    path = Path(path) if path is not None else lt.default_table_path(setting)
     if build:
-        models = models or predictor.light_models()
-        table = predictor.LatencyTable.load(path) if path.is_file() else None
-        rounds = predictor.CHECK_PLAN   # layers and models together: --max-rounds can only lower it
-        check_plan = replace(rounds, max_rounds=min(plan.max_rounds, rounds.max_rounds),
-                             min_rounds=min(plan.max_rounds, rounds.min_rounds))
-        with _progress("timing layers", fmt == "table") as update:
-            table = predictor.build_table(models, setting, table,
-                                          on_model=lambda name, i, n: update(i - 1, n, f"preparing {name}"),
-                                          check=check, check_plan=check_plan, save_to=path, clock=plan.clock,
-                                          on_layers=update)
-        table.save(path)
-        command = "skmobile " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        if report is not None:
-            from ..outputs import write_text
-
-            report.parent.mkdir(parents=True, exist_ok=True)
-            write_text(report, predictor.error_markdown(table, command), "--report")
-        if fmt == "json":
-            typer.echo(json.dumps({"table": str(path), "models": {m: table.models[m] for m in models},
-                                   "summary": predictor.error_summary(table)}, indent=1))
-            return
-        typer.echo(f"wrote {path} ({len(table.entries)} layers; per-call overhead {table.overhead_ms:.4f} ms)")
-        if check:
-            typer.echo(predictor.error_markdown(table, command))
+        _build_table(models or light_models(), setting, path, check, report, fmt, plan)
         return
     if not models:
         raise SKMobileError("no model given; name the models to predict")
-    table = predictor.LatencyTable.load(path)
+    table = lt.LatencyTable.load(path)
     table.check_setting(setting, plan.clock)
-    rows = {m: predictor.predict(table, Arch(m), setting) for m in models}
+    rows = {m: timing.predict(table, Arch(m), setting) for m in models}
     table.save(path)   # layers timed for missing entries are kept
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=1))
         return
-    if table.memory is None:
-        typer.echo(f"note: {path} has no memory curve (format version 2): predictions are the layers' sum "
-                   "without the cache term; rebuild with --build-table for it")
     for m, r in rows.items():
-        typer.echo(f"{m:28s} predicted {r['predicted_ms']:9.3f} ms = layers alone {r['layers_alone_ms']:.3f} + cache "
-                   f"term {r['cache_term_ms']:.3f} (footprint {r['footprint_mib']:.1f} MiB; {r['layers']} layers, "
+        typer.echo(f"{m:28s} predicted {r['predicted_ms']:9.3f} ms ({r['layers']} layers, "
                    f"{r['layers_timed_now']} timed now, {r['layers_missing']} missing)")
+
+
+def _build_table(models, setting, path, check, report, fmt, plan) -> None:
+    from ..latency import table as lt
+    from ..latency import timing
+    from ..report.latency_check import check_markdown, figures
+
+    table = lt.LatencyTable.load(path) if path.is_file() else None
+    rounds = timing.CHECK_PLAN   # layers and models together: --max-rounds can only lower it
+    check_plan = replace(rounds, max_rounds=min(plan.max_rounds, rounds.max_rounds),
+                         min_rounds=min(plan.max_rounds, rounds.min_rounds))
+    with _progress("timing layers", fmt == "table") as update:
+        table = timing.build_table(models, setting, table, check=check, clock=plan.clock, check_plan=check_plan,
+                                   on_model=lambda name, i, n: update(i - 1, n, f"preparing {name}"),
+                                   on_unit=lambda i, n: update(i, n, "exporting layers"),
+                                   on_round=lambda i, n: update(i, n, "timing rounds"))
+    table.save(path)
+    command = "skmobile " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if report is not None and check:
+        from ..outputs import write_text
+
+        report.parent.mkdir(parents=True, exist_ok=True)
+        write_text(report, check_markdown(table, command), "--report")
+    if fmt == "json":
+        typer.echo(json.dumps({"table": str(path), "models": {m: table.models[m] for m in models if m in table.models},
+                               "check": figures(table.check) if check else None}, indent=1))
+        return
+    typer.echo(f"wrote {path} ({len(table.entries)} layers; per-call overhead {table.overhead_ms:.4f} ms)")
+    if check:
+        typer.echo(check_markdown(table, command))
 
 
 def register(app: typer.Typer) -> None:
