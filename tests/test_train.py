@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 
 import pytest
 import torch
@@ -208,8 +209,9 @@ def test_cli_train_eval_bench(fmnist_dir, tmp_path, cli):
     result = json.loads((rep / "attention.json").read_text())
     ck = result["checkpoints"][0]
     assert ck["model"] == "sknet50" and ck["command_recorded"] and len(result["stages"]) > 0
-    assert ck["command"].startswith("skmobile train sknet50 --dataset fashion-mnist --budget default --seed 0 "
-                                    "--batch-size 16 --val-size 8 --epochs 1")
+    assert ck["command"] == ("skmobile train sknet50 --data-dir " + shlex.quote(str(fmnist_dir)) + " --epochs 1 "
+                             "--val-size 8 --batch-size 16 --out " + shlex.quote(str(out)) + " --no-progress "
+                             "--threads 1")  # as typed, every option included
     assert all(e["verdict"].startswith("not tested (1 model") for s in result["stages"] for e in s["changes"])
     assert {"attention.md", "attention.png", "attention.svg"} <= {p.name for p in rep.iterdir()}
 

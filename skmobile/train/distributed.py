@@ -79,7 +79,7 @@ def wrap(model, ctx: DistContext, device):
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=ids, broadcast_buffers=True)
+    return DistributedDataParallel(model, device_ids=ids)  # rank 0's BN buffers reach the others each forward
 
 
 def all_sum(ctx: DistContext, values: list[float]) -> list[float]:

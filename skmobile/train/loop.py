@@ -35,9 +35,9 @@ class FitConfig:
     warm-up). ``amp``/``channels_last`` default to on for CUDA only (:func:`.precision.step_format`).
     ``on_epoch(epoch, metrics)`` runs after each epoch's validation and checkpoint; whatever it raises
     (e.g. optuna.TrialPruned) propagates. With ``out_dir`` a checkpoint is written each epoch (by rank
-    0); ``resume`` continues from it up to the epochs it recorded. ``accum``: BN groups per process
-    and step (gradients accumulated). ``skip_corrupt``: skip undecodable images (else stop, naming
-    one). ``meta`` is stored in the checkpoint state."""
+    0); ``resume`` continues from it up to the epochs it recorded, or ``epochs`` when that is more.
+    ``accum``: BN groups per process and step (gradients accumulated). ``skip_corrupt``: skip
+    undecodable images (else stop, naming one). ``meta`` is stored in the checkpoint state."""
 
     epochs: int
     lr: float | None = None
@@ -233,7 +233,7 @@ def _resume(run: _Run) -> None:
     load_into(run.model, run.optimizer, tensors)
     run.history = list(saved.get("history", []))
     run.start_epoch = int(saved.get("epochs_done", len(run.history)))
-    run.epochs = int(saved.get("epochs", run.epochs))
+    run.epochs = max(int(saved.get("epochs", run.epochs)), run.epochs)  # a larger epoch count extends the run
 
 
 def _set_epoch(loader, epoch: int, seed: int) -> None:
