@@ -16,14 +16,17 @@ bytes read + written by a large ``Tensor.copy_`` in the same run.
 
 from __future__ import annotations
 
-import statistics
-import time
+import math
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Callable
 
 import torch
 
 from skmobile.layers.sk_fusion import torch_pool, torch_select
+from skmobile.measure.machine import device_name
+from skmobile.measure.stats import median
+from skmobile.measure.timing import TimingPlan, call_seconds, repeat_seconds, time_rounds
 
 #: (C, H = W) of the SK fusion in each family, stride-1 output sizes at 224x224 input.
 SHAPES = {
@@ -57,7 +60,7 @@ def timm_pool_select(branches, w):
     """timm's SelectiveKernel fusion ops: stack, sum over paths + mean, weights, multiply, sum."""
     x = torch.stack(list(branches), dim=1)  # N, M, C, H, W
     s = x.sum(1).mean((2, 3))
-    a = _attention(s, w)
+    a = attention(s, w)
     return (x * a.unsqueeze(-1).unsqueeze(-1)).sum(1)
 
 
@@ -68,7 +71,7 @@ def attention_weights(m: int, c: int, generator=None):
             torch.randn(d, m * c, generator=generator) / d ** 0.5)
 
 
-def _attention(s, w):
+def attention(s, w):
     w1, w2 = w
     n, c = s.shape
     return (torch.relu(s @ w1) @ w2).view(n, -1, c).softmax(dim=1)
@@ -76,7 +79,7 @@ def _attention(s, w):
 
 def _fusion(pool, select):
     def run(branches, w):
-        return select(branches, _attention(pool(branches), w))
+        return select(branches, attention(pool(branches), w))
 
     return run
 
@@ -109,7 +112,8 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _step(fn, branches, w, dv, backward: bool):
+def step(fn, branches, w, dv, backward: bool):
+    """One call of the fusion ``fn``: forward only (no autograd) or forward + backward."""
     if not backward:
         with torch.no_grad():
             return fn(branches, w)
@@ -117,29 +121,13 @@ def _step(fn, branches, w, dv, backward: bool):
     return torch.autograd.grad(v, list(branches) + list(w), dv)
 
 
-def _time_once(fn, args, iters: int, device) -> float:
-    _sync(device)
-    t0 = time.perf_counter()
-    for _ in range(iters):
-        _step(fn, *args)
-    _sync(device)
-    return (time.perf_counter() - t0) * 1e3 / iters
-
-
 def copy_bandwidth(device, nbytes: int = 256 << 20, repeats: int = 5) -> float:
     """GB/s of ``dst.copy_(src)`` (bytes read + written) on ``device``."""
     n = nbytes // 4
     src = torch.ones(n, device=device)
     dst = torch.empty_like(src)
-    dst.copy_(src)
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        dst.copy_(src)
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return 2 * n * 4 / statistics.median(times) / 1e9
+    seconds = repeat_seconds(lambda: dst.copy_(src), repeats, warmup=1, sync=partial(_sync, device))
+    return 2 * n * 4 / median(seconds) / 1e9
 
 
 def fusion_bytes(n, m, c, h, w, itemsize: int, backward: bool) -> int:
@@ -157,43 +145,49 @@ def roof_ms(shape, dtype: str, backward: bool, copy_gbps: float) -> float:
 def bench_shape(family, n, m, c, hw, backends, passes, device, dtype=torch.float32, rounds=5,
                 channels_last=False, fns=None, min_ms=20.0) -> list[Record]:
     """Time every backend x pass on one shape, round-robin; one Record per (backend, pass)."""
+    args = _inputs(n, m, c, hw, device, dtype, channels_last)
+    fns = fns if fns is not None else {}
+    turns, notes = {}, {}
+    for b in backends:
+        for p in passes:
+            try:
+                fn = fns.setdefault(b, make_fn(b, dynamic=device.type == "cpu"))
+                call = partial(step, fn, *args, p == "fwd+bwd")
+                for _ in range(2):  # warm-up (and JIT / compile)
+                    call()
+            except Exception as exc:  # an unavailable backend is recorded, not fatal
+                notes[(b, p)] = f"unavailable: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+                continue
+            once_ms = call_seconds(call, sync=partial(_sync, device)) * 1e3
+            iters = max(1, min(50, int(min_ms / max(once_ms, 1e-3))))
+            turns[(b, p)] = (partial(call_seconds, call, iters, sync=partial(_sync, device)), iters)
+    plan = TimingPlan(warmup_calls=0, warmup_s=0.0, min_calls=1, max_calls=1, min_rounds=rounds,
+                      max_rounds=rounds, max_s=math.inf)
+    timed = time_rounds({f"{b} {p}": turn for (b, p), (turn, _) in turns.items()}, plan)
+    shape, dtype_name = [n, m, c, hw, hw], str(dtype).replace("torch.", "")
+    itemsize = torch.tensor([], dtype=dtype).element_size()
+    out = []
+    for b in backends:
+        for p in passes:
+            if (b, p) not in turns:
+                out.append(Record(family, shape, dtype_name, b, p, None, None, notes.get((b, p), "")))
+                continue
+            ms = median(timed.samples[f"{b} {p}"]) * 1e3 / turns[(b, p)][1]
+            gb = fusion_bytes(n, m, c, hw, hw, itemsize, p == "fwd+bwd") / ms / 1e6
+            # 4 significant digits: tiny shapes on a busy CPU stay > 0
+            out.append(Record(family, shape, dtype_name, b, p, round(ms, 4), float(f"{gb:.4g}")))
+    return out
+
+
+def _inputs(n, m, c, hw, device, dtype, channels_last):
+    """(branches, attention weights, dV) of one shape, seeded, all needing gradients but dV."""
     gen = torch.Generator().manual_seed(0)
     mf = torch.channels_last if channels_last else torch.contiguous_format
     branches = [torch.randn(n, c, hw, hw, generator=gen).to(device, dtype).contiguous(memory_format=mf)
                 .requires_grad_() for _ in range(m)]
     w = tuple(t.to(device, dtype).requires_grad_() for t in attention_weights(m, c, gen))
     dv = torch.randn(n, c, hw, hw, generator=gen).to(device, dtype).contiguous(memory_format=mf)
-    fns = fns if fns is not None else {}
-    plan, notes = [], {}
-    for b in backends:
-        for p in passes:
-            args = (branches, w, dv, p == "fwd+bwd")
-            try:
-                fn = fns.setdefault(b, make_fn(b, dynamic=device.type == "cpu"))
-                for _ in range(2):  # warm-up (and JIT / compile)
-                    _step(fn, *args)
-            except Exception as exc:  # an unavailable backend is recorded, not fatal
-                notes[(b, p)] = f"unavailable: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-                continue
-            once = _time_once(fn, args, 1, device)
-            plan.append((b, p, fn, args, max(1, min(50, int(min_ms / max(once, 1e-3))))))
-    times: dict = {(b, p): [] for b, p, *_ in plan}
-    for _ in range(rounds):
-        for b, p, fn, args, iters in plan:
-            times[(b, p)].append(_time_once(fn, args, iters, device))
-    itemsize = torch.tensor([], dtype=dtype).element_size()
-    out = []
-    for b in backends:
-        for p in passes:
-            shape = [n, m, c, hw, hw]
-            if (b, p) in times:
-                ms = statistics.median(times[(b, p)])
-                gb = fusion_bytes(n, m, c, hw, hw, itemsize, p == "fwd+bwd") / ms / 1e6
-                out.append(Record(family, shape, str(dtype).replace("torch.", ""), b, p, round(ms, 4), float(f"{gb:.4g}")))  # 4 significant digits: tiny shapes on a busy CPU stay > 0
-            else:
-                out.append(Record(family, shape, str(dtype).replace("torch.", ""), b, p, None, None,
-                                  notes.get((b, p), "")))
-    return out
+    return branches, w, dv
 
 
 def run(device="cpu", batches=(1, 32), families=tuple(SHAPES), backends=BACKENDS, passes=PASSES,
@@ -213,22 +207,6 @@ def run(device="cpu", batches=(1, 32), families=tuple(SHAPES), backends=BACKENDS
                     progress(recs)
     copy = max(copy, copy_bandwidth(device))  # the roof: best of the two measurements
     return {"device": device_name(device), "copy_gbps": round(copy, 2), "records": records}
-
-
-def device_name(device) -> str:
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip() + f" ({torch.get_num_threads()} threads)"
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or "cpu"
 
 
 # ---------------------------------------------------------------- report

@@ -4,7 +4,8 @@ Every number goes into the trial's user attributes (params, MACs, MFLOPs, errors
 set, epochs, seed, wall time, images/s, library versions), so the study database is the record.
 Errors and accuracies are in percent (``error_unit``), as ``fit`` reports them.
 A trial that raises or produces NaN is marked failed with ``fail_reason``; an impossible candidate
-(which the spaces never produce) is pruned with ``rejected``; the search goes on either way.
+(which the spaces never produce) and one above a ``--max-*`` limit are pruned with ``rejected``
+before any training; the search goes on either way.
 A configuration already trained in the study with the same seed, data and budget is not trained
 again: the trial copies that result and records ``reused_from`` (see :mod:`.reuse`).
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import platform
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -22,6 +22,7 @@ from typing import Callable
 import optuna
 import torch
 
+from skmobile.measure.machine import versions
 from skmobile.provenance import git_commit, hardware
 
 from . import reuse
@@ -31,20 +32,12 @@ from .storage import WORKER_ATTR, worker_id
 OBJECTIVES = ("multi", "error", "error,latency")
 #: the second objective of each two-objective search, as stored in the study and shown
 SECOND_OBJECTIVE = {"multi": "mflops", "error,latency": "latency_ms"}
+#: the libraries whose versions every trial records
+VERSIONED = ("python", "torch", "optuna", "numpy", "skmobile")
 
 
 class TrialFailed(RuntimeError):
     """A trial that ran but produced no usable result (NaN loss, missing value)."""
-
-
-def versions() -> dict:
-    import numpy
-    import torch
-
-    import skmobile
-
-    return {"python": platform.python_version(), "torch": torch.__version__, "optuna": optuna.__version__,
-            "numpy": numpy.__version__, "skmobile": getattr(skmobile, "__version__", "0.1.0")}
 
 
 def full_complexity(candidate: Candidate) -> dict:
@@ -100,6 +93,11 @@ class Objective:
         if self.max_params is not None:
             trial.set_constraint("params", full["params"] - self.max_params)
         latency = self._latency(trial, candidate)
+        over = self._over_limit(full, latency)
+        if over:  # a constraint is a limit: nothing above it trains
+            trial.set_user_attr("rejected", over)
+            trial.set_user_attr("wall_s", round(time.time() - start, 2))
+            raise optuna.TrialPruned(over)
         known = self._reuse(trial, candidate, seed, start)
         if known is not None:
             return self._values(known, full, latency)
@@ -116,6 +114,15 @@ class Objective:
             self._fail(trial, start, f"training produced {outcome.status} (val_error={outcome.val_error})")
             raise TrialFailed(f"trial {trial.number}: training produced NaN")
         return self._values(outcome.val_error, full, latency)
+
+    def _over_limit(self, full: dict, latency: float | None) -> str | None:
+        """Why the candidate breaks a --max-* limit (None when it keeps them all)."""
+        for flag, value, limit in (("--max-mflops", full["mflops"], self.max_mflops),
+                                   ("--max-params", full["params"], self.max_params),
+                                   ("--max-latency-ms", latency, self.max_latency_ms)):
+            if limit is not None and value is not None and value > limit:
+                return f"{value:.6g} above {flag} {limit:g}: not trained"
+        return None
 
     def _values(self, val_error: float, full: dict, latency: float | None):
         if self.objective == "error":
@@ -175,7 +182,7 @@ class Objective:
             "test_error": out.test_error, "error_unit": "percent",
             "test_accuracy": None if out.test_error is None else 100.0 - out.test_error,
             "epochs": out.epochs, "images_per_s": round(out.images_per_s, 1), "train_s": round(out.seconds, 2),
-            "wall_s": round(time.time() - start, 2), "proxy": out.proxy, "versions": versions(),
+            "wall_s": round(time.time() - start, 2), "proxy": out.proxy, "versions": versions(*VERSIONED),
             "threads": torch.get_num_threads(),  # CPU results differ slightly with the thread count
             "git_commit": git_commit(), "hardware": hardware(getattr(out, "device", None) or "cpu"),
             **out.protocol,

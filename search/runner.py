@@ -25,14 +25,16 @@ from optuna.trial import TrialState
 from rich.console import Console
 
 from skmobile.errors import Interrupted, SKMobileError, choose
-from skmobile.train.device import resolve_device
+from skmobile.device import resolve_device
 
 from .grid import GRIDS, enqueue_grid, grid_picker
 from .live import LiveView, epoch_line, trial_line
 from .objective import OBJECTIVES, SECOND_OBJECTIVE, Objective, TrialFailed, space_picker
 from .trainer import trainer_from_env
 from .spaces import SPACES, get_space
-from .storage import DEFAULT_JOURNAL, open_storage, parse_storage, sweep_stale
+from . import identity
+from .storage import DEFAULT_JOURNAL, parse_storage, sweep_stale, vet_storage
+from .storage import open_study as storage_open_study
 
 DEFAULT_TRIALS = 6
 
@@ -66,6 +68,8 @@ class SearchConfig:
     latency_cache: str | None = None    # measure: the SQLite cache (default: ~/.cache/skmobile/latency.sqlite)
 
     def validate(self) -> None:
+        if self.study is not None and not self.study.strip():
+            raise SKMobileError(f"--study {self.study!r} is empty; allowed: a name, e.g. --study {self.space}")
         choose("space", self.space, SPACES)
         choose("objective", self.objective, OBJECTIVES)
         if self.grid is not None:
@@ -89,6 +93,7 @@ class SearchConfig:
         if self.workers > 1 and self.storage is not None and parse_storage(self.storage).kind == "sqlite":
             raise SKMobileError("SQLite is for one process; with --workers use a journal file "
                                 f"(--storage journal:{DEFAULT_JOURNAL}) or postgresql://...")
+        vet_storage(self.storage_url)  # a device, FIFO or folder as storage: one line, before any work
 
     @property
     def latency_mode(self) -> str | None:
@@ -114,11 +119,18 @@ class SearchConfig:
 
     @property
     def study_name(self) -> str:
-        if self.study:
+        """``--study``, else the space (``grid-tableN`` for a grid) with a suffix for each setting that
+        makes it another experiment: a non-default objective, budget, data set, --train-limit, --epochs."""
+        if self.study is not None:
             return self.study
         if self.grid:  # one study per budget: a grid's (row, repeat) pairs are per budget
-            return f"grid-{self.grid}" + ("" if self.budget == "trial" else f"-{self.budget}")
-        return self.space if self.objective == "multi" else f"{self.space}-{self.objective.replace(',', '-')}"
+            name = f"grid-{self.grid}" + ("" if self.budget == "trial" else f"-{self.budget}")
+        else:
+            name = self.space if self.objective == "multi" else f"{self.space}-{self.objective.replace(',', '-')}"
+            name += "" if self.budget == "trial" else f"-{self.budget}"
+        name += "" if self.dataset == "fashion-mnist" else f"-{self.dataset}"
+        name += "" if self.train_limit is None else f"-limit{self.train_limit}"
+        return name + ("" if self.epochs is None else f"-epochs{self.epochs}")
 
 
 def make_sampler(cfg: SearchConfig, existing: int = 0) -> optuna.samplers.BaseSampler:
@@ -132,31 +144,30 @@ def make_sampler(cfg: SearchConfig, existing: int = 0) -> optuna.samplers.BaseSa
                                       group=True, constant_liar=True)
 
 
+def objective_names(cfg: SearchConfig) -> list[str]:
+    return ["val_error"] if cfg.objective == "error" else ["val_error", SECOND_OBJECTIVE[cfg.objective]]
+
+
 def open_study(cfg: SearchConfig) -> optuna.Study:
-    """Create the study or continue the one of the same name (its directions must match)."""
-    directions = ["minimize"] if cfg.objective == "error" else ["minimize", "minimize"]
-    storage = open_storage(cfg.storage_url)
+    """Create the study or continue the one of the same name; one of another experiment (objectives,
+    directions, space, budget, data set, proxy: see :mod:`.identity`) is refused with nothing stored."""
+    names = objective_names(cfg)
+    directions = ["minimize"] * len(names)
+    want = identity.identity(cfg, names, directions)
     pruner = (optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0) if cfg.objective == "error"
               else optuna.pruners.NopPruner())
-    try:
-        study = optuna.create_study(storage=storage, study_name=cfg.study_name, sampler=make_sampler(cfg),
-                                    pruner=pruner, directions=directions, load_if_exists=True)
-    except Exception as exc:  # noqa: BLE001 - storage errors surface as one line
-        raise SKMobileError(f"cannot open study {cfg.study_name!r}: {str(exc).splitlines()[0][:300]}") from None
-    if len(study.directions) != len(directions):
-        raise SKMobileError(f"study {cfg.study_name!r} has {len(study.directions)} objective(s), --objective "
-                            f"{cfg.objective} needs {len(directions)}; use another --study name")
+    study = storage_open_study(cfg.storage_url, cfg.study_name, create=True, directions=directions,
+                               sampler=make_sampler(cfg), pruner=pruner,
+                               check=identity.checker(cfg.study_name, want))
     study.sampler = make_sampler(cfg, len(study.get_trials(deepcopy=False)))
     if "space" not in study.user_attrs:
         for key, value in (("space", cfg.grid or cfg.space), ("objective", cfg.objective),
-                           ("objective_names", ["val_error"] if cfg.objective == "error"
-                            else ["val_error", SECOND_OBJECTIVE[cfg.objective]]),
-                           ("dataset", cfg.dataset), ("budget", cfg.budget)):
+                           ("objective_names", names), ("dataset", cfg.dataset), ("budget", cfg.budget)):
             study.set_user_attr(key, value)
-        if len(directions) == 2:
-            study.set_metric_names(["val_error", SECOND_OBJECTIVE[cfg.objective]])
-        else:
-            study.set_metric_names(["val_error"])
+        with warnings.catch_warnings():  # metric names are marked experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(names)
+    identity.record(study, want)
     return study
 
 
@@ -246,7 +257,11 @@ def _run_here(cfg, study, pick, trainer, n_trials, console, storage_shown, basel
         view.update(study.get_trials(deepcopy=False))
         if plain:
             console.print(f"trial {trial.number} started", highlight=False, soft_wrap=True)
-        return objective(trial)
+        try:
+            return objective(trial)
+        except KeyboardInterrupt:
+            trial.set_user_attr("fail_reason", "interrupted")
+            raise
 
     if n_trials == 0:
         return
@@ -270,6 +285,7 @@ def _interrupted(study, running: list[int]) -> str:
     number = running[0]
     trial = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
     if trial is not None and trial.state == TrialState.RUNNING:
+        study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", "interrupted")  # noqa: SLF001
         study.tell(number, state=TrialState.FAIL)
     return f"trial {number} marked failed; rerun to continue"
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import stat
 import time
 import warnings
 from dataclasses import dataclass
@@ -35,10 +36,6 @@ MAX_RETRY = 3
 class StorageSpec:
     url: str          # as the user gave it (normalised)
     kind: str         # "sqlite" | "journal" | "rdb"
-
-    @property
-    def multiprocess(self) -> bool:
-        return self.kind != "sqlite"
 
     def redacted(self) -> str:
         return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", self.url)
@@ -95,24 +92,61 @@ def heartbeat() -> tuple[int, int]:
     return interval, grace
 
 
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def vet_storage(url: str | None, create: bool = True) -> StorageSpec:
+    """Check a storage's file before anything opens it: a regular file, or (``create``) a new one in a
+    folder that can be written. Never opens the path, so a FIFO cannot block and a device cannot be read."""
+    spec = parse_storage(url)
+    path = storage_file(spec.url)
+    if path is None:
+        return spec
+    example = path.parent / ("skmobile.journal" if spec.kind == "journal" else "skmobile.db")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise SKMobileError(f"--storage {spec.url}: cannot read {path} ({exc.strerror}); allowed: a readable "
+                            "file") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        what = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        shown = f"journal:{example}" if spec.kind == "journal" else f"sqlite:///{example}"
+        raise SKMobileError(f"--storage {spec.url} is {what}; allowed: a regular file (existing or new), "
+                            f"e.g. {shown}")
+    if mode is None and not create:
+        raise SKMobileError(f"no study database at {path}; run `skmobile search` or "
+                            "`skmobile reproduce --table N --train` first, or pass --storage")
+    if create:
+        _check_writable(spec, path, mode is not None)
+    return spec
+
+
+def _check_writable(spec: StorageSpec, path: Path, exists: bool) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    while not folder.exists():
+        folder = folder.parent
+    if exists and not os.access(path, os.W_OK):
+        raise SKMobileError(f"storage {path} is read-only; nothing can be added to its studies: make it "
+                            "writable, or pass --storage NEW")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        what = "is read-only" if exists and spec.kind == "sqlite" else "cannot be written"
+        raise SKMobileError(f"storage {path} {what} (folder {folder} is not writable); allowed: a file in a "
+                            "writable folder, or pass --storage NEW")
+
+
 def open_storage(url: str | None, create: bool = True):
     """An Optuna storage for ``url``; a bad or unreachable one raises SKMobileError (one line).
 
     With ``create=False`` (readers such as the report) a SQLite or journal file that does not exist
-    is an error instead of a new, empty storage.
+    is an error instead of a new, empty storage. The path is vetted first (:func:`vet_storage`).
     """
-    from optuna.exceptions import ExperimentalWarning
-    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    spec = parse_storage(url)
+    spec = vet_storage(url, create)
     path = storage_file(spec.url)
-    if path is not None and path.is_dir():
-        raise SKMobileError(f"storage {spec.url} is a folder; allowed: a file in it, e.g. "
-                            f"{path / ('skmobile.journal' if spec.kind == 'journal' else 'skmobile.db')}")
-    if not create and not storage_exists(spec.url):
-        raise SKMobileError(f"no study database at {path}; run `skmobile search` or "
-                            "`skmobile reproduce --table N --train` first, or pass --storage")
     if spec.kind == "journal":
         _ensure_dir(path.parent)
         if path.exists() and path.stat().st_size and not _looks_like_journal(path):
@@ -125,6 +159,13 @@ def open_storage(url: str | None, create: bool = True):
         if path.exists() and path.stat().st_size and not _looks_like_sqlite(path):
             raise SKMobileError(f"{path} exists and is not an SQLite database; not touching it")
         _ensure_dir(path.parent)
+    return _rdb(spec)
+
+
+def _rdb(spec: StorageSpec):
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
     interval, grace = heartbeat()
     url = _with_driver(spec.url)
     engine_kwargs = {"connect_args": {"timeout": 60}} if spec.kind == "sqlite" else {"pool_pre_ping": True}
@@ -145,6 +186,62 @@ def open_storage(url: str | None, create: bool = True):
         raise SKMobileError(f"no database driver for {spec.redacted()}: {_one_line(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - sqlalchemy/optuna errors vary by backend
         raise SKMobileError(f"cannot open storage {spec.redacted()}: {_one_line(exc)}") from None
+
+
+def open_study(url: str | None, name: str, *, create: bool = False, directions=None, sampler=None,
+               pruner=None, check=None):
+    """The one way to a study, for the search and every report.
+
+    Readers (``create=False``) never create a database or a study: a missing one is a one-line error
+    that lists the studies there. Writers (``create=True``) create the study with ``directions`` when
+    it is new; for an existing one, ``check(user_attrs, directions)`` runs first and may refuse it
+    (raising SKMobileError) before anything is written.
+    """
+    import optuna
+
+    if not name or not name.strip():
+        raise SKMobileError(f"--study {name!r} is empty; allowed: a name, e.g. --study ablation")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    store = open_storage(url, create=create)
+    shown = parse_storage(url).redacted()
+    try:
+        study_id = store.get_study_id_from_name(name)
+    except KeyError:
+        study_id = None
+    except Exception as exc:  # noqa: BLE001 - a damaged database, a server gone
+        raise SKMobileError(f"cannot read studies in {shown}: {storage_error(exc)}") from None
+    if study_id is None and not create:
+        raise SKMobileError(f"no study {name!r} in {shown}; studies there: {', '.join(study_names(store)) or 'none'}")
+    try:
+        if study_id is not None and check is not None:
+            check(store.get_study_user_attrs(study_id),
+                  [d.name.lower() for d in store.get_study_directions(study_id)])
+        if not create:
+            return optuna.load_study(study_name=name, storage=store)
+        return optuna.create_study(storage=store, study_name=name, sampler=sampler, pruner=pruner,
+                                   directions=directions, load_if_exists=True)
+    except SKMobileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - storage errors surface as one line
+        raise SKMobileError(f"cannot open study {name!r} in {shown}: {storage_error(exc)}") from None
+
+
+def study_names(store) -> list[str]:
+    """The names of the studies in an opened storage, sorted."""
+    import optuna
+
+    return sorted(s.study_name for s in optuna.get_all_study_summaries(store))
+
+
+def storage_error(exc: BaseException) -> str:
+    """One line for a storage failure; a write to a read-only database says so, whatever wraps it."""
+    seen = exc
+    while seen is not None:
+        text = str(seen).lower()
+        if "readonly" in text or "read-only" in text or "read only" in text:
+            return "the database is read-only; make it writable, or pass --storage NEW"
+        seen = seen.__cause__ or seen.__context__
+    return _one_line(exc)
 
 
 def _with_driver(url: str) -> str:

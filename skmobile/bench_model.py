@@ -14,8 +14,6 @@ can reach in that network. Its outputs are wrong; it is registered only while ti
 from __future__ import annotations
 
 import copy
-import statistics
-import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
@@ -24,6 +22,8 @@ import torch.nn.functional as F
 from torch.autograd import Function
 
 from .errors import choose
+from .measure.stats import median
+from .measure.timing import call_seconds, repeat_seconds
 
 #: Name of the timing-only, zero-traffic fusion (the ceiling of any fusion backend).
 FREE = "free"
@@ -144,14 +144,7 @@ def make_step(model, batch: int, input_size: int, device, mode: Mode = Mode(), i
 
 def images_per_second(step, batch: int, iters: int, warmup: int = 1) -> float:
     """Median images/s over ``iters`` calls of ``step`` after ``warmup`` untimed ones."""
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return batch / statistics.median(times)
+    return batch / median(repeat_seconds(step, iters, warmup))
 
 
 def time_training(model, batch_size: int, in_chans: int, image_size: int, num_classes: int, steps: int,
@@ -192,10 +185,10 @@ def compare(model_name: str, baseline: str, fusions, device="cpu", batch=8, inpu
                 step = make_step(sk, batch, input_size, device, mode)
                 results[f].append(images_per_second(step, batch, iters, warmup))
         set_fusion(sk, "torch")
-    base = statistics.median(results["baseline"])
+    base = median(results["baseline"])
     rows = [dict(model=baseline, fusion="-", images_per_s=round(base, 2), vs_baseline=1.0)]
     for f in fusions:
-        ips = statistics.median(results[f])
+        ips = median(results[f])
         rows.append(dict(model=model_name, fusion=f, images_per_s=round(ips, 2), vs_baseline=round(ips / base, 3)))
     return rows
 
@@ -224,9 +217,7 @@ def fusion_profile(model_name: str, fusion: str, batch: int, input_size: int, de
     step = make_step(model, batch, input_size, device, mode)
     step()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        t0 = time.perf_counter()
-        step()
-        step_ms = (time.perf_counter() - t0) * 1e3
+        step_ms = call_seconds(step) * 1e3
     fusion_us = sum(e.cpu_time_total for e in prof.key_averages()
                     if e.key in FUSION_EVENTS or e.key.startswith(FUSION_EVENT_PREFIX))
     return dict(step_ms=round(step_ms, 2), fusion_ms=round(fusion_us / 1e3, 2),

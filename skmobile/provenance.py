@@ -48,7 +48,7 @@ def git_commit() -> str | None:
 
 def hardware(device: str | None = "cpu") -> str:
     """'CPU model xN' and, on CUDA, '+ GPU name'."""
-    from .latency.machine import cpu_model, gpu_name
+    from .measure.machine import cpu_model, gpu_name
 
     text = f"{cpu_model()} x{os.cpu_count()}"
     if device and str(device).startswith("cuda"):

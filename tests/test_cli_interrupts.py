@@ -59,6 +59,7 @@ def test_ctrl_c_during_a_search_trial_is_one_line_exit_130_and_the_trial_failed(
     assert f"trial {number} started" in out  # a plain progress line: stdout is not a terminal
     trials = optuna.load_study(study_name="s", storage=open_storage(storage)).get_trials()
     assert [t.state for t in trials] == [TrialState.FAIL]
+    assert trials[0].user_attrs["fail_reason"] == "interrupted"
 
 
 def test_ctrl_c_during_training_keeps_the_last_complete_epoch(tmp_path):

@@ -11,7 +11,7 @@ import torch
 from skmobile.errors import SKMobileError
 from skmobile.search.runner import SearchConfig, run_search, worker_argv
 from skmobile.search.storage import open_storage
-from skmobile.train import resolve_device
+from skmobile.device import resolve_device
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 

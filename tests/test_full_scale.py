@@ -203,3 +203,15 @@ def test_bad_input_is_one_line_and_writes_nothing(case, inet, tmp_path, cli):
                 "proxy-dataset": "--dataset folder"}[case]
     assert expected in err
     assert not (tmp_path / "out").exists()
+
+
+def test_bench_train_paper_prints_data_and_training_rates(cli):
+    code, out, err = cli(["bench", "train", MODEL, "--budget", "paper", "--device", "cpu", "--steps", "1",
+                          "--warmup", "0", "--batch-size", "2", "--workers", "0", "--threads", "1"])
+    assert code == 0, err
+    rates = {line.split(":")[0]: float(line.split()[1]) for line in out.splitlines()
+             if line.startswith(("data:", "training:"))}
+    assert set(rates) == {"data", "training"} and all(v > 0 for v in rates.values())
+    assert "224 px" in out and "limit: " in out
+    code, _, err = cli(["bench", "train", "sknet29", "--budget", "paper", "--steps", "1"])
+    assert code == 2 and "no recipe for family" in err and err.count("\n") == 1

@@ -55,7 +55,7 @@ def test_bench_backends_run_the_same_sk_fusion_and_numba_links_its_backward():
     results = {}
     for name in ("eager", "timm", "numba"):
         ops.CALLS.clear()
-        results[name] = bench._step(bench.make_fn(name), branches, w, dv, True)
+        results[name] = bench.step(bench.make_fn(name), branches, w, dv, True)
         if name == "numba":  # the linked backward: da pass + one fused branch-gradient pass
             assert dict(ops.CALLS) == {"pool": 1, "select": 1, "attn_grad": 1, "fused_bwd": 1}
     for name in ("timm", "numba"):

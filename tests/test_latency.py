@@ -17,8 +17,8 @@ from skmobile.errors import SKMobileError
 from skmobile.latency import predictor
 from skmobile.latency.cache import LatencyCache, cache_key
 from skmobile.latency.measure import Arch, Setting
-from skmobile.latency.stats import Spread, median_halfwidth, percentile
-from skmobile.latency.timer import TimingPlan, spread_turns, time_rounds
+from skmobile.measure.stats import Spread, median_halfwidth, percentile
+from skmobile.measure.timing import TimingPlan, spread_turns, time_rounds
 
 TINY = TimingPlan(warmup_calls=1, warmup_s=0.0, round_s=0.0, min_calls=2, max_calls=2, min_rounds=2,
                   max_rounds=2, max_s=5.0)
@@ -423,12 +423,12 @@ def test_cli_cuda_without_cuda_is_one_line(capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(SystemExit) as exc:
         main(["bench", "latency", "mobilenetv2_050", "--device", "cuda"])
-    assert exc.value.code == 2 and "device 'cuda' is unavailable" in capsys.readouterr().err
+    assert exc.value.code == 2 and "--device 'cuda': CUDA is not available" in capsys.readouterr().err
 
 
 def test_cli_measures_a_tiny_model_as_json(monkeypatch, capsys):
     from skmobile.cli import main
-    from skmobile.latency import timer
+    from skmobile.measure import timing as timer
     from skmobile.models import _registry
 
     monkeypatch.setitem(_registry._REGISTRY, "tiny_latency", _registry.ModelEntry(

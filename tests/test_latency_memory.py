@@ -244,7 +244,7 @@ def test_cli_predict_on_an_old_table_says_it_has_no_term(tmp_path, monkeypatch, 
 
 
 def test_a_plan_times_by_its_named_clock(monkeypatch):
-    from skmobile.latency import timer
+    from skmobile.measure import timing as timer
 
     class Fake:
         now = 0.0

@@ -116,7 +116,7 @@ def test_reproduce_refuses_to_drop_accuracy_columns_unless_forced(tmp_path, cli)
 
 
 def test_report_refuses_to_drop_a_rows_accuracy(tmp_path, cli):
-    from skmobile.report import add_result
+    from test_search_support import add_result
     from skmobile.tables import get_table
 
     rows = [r for r in get_table(7).rows if r.model]

@@ -8,7 +8,8 @@ import types
 import pytest
 from typer.testing import CliRunner
 
-from skmobile.report import add_result, load_records
+from skmobile.report import load_records
+from test_search_support import add_result
 from skmobile.report.conclusions import conclusions, table4_kind
 from skmobile.tables import get_table
 

@@ -54,7 +54,7 @@ def test_committed_report_renders_with_every_figure(number, tmp_path):
 
 def test_fresh_report_renders(tmp_path):
     """A page rendered now from a study (not only the committed ones) loads with its figures."""
-    from skmobile.report import add_result
+    from test_search_support import add_result
 
     url = f"sqlite:///{tmp_path}/runs.db"
     for i, row in enumerate(get_table(7).rows):

@@ -31,3 +31,14 @@ class FakeTrainer:
             on_epoch(1, {"val_error": err})
         return TrainOutcome(err, err + 1.0, 1, 1000.0, 0.01, proxy={"model": candidate.model},
                             protocol={"dataset": "fake"})
+
+
+def add_result(storage, study, attrs, value):
+    """Append one finished run (user_attrs ``attrs``, errors in percent; objective = test error %) to
+    ``study``, creating it if needed: how the report tests fill a study without training."""
+    import optuna
+
+    from skmobile.search.storage import open_study
+
+    s = open_study(storage, study, create=True, directions=["minimize"])
+    s.add_trial(optuna.trial.create_trial(value=float(value), user_attrs=attrs, state=optuna.trial.TrialState.COMPLETE))

@@ -75,13 +75,13 @@ def profile_step(n=32, m=2, c=128, hw=56, iters=50) -> None:
     dv = torch.randn(n, c, hw, hw, device="cuda")
     for backward in (False, True):
         args = (branches, w, dv, backward)
-        bench._step(fn, *args)
-        print(f"fwd{'+bwd' if backward else ''}: host {host_us(lambda: bench._step(fn, *args), iters):.0f} us/step, "
-              f"device-synced {event_ms(lambda: bench._step(fn, *args)) * 1e3:.0f} us/step", flush=True)
+        bench.step(fn, *args)
+        print(f"fwd{'+bwd' if backward else ''}: host {host_us(lambda: bench.step(fn, *args), iters):.0f} us/step, "
+              f"device-synced {event_ms(lambda: bench.step(fn, *args)) * 1e3:.0f} us/step", flush=True)
     prof = cProfile.Profile()
     prof.enable()
     for _ in range(iters):
-        bench._step(fn, *args)
+        bench.step(fn, *args)
     torch.cuda.synchronize()
     prof.disable()
     pstats.Stats(prof).sort_stats("tottime").print_stats(22)
@@ -101,13 +101,13 @@ def trace_step(n=256, m=2, c=128, hw=56, steps=5) -> None:
         fn = bench.make_fn(name)
         args = (branches, w, dv, True)
         for _ in range(3):
-            bench._step(fn, *args)
+            bench.step(fn, *args)
         torch.cuda.synchronize()
         before = torch.cuda.memory_stats()
         t0 = time.perf_counter()
         with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
             for _ in range(steps):
-                bench._step(fn, *args)
+                bench.step(fn, *args)
             torch.cuda.synchronize()
         wall = (time.perf_counter() - t0) / steps * 1e3
         after = torch.cuda.memory_stats()
@@ -125,7 +125,7 @@ def link_debug() -> None:
         br = [torch.randn(2, 16, 8, 8, device=dev, requires_grad=True) for _ in range(2)]
         w = tuple(t.to(dev).requires_grad_() for t in bench.attention_weights(2, 16))
         s = autograd.pool(br)
-        attn = bench._attention(s, w)
+        attn = bench.attention(s, w)
         link = getattr(br[0], "_sk_link", None)
         print(dev, "torch", torch.__version__, "link", link, "claimed", getattr(link, "claimed", None))
         seen, stack = [], [attn.grad_fn]
@@ -152,13 +152,13 @@ def link_debug() -> None:
             ops.CALLS.clear()
             s = autograd.pool(br)
             link = br[0]._sk_link
-            attn = bench._attention(s, w)
+            attn = bench.attention(s, w)
             print(shape, i, "reaches", autograd._graph_reaches(attn.grad_fn, link), "claimed", link.claimed,
                   "refs", [r() is b for r, b in zip(link.refs, br)], "grad_fn", type(attn.grad_fn).__name__)
             v = autograd.select(br, attn)
             torch.autograd.grad(v, br + list(w), dv)
             ops.CALLS.clear()
-            bench._step(fn, br, w, dv, True)
+            bench.step(fn, br, w, dv, True)
             print("   bench step calls", dict(ops.CALLS))
 
 

@@ -28,7 +28,7 @@ def main() -> None:
     from skmobile.latency import predictor
     from skmobile.latency.measure import Arch, Setting
     from skmobile.latency.runtimes import torch_threads
-    from skmobile.latency.timer import time_rounds
+    from skmobile.measure.timing import time_rounds
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="+")

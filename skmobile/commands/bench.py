@@ -4,15 +4,15 @@ measured figures. Heavy imports (torch, numba, timm) stay inside the commands.""
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import typer
 
+from ..device import resolve_device
 from ..errors import SKMobileError, choose
+from ..provenance import command_line
 
 bench_app = typer.Typer(help="Benchmarks that print measured figures (kernels, whole models, training).",
                         no_args_is_help=True)
@@ -20,12 +20,6 @@ bench_app = typer.Typer(help="Benchmarks that print measured figures (kernels, w
 
 #: Largest batch x height x width ``bench model`` allocates (a typo like --batch 100000000 is an error).
 MAX_INPUT_PIXELS = 4096 * 224 * 224
-
-
-def _device_name(device: str) -> str:
-    import torch
-
-    return torch.cuda.get_device_name() if device == "cuda" else "cpu"
 
 
 def _csv(value: str, kind: str, allowed=None, cast=str) -> list:
@@ -41,31 +35,15 @@ def _csv(value: str, kind: str, allowed=None, cast=str) -> list:
     return items
 
 
-def _device(device: str):
-    import torch
-
-    choose("device", device, ["cpu", "cuda"])
-    if device == "cuda" and not torch.cuda.is_available():
-        raise SKMobileError("device 'cuda' is unavailable on this machine; allowed: cpu")
-    return device
-
-
 def _versions() -> dict:
-    import numba
-    import torch
+    """torch, numba and (where installed) numba-cuda versions for the kernel report."""
+    from ..measure.machine import versions
 
-    v = {"torch": torch.__version__, "numba": numba.__version__}
-    try:
-        import numba_cuda
-
-        v["numba-cuda"] = numba_cuda.__version__
-    except Exception:  # pragma: no cover
-        pass
-    return v
+    return {k: v for k, v in versions("torch", "numba", "numba-cuda").items() if v is not None}
 
 
 def kernels(
-    device: str = typer.Option("cpu", help="cpu or cuda"),
+    device: str = typer.Option("cpu", help="cpu, cuda, cuda:N or auto"),
     batch: str = typer.Option("", help="comma list of batch sizes (default: 1,32 on cpu; 1,32,256 on cuda)"),
     family: str = typer.Option("sknet50,shufflenetv2,mobilenetv2", help="shape families"),
     backends: str = typer.Option("numba,eager,compile,timm", help="numba, eager, compile, timm"),
@@ -82,10 +60,10 @@ def kernels(
 
     from ..kernels import bench
 
-    dev = _device(device)
+    dev = resolve_device(device)
     choose("format", fmt, ["table", "json"])
-    choose("dtype", dtype, ["float32", "float16"] if dev == "cuda" else ["float32"])
-    batches = _csv(batch or ("1,32,256" if dev == "cuda" else "1,32"), "batch", cast=int)
+    choose("dtype", dtype, ["float32", "float16"] if dev.startswith("cuda") else ["float32"])
+    batches = _csv(batch or ("1,32,256" if dev.startswith("cuda") else "1,32"), "batch", cast=int)
     if any(b < 1 for b in batches):
         raise SKMobileError(f"batch sizes must be >= 1, got {batch!r}")
     if not 1 <= paths <= 8 or rounds < 1:
@@ -102,7 +80,7 @@ def kernels(
 
     result = bench.run(dev, batches, fams, bks, pss, paths, getattr(torch, dtype), rounds, channels_last,
                        progress=progress)
-    command = "skmobile " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line()
     if fmt == "json":
         typer.echo(json.dumps([r.as_json() for r in result["records"]], indent=1))
     else:
@@ -122,7 +100,7 @@ def kernels(
 def model(
     name: str = typer.Argument(..., help="SK model, e.g. sknet50"),
     vs: str = typer.Option(..., "--vs", help="baseline model, e.g. resnext50_32x4d"),
-    device: str = typer.Option("cpu", help="cpu or cuda"),
+    device: str = typer.Option("cpu", help="cpu, cuda, cuda:N or auto"),
     train: bool = typer.Option(False, "--train", help="time forward + backward + SGD step"),
     batch: int = typer.Option(8, help="batch size"),
     input_size: int = typer.Option(224, help="input height = width"),
@@ -142,9 +120,10 @@ def model(
     """Images/s of MODEL with each fusion backend against BASELINE, ratios from one run."""
     from .. import bench_model
     from ..layers.sk_fusion import fusion_names
+    from ..measure.machine import device_name
     from ..models import model_entry
 
-    dev = _device(device)
+    dev = resolve_device(device)
     choose("format", fmt, ["table", "json"])
     mode = bench_model.Mode(train=train, amp=amp, channels_last=channels_last, compile=compile_,
                             dilated_as=dilated_as)
@@ -163,7 +142,8 @@ def model(
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=1))
         return
-    typer.echo(f"{mode.describe()}, batch {batch}, {input_size}x{input_size}, device {_device_name(dev)}")
+    where = device_name(dev) if dev.startswith("cuda") else "cpu"
+    typer.echo(f"{mode.describe()}, batch {batch}, {input_size}x{input_size}, device {where}")
     for r in rows:
         typer.echo(f"{r['model']:24s} fusion={r['fusion']:6s} {r['images_per_s']:10.2f} img/s  "
                    f"{r['vs_baseline']:.3f}x of {vs}")
@@ -183,31 +163,42 @@ def train(
     image_size: int = typer.Option(28, "--image-size"),
     in_chans: int = typer.Option(1, "--in-chans"),
     num_classes: int = typer.Option(10, "--num-classes"),
-    budget: str = typer.Option("trial", "--budget", help="recipe whose trial cost is estimated"),
+    budget: str = typer.Option("trial", "--budget", help="recipe whose trial cost is estimated: trial | table | "
+                               "default (proxies), paper (full size, 224 px: data and training images/s)"),
     threads: int = typer.Option(0, "--threads", help="CPU threads (0 = auto)"),
     device: str = typer.Option("cpu", "--device"),
+    data_dir: Path = typer.Option(None, "--data-dir", help="paper: an ImageNet-layout folder to read (default: "
+                                  "generated JPEGs)"),
+    workers: int = typer.Option(4, "--workers", help="paper: DataLoader worker processes"),
+    compile_: bool = typer.Option(False, "--compile", help="paper: torch.compile the model"),
 ) -> None:
-    """Training images/s of MODEL's proxy per fusion backend, and what one search trial costs."""
+    """Training images/s of MODEL's proxy per fusion backend, and what one search trial costs; with
+    --budget paper, images/s of the input pipeline and of training the full-size model."""
     from rich.console import Console
     from rich.table import Table
 
     from ..bench_model import Mode, time_training
     from ..layers import set_fusion
     from ..train import build_proxy_model, proxy_recipe
+    from ..train.precision import step_format
     from ..train.proxy import ProxyInput
     from .train import _threads
 
     if steps < 1 or warmup < 0:
         raise SKMobileError(f"--steps must be >= 1 and --warmup >= 0; got {steps}, {warmup}")
-    device = _device(device)
+    device = resolve_device(device)
     n_threads = _threads(threads)
+    if budget == "paper":
+        _bench_paper(model, batch_size, steps, warmup, device, data_dir, workers, compile_, n_threads)
+        return
     recipe = proxy_recipe(model, budget)
     bs = batch_size or recipe.batch_size
     # what a trial runs: the recipe's input side (images repeated up to min_input) and, on CUDA, the
     # trainer's bf16 autocast + channels_last (skmobile.train.loop)
     data = ProxyInput(image_size, num_classes, in_chans)
-    cuda = device == "cuda"
-    mode = Mode(train=True, amp="bf16" if cuda else "none", channels_last=cuda or recipe.channels_last)
+    cuda = device.startswith("cuda")
+    fmt = step_format("cuda" if cuda else "cpu")
+    mode = Mode(train=True, amp=fmt.amp, channels_last=fmt.channels_last or recipe.channels_last)
     table = Table()
     for col in ("fusion", "images/s", "ms/step", f"{budget} trial (train)"):
         table.add_column(col, justify="right" if col != "fusion" else "left")
@@ -226,8 +217,32 @@ def train(
                       f"{1000 * bs / ips:.1f}", f"{images / ips:.0f} s for {images} images")
         up = getattr(getattr(net, "upsample", None), "scale_factor", None) or 1  # the side the timed net sees
     table.title = (f"skmobile bench train {model} ({budget} proxy, batch {bs}, {image_size} px images, net input "
-                   f"{image_size * int(up) if base else '?'} px, {'bf16 autocast, ' if cuda else ''}{n_threads} thread{'' if n_threads == 1 else 's'})")
+                   f"{image_size * int(up) if base else '?'} px, {'bf16 autocast, ' if fmt.amp == 'bf16' else ''}{n_threads} thread{'' if n_threads == 1 else 's'})")
     Console().print(table)
+
+
+def _bench_paper(model, batch_size, steps, warmup, device, data_dir, workers, compile_, n_threads) -> None:
+    """``bench train --budget paper``: data and training images/s of the full-size model at 224 px."""
+    from ..train.paper import paper_recipe
+    from ..train.paper_bench import data_images_per_s, train_images_per_s
+    from ._args import check_at_least
+
+    recipe = paper_recipe(model)
+    check_at_least("--workers", workers, 0)
+    check_at_least("--batch-size", batch_size, 2, "batch norm needs two images per batch")
+    cuda = device.startswith("cuda")
+    batch = batch_size or (recipe.batch_size if cuda else 8)
+    data_ips, source = data_images_per_s(recipe, data_dir, steps, workers)
+    train_ips, fmt = train_images_per_s(recipe, batch, steps, warmup, device, compile_)
+    typer.echo(f"skmobile bench train {model} --budget paper: full size, {recipe.image_size} px, batch {batch}, "
+               f"device {device}, {'bf16 autocast' if fmt.amp == 'bf16' else 'float32'}, "
+               f"{'channels_last' if fmt.channels_last else 'NCHW'}{', torch.compile' if compile_ else ''}, "
+               f"{n_threads} thread(s)")
+    typer.echo(f"data:     {data_ips:10.1f} images/s  ({workers} worker(s), batches of 32, decode + random-resized crop + flip, "
+               f"start-up included; {source})")
+    typer.echo(f"training: {train_ips:10.1f} images/s  (forward + backward + SGD step, {steps} timed steps)")
+    typer.echo(f"limit: {'data loading' if data_ips < train_ips else 'training'} "
+               f"({min(data_ips, train_ips) / max(data_ips, train_ips):.2f}x of the other)")
 
 
 # --- bench latency -------------------------------------------------------------------------
@@ -280,7 +295,7 @@ def latency(
     models: list[str] = typer.Argument(None, help="registered models (with --build-table: default all light models)"),
     vs: str = typer.Option(None, "--vs", help="baseline model: its ratio from interleaved rounds"),
     runtime: str = typer.Option("onnxruntime", help="torch or onnxruntime (ONNX via skmobile's export)"),
-    device: str = typer.Option("cpu", help="cpu or cuda"),
+    device: str = typer.Option("cpu", help="cpu, cuda (the current CUDA device) or auto"),
     threads: int = typer.Option(1, help="intra-op threads (>= 1)"),
     batch: int = typer.Option(1, help="batch size"),
     input_size: int = typer.Option(None, "--input-size", help="input height = width (default: the model's, 224 or 32)"),
@@ -302,10 +317,10 @@ def latency(
     """Batch-N inference latency of full-size MODELS: p10/p50/p90 ms, and the ratio to --vs."""
     from ..latency.measure import Arch, Setting
     from ..latency.predictor import check_clock
-    from ..latency.timer import TimingPlan
+    from ..measure.timing import TimingPlan
 
     choose("format", fmt, ["table", "json"])
-    setting = Setting(runtime, device, threads, batch, opset)
+    setting = Setting(runtime, resolve_device(device), threads, batch, opset)
     setting.check()
     check_clock(clock, setting)
     if max_rounds < 1 or max_seconds <= 0:
@@ -326,7 +341,7 @@ def latency(
     with _progress("measuring", fmt == "table") as update:
         result = measure(models, setting, vs=vs, plan=plan, input_size=input_size,
                          on_round=lambda done, total: update(done, total, "rounds"))
-    result["command"] = "skmobile " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    result["command"] = command_line()
     if fmt == "json":
         typer.echo(json.dumps(result, indent=1))
     else:
@@ -350,7 +365,7 @@ def _table(models, setting, path, build, predict, check, report, fmt, plan) -> N
                                           check=check, check_plan=check_plan, save_to=path, clock=plan.clock,
                                           on_layers=update)
         table.save(path)
-        command = "skmobile " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        command = command_line()
         if report is not None:
             report.parent.mkdir(parents=True, exist_ok=True)
             report.write_text(predictor.error_markdown(table, command))

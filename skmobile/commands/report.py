@@ -142,18 +142,15 @@ def _command(storage, study, table, out) -> str:
 
 def _search_studies(url: str, study: str | None, is_search_study, open_study) -> list[str]:
     """The search studies (``skmobile search --space``) among ``study`` or every study in ``url``."""
-    import optuna
-
-    from ..search.storage import open_storage
-
-    if study:
-        return [study] if is_search_study(open_study(url, study)) else []
     import warnings
 
+    import optuna
+
+    from ..search.storage import open_storage, study_names
+
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    store = open_storage(url, create=False)  # a missing storage file is a one-line error
-    names = sorted(s.study_name for s in optuna.get_all_study_summaries(store))
-    return [n for n in names if is_search_study(optuna.load_study(study_name=n, storage=store))]
+    names = [study] if study else study_names(open_storage(url, create=False))  # missing file: one line
+    return [n for n in names if is_search_study(open_study(url, n))]
 
 
 def _print_study(res: dict, html: Path) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from ..errors import SKMobileError
-from . import machine
+from ..measure import machine
 from .measure import Arch, Setting, measure_many, measure_one
 
 ENV = "SKMOBILE_LATENCY_CACHE"

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from ..errors import SKMobileError
-from . import machine
+from ..measure import machine
+from ..measure.timing import TimingPlan, Timed, time_rounds
 from .runtimes import check_settings, export, ort_runner, torch_runner, torch_threads
-from .timer import TimingPlan, Timed, time_rounds
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,7 @@ def measure_curve(sizes: Sequence[int] = DEFAULT_SIZES, repeats: int = 7, sweeps
     ``--build-table`` times them in its own rounds). Fitted as :func:`with_paused` does."""
     import numpy as np
 
-    from .timer import TimingPlan, time_rounds
+    from ..measure.timing import TimingPlan, time_rounds
 
     def one(buf) -> float:
         buf.max()

@@ -65,11 +65,12 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from ..errors import SKMobileError
-from . import machine, memory
+from ..measure import machine
+from ..measure.stats import Spread
+from ..measure.timing import TimingPlan, clock_of, time_rounds
+from . import memory
 from .measure import Arch, Setting, build, input_shape, runner as model_runner
 from .runtimes import ort_runner, quiet_fds, torch_threads
-from .stats import Spread
-from .timer import TimingPlan, clock_of, time_rounds
 
 #: a light plan for one layer: short turns, a few rounds (a layer is micro- to milliseconds)
 UNIT_PLAN = TimingPlan(warmup_calls=3, warmup_s=0.03, round_s=0.02, min_calls=3, max_calls=500,

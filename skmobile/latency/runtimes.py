@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
+from ..device import resolve_device
 from ..errors import SKMobileError, choose
 
 RUNTIMES = ("torch", "onnxruntime")
@@ -20,16 +21,13 @@ DEVICES = ("cpu", "cuda")
 def check_settings(runtime: str, device: str, threads: int, batch: int) -> None:
     """Raise a one-line SKMobileError for a setting that cannot run here."""
     choose("runtime", runtime, RUNTIMES)
-    choose("device", device, DEVICES)
+    if resolve_device(device) != device or device not in DEVICES:  # auto, or cuda:N
+        raise SKMobileError(f"--device {device!r}: latency runs on cpu or the current CUDA device; allowed: cpu, cuda")
     if threads < 1:
         raise SKMobileError(f"threads must be >= 1; got {threads}")
     if batch < 1:
         raise SKMobileError(f"batch must be >= 1; got {batch}")
     if device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise SKMobileError("device 'cuda' is unavailable on this machine (no CUDA); allowed: cpu")
         if runtime == "onnxruntime":
             import onnxruntime
 

@@ -7,7 +7,7 @@ Entry points: :func:`write_complexity_report` (a table's measured complexity row
 
 from .paper_table import AccuracySections
 from .pipeline import REPORT_TABLES, write_complexity_report, write_table_report
-from .study import DEFAULT_STORAGE, Record, add_result, load_records
+from .study import DEFAULT_STORAGE, Record, load_records
 
-__all__ = ["DEFAULT_STORAGE", "REPORT_TABLES", "AccuracySections", "Record", "add_result", "load_records",
+__all__ = ["DEFAULT_STORAGE", "REPORT_TABLES", "AccuracySections", "Record", "load_records",
            "write_complexity_report", "write_table_report"]

@@ -12,6 +12,8 @@ import math
 import warnings
 
 MIN_TRIALS = 4
+#: Below this many trials the importances get a caveat in the report (fANOVA fits a random forest).
+FEW_TRIALS = 30
 
 
 def importances(trials: list[dict], names: list[str], objectives: list[str], seed: int = 0) -> dict:

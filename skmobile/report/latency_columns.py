@@ -89,7 +89,7 @@ def _chunks(rows, size: int = 12) -> list[list]:
 def report_plan():
     """Longer than a search trial's timing: at least 10 and up to 60 interleaved rounds of ~0.15 s per
     model (a table is measured once and kept in the cache, so its medians may take a minute)."""
-    from ..latency.timer import TimingPlan
+    from ..measure.timing import TimingPlan
 
     return TimingPlan(round_s=0.15, min_rounds=10, max_rounds=60, max_s=120.0)
 

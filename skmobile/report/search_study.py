@@ -22,27 +22,19 @@ from .figures import pareto_front, plt
 from .importance import importances
 from .paper_match import config_key, paper_rows_for, paper_rows_in_space, short_name
 from .stats import rnd
+from .study_cells import BEST_SHOWN, NO_LATENCY, best, best_cost_cells, best_cost_head, cost_head, \
+    flops_latency_lines, fmt, importance_caveat, protocol
 
 ERROR_NAME = "proxy validation error (%)"
-BEST_SHOWN = 15
 
 
 # --- reading ---------------------------------------------------------------------------------------
 
 def open_study(storage: str | None, name: str):
     """The study ``name`` in ``storage`` (never creates a database or a study)."""
-    import optuna
+    from ..search.storage import open_study as storage_open_study
 
-    from ..search.storage import open_storage, parse_storage
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    store = open_storage(storage, create=False)  # never creates a database: a missing file is an error
-    try:
-        return optuna.load_study(study_name=name, storage=store)
-    except KeyError:
-        names = sorted(s.study_name for s in optuna.get_all_study_summaries(store))
-        raise SKMobileError(f"no study {name!r} in {parse_storage(storage).redacted()}; studies there: "
-                            f"{', '.join(names) or 'none'}") from None
+    return storage_open_study(storage, name)
 
 
 def is_search_study(study) -> bool:
@@ -89,7 +81,8 @@ def _trial_row(t) -> dict | None:
            "mflops": None if mflops is None else float(mflops),
            "params_m": None if a.get("params") is None else float(a["params"]) / 1e6,
            "reused_from": a.get("reused_from"), "factors": factors(model, spec),
-           "dataset": a.get("dataset"), "budget": a.get("budget"), "epochs": a.get("epochs")}
+           "dataset": a.get("dataset"), "budget": a.get("budget"), "epochs": a.get("epochs"),
+           "setup": _setup(a)}
     for k in _latency_keys(a):
         row[k] = float(a[k])
     if "latency_ms" in row:
@@ -97,6 +90,14 @@ def _trial_row(t) -> dict | None:
         row["latency_threads"] = a.get("latency_threads")
         row["latency_setting"] = _latency_setting(a)
     return row
+
+
+def _setup(a: dict) -> str:
+    """What a trial's error was measured under: data set, budget, training images, epochs. Trials of
+    different setups are never pooled into one configuration row."""
+    images = a.get("train_images")
+    return (f"{a.get('dataset') or 'data set ?'}, budget {a.get('budget') or '?'}, "
+            f"{'all' if images is None else images} training images, {a.get('epochs') or '?'} epoch(s)")
 
 
 def _latency_setting(a: dict) -> str:
@@ -123,11 +124,12 @@ def _ci95(values: list[float]) -> tuple[float | None, float | None]:
 
 
 def _configurations(trials: list[dict], costs: list[str]) -> list[dict]:
-    groups: dict[str, list[dict]] = {}
+    groups: dict[tuple, list[dict]] = {}
     for t in trials:
-        groups.setdefault(t["config"], []).append(t)
+        groups.setdefault((t["config"], t.get("setup")), []).append(t)
+    mixed = len({setup for _, setup in groups}) > 1  # then each row names its setup
     out = []
-    for key, ts in groups.items():
+    for (key, setup), ts in groups.items():
         by_seed = {}
         for t in sorted(ts, key=lambda t: t["number"]):
             by_seed[t["seed"]] = t  # one value per seed: a reused result is the same seed's number
@@ -137,7 +139,8 @@ def _configurations(trials: list[dict], costs: list[str]) -> list[dict]:
         tmean, thalf = _ci95(tests)
         first = ts[0]
         rows = paper_rows_for(first["model"], first["spec"])
-        c = {"config": key, "label": first["label"], "model": first["model"], "spec": first["spec"],
+        label = first["label"] + (f" [{setup}]" if mixed else "")
+        c = {"config": key, "label": label, "setup": setup, "model": first["model"], "spec": first["spec"],
              "factors": first["factors"], "trials": [t["number"] for t in ts],
              "seeds": sorted((t["seed"] for t in per_seed), key=lambda s: (s is None, s or 0)), "n": len(per_seed),
              "error_mean": rnd(mean), "error_ci95": rnd(half), "test_error_mean": rnd(tmean),
@@ -217,28 +220,10 @@ def flops_vs_latency(configs: list[dict]) -> list[dict]:
     return [{"setting": key, **compare(items)} for key, items in sorted(groups.items())]
 
 
-def flops_latency_lines(data: dict) -> list[str]:
-    """[the rule, one sentence per latency setting]; [] when no configuration has a latency."""
-    from .disagreement import rule, sentence
-
-    if not data.get("flops_vs_latency"):
-        return []
-    return [rule("configurations", "configuration")] + \
-        [sentence(g, g["setting"], rows_name="configurations") for g in data["flops_vs_latency"]]
-
-
-NO_LATENCY = ("No trial records a latency (user attribute `latency_ms`; `skmobile search --latency measure` adds it): "
-              "no latency columns, latency front or FLOPs-vs-latency comparison.")
-
-
 # --- writing ---------------------------------------------------------------------------------------
 
 def stem_for(study_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", study_name).strip("._") or "study"
-
-
-def _f(v, nd=2) -> str:
-    return "—" if v is None else f"{v:.{nd}f}"
 
 
 def _err(mean, half, n=None) -> str:
@@ -249,47 +234,7 @@ def _err(mean, half, n=None) -> str:
 
 
 def _paper_cell(rows: list[dict]) -> str:
-    return "; ".join(f"Table {r['table']} \"{r['label']}\": {_f(r['paper'].get('top1_err'))} %" for r in rows)
-
-
-def _best(data: dict) -> list[dict]:
-    shown = data["configs"][:BEST_SHOWN]
-    extra = [c for c in data["configs"][BEST_SHOWN:] if c.get("front_mflops") or c["paper_rows"]]
-    return shown + extra
-
-
-def _cost_cells(c: dict, costs: list[str]) -> list[str]:
-    return [_f(c.get(k), 1 if k == "mflops" else 3) for k in costs]
-
-
-COST_HEADS = {"mflops": "MFLOPs (full size)", "params_m": "params (M, full size)",
-              "latency_ms": "latency (ms, full size, batch 1)"}
-
-
-def _cost_head(costs: list[str]) -> list[str]:
-    return [COST_HEADS.get(k, k) for k in costs]
-
-
-def best_cost_head(costs: list[str]) -> list[str]:
-    """The best-configurations table's cost columns: the latency with its runtime and threads beside it."""
-    out = []
-    for k in costs:
-        out += [COST_HEADS.get(k, k)] + (["latency runtime", "latency threads"] if k == "latency_ms" else [])
-    return out
-
-
-def best_cost_cells(c: dict, costs: list[str]) -> list[str]:
-    out = []
-    for k in costs:
-        out.append(_f(c.get(k), 1 if k == "mflops" else 3))
-        if k == "latency_ms":
-            out += [c.get("latency_runtime") or "—", c.get("latency_threads") or "—"]
-    return out
-
-
-def _protocol(data: dict) -> str:
-    ds = ", ".join(data["trial_datasets"]) or data.get("dataset") or "?"
-    return f"data set {ds}, budget {data.get('budget') or '?'}"
+    return "; ".join(f"Table {r['table']} \"{r['label']}\": {fmt(r['paper'].get('top1_err'))} %" for r in rows)
 
 
 def to_markdown(data: dict, figures: list[tuple[str, str]], command: str) -> str:
@@ -298,7 +243,7 @@ def to_markdown(data: dict, figures: list[tuple[str, str]], command: str) -> str
     lines = [f"# Search study `{data['study']}`" + (f": {data['space_description']}" if data["space_description"] else ""),
              "", f"Regenerated by `{command}` from {data['storage']}.", "",
              f"Space **{data['space']}** ({data['space_size']} configurations), objective {data['objective']} "
-             f"({', '.join(data['metric_names'] or [])}), {_protocol(data)}. Trials: {c['complete']} complete "
+             f"({', '.join(data['metric_names'] or [])}), {protocol(data)}. Trials: {c['complete']} complete "
              f"({data['reused']} reused an identical earlier trial), {c['fail']} failed, {c['pruned']} pruned, "
              f"{c['running']} running, {c['waiting']} waiting; {data['configurations']} distinct configurations.",
              "", f"Error = {data['error']} of the small proxy model (what the search minimises); test error on the "
@@ -324,9 +269,9 @@ def to_markdown(data: dict, figures: list[tuple[str, str]], command: str) -> str
     head = ["#", "configuration", "front", "seeds", "val err (%)", "test err (%)"] + best_cost_head(costs) + \
            ["paper row (ImageNet top-1 err)"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for x in _best(data):
+    for x in best(data):
         cells = [str(x["rank"]), f"`{x['label']}`", "✓" if x.get("front_mflops") else "",
-                 ",".join(map(str, x["seeds"])), _err(x["error_mean"], x["error_ci95"]),
+                 str(x["n"]), _err(x["error_mean"], x["error_ci95"]),
                  _err(x["test_error_mean"], x["test_error_ci95"])] + best_cost_cells(x, costs) + \
                 [("**paper** " + _paper_cell(x["paper_rows"])) if x["paper_rows"] else ""]
         lines.append("| " + " | ".join(cells) + " |")
@@ -341,10 +286,10 @@ def to_markdown(data: dict, figures: list[tuple[str, str]], command: str) -> str
             p = r["paper"]
             flops = p.get(r["flops_key"])
             unit = "G" if r["flops_key"] == "gflops" else "M"
-            lines.append(f"| {r['table']} | {r['label']} | {_f(p.get('params_m'))} | "
-                         f"{'—' if flops is None else f'{flops} {unit}'} | {_f(p.get('top1_err'))} | "
+            lines.append(f"| {r['table']} | {r['label']} | {fmt(p.get('params_m'))} | "
+                         f"{'—' if flops is None else f'{flops} {unit}'} | {fmt(p.get('top1_err'))} | "
                          f"{'yes' if r['searched'] else 'no'} | {_err(r['error_mean'], r['error_ci95'], r['n'] or None)} "
-                         f"| {_f(r['mflops'], 1)} |")
+                         f"| {fmt(r['mflops'], 1)} |")
     else:
         lines.append("This space holds no row of Tables 4, 6 or 7.")
     lines += ["", "## Parameter importances (fANOVA)", "",
@@ -354,17 +299,20 @@ def to_markdown(data: dict, figures: list[tuple[str, str]], command: str) -> str
         lines += ["", f"**{obj}** ({res['trials']} trials): " + (
             ", ".join(f"{k} {v:.3f}" for k, v in res["importances"].items()) if "importances" in res
             else f"not computed: {res['reason']}.")]
+        caveat = importance_caveat(res)
+        if caveat:
+            lines[-1] += f" Caveat: {caveat}."
     lines += ["", "## How each factor moves error and cost", ""]
     if not data["effects"]:
         lines.append("No searched factor varies across the complete trials.")
     for name, rows in data["effects"].items():
         head = [name, "trials", "configs", "mean val err (%)", "best val err (%)"] + \
-               [f"mean {h}" for h in _cost_head(costs)]
+               [f"mean {h}" for h in cost_head(costs)]
         lines += [f"### {name}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in rows:
             lines.append("| " + " | ".join([str(r["level"]), str(r["trials"]), str(r["configs"]),
-                                            _f(r["mean_error"]), _f(r["min_error"])]
-                                           + [_f(r[f"mean_{k}"], 1 if k == "mflops" else 3) for k in costs]) + " |")
+                                            fmt(r["mean_error"]), fmt(r["min_error"])]
+                                           + [fmt(r[f"mean_{k}"], 1 if k == "mflops" else 3) for k in costs]) + " |")
         lines.append("")
     if data["not_complete"]:
         lines += ["## Failed and pruned trials", ""]

@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 
 from ..errors import SKMobileError
-from ..search.storage import DEFAULT_STORAGE, open_storage
+from ..search.storage import DEFAULT_STORAGE
 
 
 @dataclass(frozen=True)
@@ -87,32 +87,22 @@ def _meta(attrs: dict, trial) -> dict:
 def load_records(storage: str | None = None, study: str | None = None) -> list[Record]:
     """Complete trials of ``study`` (or of every study in ``storage``, default
     :data:`DEFAULT_STORAGE`), in a stable order. A storage file that does not exist is an error."""
-    import optuna
+    from optuna.trial import TrialState
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    opened = open_storage(storage or DEFAULT_STORAGE, create=False)
-    try:
-        names = [study] if study else sorted(s.study_name for s in optuna.get_all_study_summaries(opened))
-    except Exception as exc:  # noqa: BLE001 - any storage failure becomes one line
-        raise SKMobileError(f"cannot read studies in {storage or DEFAULT_STORAGE}: "
-                            f"{str(exc).splitlines()[0][:300]}") from None
+    from ..search.storage import open_storage, open_study, storage_error, study_names
+
+    url = storage or DEFAULT_STORAGE
+    if study:
+        names = [study]
+    else:
+        try:
+            names = study_names(open_storage(url, create=False))
+        except SKMobileError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any storage failure becomes one line
+            raise SKMobileError(f"cannot read studies in {url}: {storage_error(exc)}") from None
     records = []
     for name in names:
-        try:
-            s = optuna.load_study(study_name=name, storage=opened)
-        except KeyError:
-            raise SKMobileError(f"no study {name!r} in {storage or DEFAULT_STORAGE}") from None
-        for t in s.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        for t in open_study(url, name).get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             records.append(records_from_trial(name, t))
     return sorted(records, key=lambda r: (r.study, r.number))
-
-
-def add_result(storage: str | None, study: str, attrs: dict, value: float) -> None:
-    """Append one finished run (user_attrs ``attrs``, errors in percent; objective = test error %)
-    to ``study``, creating it if needed."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    s = optuna.create_study(study_name=study, storage=open_storage(storage), load_if_exists=True,
-                            direction="minimize")
-    s.add_trial(optuna.trial.create_trial(value=float(value), user_attrs=attrs, state=optuna.trial.TrialState.COMPLETE))

@@ -2,7 +2,7 @@
 ``skmobile train`` and every search trial), pickle-free checkpoints."""
 
 from .checkpoint import load_checkpoint, load_model, read_checkpoint, save_checkpoint
-from .device import DEVICES, resolve_device
+from ..device import DEVICES, resolve_device
 from .loop import FitConfig, FitResult, evaluate, fit
 from .optim import default_weight_decay, is_light, lr_at
 from .proxy import BUDGETS, FAMILY_PROXIES, Recipe, build_proxy_model, proxy_recipe, recipe_table

@@ -1,11 +1,15 @@
-"""What a latency was measured on: CPU model, logical CPUs, GPU, load, library versions, date."""
+"""What a figure was measured on: CPU model, logical CPUs, GPU, load, library versions, date."""
 
 from __future__ import annotations
 
 import datetime
+import importlib
 import os
 import platform
 from functools import lru_cache
+
+#: import names of libraries whose distribution name differs
+_MODULES = {"numba-cuda": "numba_cuda"}
 
 
 @lru_cache(maxsize=1)
@@ -42,6 +46,32 @@ def cpus_allowed() -> list[int] | None:
         return None
 
 
+def versions(*names: str) -> dict[str, str | None]:
+    """The version of each named library (``python``: the interpreter); None where it cannot be imported."""
+    out: dict[str, str | None] = {}
+    for name in names:
+        if name == "python":
+            out[name] = platform.python_version()
+            continue
+        try:
+            module = importlib.import_module(_MODULES.get(name, name))
+        except Exception:  # not installed, or broken on this machine
+            out[name] = None
+            continue
+        out[name] = getattr(module, "__version__", None)
+    return out
+
+
+def device_name(device) -> str:
+    """The GPU's name on CUDA; on CPU the CPU model and torch's intra-op threads."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{cpu_model()} ({torch.get_num_threads()} threads)"
+
+
 def runtime_version(runtime: str) -> str:
     if runtime == "onnxruntime":
         import onnxruntime
@@ -58,13 +88,8 @@ def describe(device: str = "cpu") -> dict:
 
     record = {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "gpu": gpu_name() if device == "cuda" else None,
               "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
-              "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
-    try:
-        import onnxruntime
-
-        record["onnxruntime"] = onnxruntime.__version__
-    except ImportError:  # pragma: no cover
-        record["onnxruntime"] = None
+              "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+              "onnxruntime": versions("onnxruntime")["onnxruntime"]}
     try:
         record["load_avg"] = [round(x, 2) for x in os.getloadavg()]
     except OSError:  # pragma: no cover

@@ -1,7 +1,7 @@
 """Which device a command runs on: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (CUDA when present).
 
-The one check behind every ``--device`` that trains or evaluates (``train``, ``eval``, ``search``,
-``reproduce``): a bad or unavailable device is a one-line SKMobileError naming the value and what is
+The one check behind every ``--device`` (``train``, ``eval``, ``search``, ``reproduce``, ``bench``, and
+the latency runtimes): a bad or unavailable device is a one-line SKMobileError naming the value and what is
 allowed, raised before any work starts.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ..errors import SKMobileError
+from .errors import SKMobileError
 
 DEVICES = ("cpu", "cuda", "auto")
 _ALLOWED = "cpu, cuda, cuda:N, auto"

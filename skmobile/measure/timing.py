@@ -125,6 +125,29 @@ def time_rounds(fns: Mapping[str, Callable[[], object]], plan: TimingPlan | None
     return out
 
 
+def call_seconds(fn: Callable[[], object], calls: int = 1, clock: Callable[[], float] = time.perf_counter,
+                 sync: Callable[[], object] | None = None) -> float:
+    """Seconds per call over ``calls`` back-to-back calls of ``fn``. ``sync`` (a CUDA device wait), where
+    given, runs before the clock starts and again before it stops, so work still queued is counted."""
+    if sync is not None:
+        sync()
+    t0 = clock()
+    for _ in range(calls):
+        fn()
+    if sync is not None:
+        sync()
+    return (clock() - t0) / calls
+
+
+def repeat_seconds(fn: Callable[[], object], repeats: int, warmup: int = 0, calls: int = 1,
+                   clock: Callable[[], float] = time.perf_counter,
+                   sync: Callable[[], object] | None = None) -> list[float]:
+    """``warmup`` untimed calls of ``fn``, then ``repeats`` samples of :func:`call_seconds`."""
+    for _ in range(warmup):
+        fn()
+    return [call_seconds(fn, calls, clock, sync) for _ in range(repeats)]
+
+
 def spread_turns(names: list[str], turns: Mapping[str, int]) -> list[str]:
     """One round's order of turns: ``names`` in order, each name with ``turns[name]`` > 1 repeated
     that many times at even intervals (names with several turns start at staggered offsets)."""

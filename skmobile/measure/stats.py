@@ -52,3 +52,8 @@ def median_halfwidth(values: Sequence[float], z: float = 1.96) -> float:
     hi = min(n - 1, math.ceil(n / 2 + half))
     mid = percentile(xs, 50)
     return (xs[hi] - xs[lo]) / 2 / mid if mid > 0 else math.inf
+
+
+def median(values: Sequence[float]) -> float:
+    """The 50th percentile (the mean of the two middle values for an even count)."""
+    return percentile(values, 50)
