@@ -69,7 +69,7 @@ def train_cmd(
     model: str = typer.Argument(..., help="registered model name, e.g. shufflenetv2_x0_5_sk, sknet50"),
     dataset: str = typer.Option("fashion-mnist", "--dataset",
                                 help="fashion-mnist | fashion-mnist-scale | fashion-mnist-canvas | cifar10 | cifar100 | "
-                                "folder (--budget paper: folder, in ImageNet layout)"),
+                                "folder"),
     data_dir: str = typer.Option(None, "--data-dir", help="data folder (default: the data set's usual place)"),
     epochs: int = typer.Option(None, "--epochs", help="default: the recipe's"),
     batch_size: int = typer.Option(None, "--batch-size", help="default: the recipe's (paper: the global batch, "
@@ -82,7 +82,7 @@ def train_cmd(
     force: bool = typer.Option(False, "--force", help="train afresh into a non-empty --out, replacing its files"),
     train_limit: int = typer.Option(None, "--train-limit", help="train on this many images (default: recipe)"),
     budget: str = typer.Option("default", "--budget", help="default | trial | table (proxies) | paper (the "
-                               "full-size model on an ImageNet-layout folder, the paper's recipe)"),
+                               "full-size model on --dataset folder in ImageNet layout, the paper's recipe)"),
     val_size: int = typer.Option(5000, "--val-size", help="images held out of train for validation"),
     threads: int = typer.Option(0, "--threads", help="CPU threads (0 = auto: 1 on a busy machine)"),
     workers: int = typer.Option(None, "--workers", help="data loader worker processes (default 0; paper: "
