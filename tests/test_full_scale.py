@@ -215,3 +215,34 @@ def test_bench_train_paper_prints_data_and_training_rates(cli):
     assert "224 px" in out and "limit: " in out
     code, _, err = cli(["bench", "train", "sknet29", "--budget", "paper", "--steps", "1"])
     assert code == 2 and "no recipe for family" in err and err.count("\n") == 1
+
+
+class SmallPaperTrainer:
+    """The paper budget's trainer with a global batch of 8 (BN groups of 4), one epoch of one step, no workers."""
+
+    def __new__(cls, **kwargs):
+        from skmobile.search.paper_trainer import PaperTrainer
+
+        trainer = PaperTrainer(**kwargs, workers=0, steps_per_epoch=1)
+        trainer.batch_size, trainer.bn_batch, trainer.skip_corrupt = 8, 4, True
+        trainer.epochs = trainer.epochs or 1
+        return trainer
+
+
+def test_search_trial_at_the_paper_budget(inet, tmp_path, cli, monkeypatch):
+    import optuna
+
+    monkeypatch.setenv("SKMOBILE_SEARCH_TRAINER", "test_full_scale:SmallPaperTrainer")
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    code, out, err = cli(["search", "--space", "lightweight", "--budget", "paper", "--dataset", "folder", "--data-dir",
+                          str(inet), "--trials", "1", "--epochs", "1", "--storage", db, "--study", "p",
+                          "--no-live", "--format", "json"])
+    assert code == 0, err
+    trial = optuna.load_study(study_name="p", storage=db).trials[0]
+    attrs = trial.user_attrs
+    assert trial.state.name == "COMPLETE" and attrs["budget"] == "paper" and attrs["processes"] == 1, attrs
+    assert attrs["batching"]["global_batch"] == 8 and attrs["proxy"]["input_size"] == 224
+    assert attrs["proxy"]["full_size"] and attrs["val_images"] == 6 and 0 <= attrs["val_error"] <= 100
+    code, _, err = cli(["search", "--space", "lightweight", "--budget", "paper", "--dataset", "fashion-mnist",
+                        "--trials", "1", "--storage", f"sqlite:///{tmp_path / 't.db'}", "--no-live"])
+    assert code == 2 and "--dataset folder" in err and not (tmp_path / "t.db").exists()

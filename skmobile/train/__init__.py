@@ -8,6 +8,9 @@ from .optim import default_weight_decay, is_light, lr_at
 from .proxy import BUDGETS, FAMILY_PROXIES, Recipe, build_proxy_model, proxy_recipe, recipe_table
 from .proxy_fit import ProxyRun, train_proxy
 
-__all__ = ["BUDGETS", "DEVICES", "FAMILY_PROXIES", "FitConfig", "FitResult", "ProxyRun", "Recipe", "build_proxy_model",
+#: Every --budget of train, search and reproduce: the proxy budgets and the paper's full-size protocol.
+TRAIN_BUDGETS = BUDGETS + ("paper",)
+
+__all__ = ["TRAIN_BUDGETS", "BUDGETS", "DEVICES", "FAMILY_PROXIES", "FitConfig", "FitResult", "ProxyRun", "Recipe", "build_proxy_model",
            "default_weight_decay", "evaluate", "fit", "is_light", "load_checkpoint", "load_model", "lr_at",
            "proxy_recipe", "read_checkpoint", "recipe_table", "resolve_device", "save_checkpoint", "train_proxy"]

@@ -56,6 +56,16 @@ def process_device(device: str) -> str:
     return device
 
 
+def pin_device(device: str, worker_index: int) -> str:
+    """The GPU of local search worker ``worker_index`` (1, 2, ...: ``cuda:index-1`` modulo the GPUs here);
+    ``device`` itself for a single process (index 0) or a device that names no GPU set."""
+    if device != "cuda" or worker_index < 1:
+        return device
+    import torch
+
+    return f"cuda:{(worker_index - 1) % max(1, torch.cuda.device_count())}"
+
+
 def from_env(device: str) -> DistContext:
     """Join torchrun's process group (a single-process run outside torchrun): NCCL for CUDA, gloo for CPU."""
     if not under_torchrun():
@@ -147,5 +157,5 @@ def torchrun_argv(nproc: int, argv: list[str]) -> list[str]:
             "-m", "skmobile", *strip_nproc(argv)]
 
 
-__all__ = ["DistContext", "SINGLE", "all_sum", "barrier", "env_world_size", "from_env", "process_device",
+__all__ = ["DistContext", "SINGLE", "all_sum", "barrier", "env_world_size", "from_env", "pin_device", "process_device",
            "shutdown", "strip_nproc", "torchrun_argv", "under_torchrun", "weight_spread", "wrap"]
