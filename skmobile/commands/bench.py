@@ -187,6 +187,7 @@ def train(
     if steps < 1 or warmup < 0:
         raise SKMobileError(f"--steps must be >= 1 and --warmup >= 0; got {steps}, {warmup}")
     device = resolve_device(device)
+    choose("budget", budget, ("trial", "table", "default", "paper"))
     n_threads = _threads(threads)
     if budget == "paper":
         _bench_paper(model, batch_size, steps, warmup, device, data_dir, workers, compile_, n_threads)

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import Interrupted, SKMobileError
+from ..errors import Interrupted, SKMobileError, choose
 from ._args import check_at_least, check_out_dir
 
 console = Console()
@@ -88,20 +88,19 @@ def train_cmd(
     workers: int = typer.Option(None, "--workers", help="data loader worker processes (default 0; paper: "
                                 "cores / processes, at most 8)"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
-    nproc: int = typer.Option(None, "--nproc", help="paper: start this many processes on this machine with "
-                              "torchrun (synchronous SGD; one GPU each on CUDA)"),
-    skip_corrupt: bool = typer.Option(False, "--skip-corrupt", help="paper: skip unreadable images (named, "
-                                      "counted) instead of stopping"),
+    nproc: int = typer.Option(None, "--nproc", help="paper: processes on this machine, started by torchrun"),
     compile_: bool = typer.Option(False, "--compile", help="paper: torch.compile the model"),
-    bn_batch: int = typer.Option(None, "--bn-batch", help="paper: images per batch-norm group (default 32, the "
-                                 "paper's per-GPU batch)"),
-    steps_per_epoch: int = typer.Option(None, "--steps-per-epoch", help="paper: cut every epoch to this many "
-                                        "steps (a smoke test)"),
+    skip_corrupt: bool = typer.Option(False, "--skip-corrupt", help="paper: skip unreadable images (named, counted)"),
+    bn_batch: int = typer.Option(None, "--bn-batch", help="paper: images per batch-norm group (default 32)"),
+    steps_per_epoch: int = typer.Option(None, "--steps-per-epoch", help="paper: steps per epoch (a smoke test)"),
 ) -> None:
     """Train MODEL: its proxy on a real data set, or (--budget paper) the full-size model with the
     paper's recipe, over several processes with --nproc or torchrun; print a summary, write DIR/metrics.json."""
     given = {"--train-limit": train_limit, "--nproc": nproc, "--skip-corrupt": skip_corrupt or None,
              "--compile": compile_ or None, "--bn-batch": bn_batch, "--steps-per-epoch": steps_per_epoch}
+    from ..train import TRAIN_BUDGETS
+
+    choose("budget", budget, TRAIN_BUDGETS)
     _check_common(out, resume, force, epochs, batch_size, lr, workers)
     wrong = [f for f in (PROXY_ONLY if budget == "paper" else PAPER_ONLY) if given.get(f) is not None]
     if wrong:

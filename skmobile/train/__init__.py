@@ -11,6 +11,7 @@ from .proxy_fit import ProxyRun, train_proxy
 #: Every --budget of train, search and reproduce: the proxy budgets and the paper's full-size protocol.
 TRAIN_BUDGETS = BUDGETS + ("paper",)
 
-__all__ = ["TRAIN_BUDGETS", "BUDGETS", "DEVICES", "FAMILY_PROXIES", "FitConfig", "FitResult", "ProxyRun", "Recipe", "build_proxy_model",
+__all__ = ["BUDGETS", "DEVICES", "FAMILY_PROXIES", "FitConfig", "FitResult", "ProxyRun", "Recipe", "build_proxy_model",
            "default_weight_decay", "evaluate", "fit", "is_light", "load_checkpoint", "load_model", "lr_at",
-           "proxy_recipe", "read_checkpoint", "recipe_table", "resolve_device", "save_checkpoint", "train_proxy"]
+           "proxy_recipe", "read_checkpoint", "recipe_table", "resolve_device", "save_checkpoint", "train_proxy",
+           "TRAIN_BUDGETS"]
