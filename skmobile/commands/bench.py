@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shlex
-import sys
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +13,7 @@ import typer
 
 from ..device import resolve_device
 from ..errors import SKMobileError, choose
+from ..provenance import command_line
 from ._args import check_out_file
 
 bench_app = typer.Typer(help="Benchmarks that print measured figures (kernels, whole models, training).",
@@ -92,7 +91,7 @@ def kernels(
 
     result = bench.run(dev, batches, fams, bks, pss, paths, getattr(torch, dtype), rounds, channels_last,
                        progress=progress)
-    command = "skmobile " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line()
     if fmt == "json":
         typer.echo(json.dumps([r.as_json() for r in result["records"]], indent=1))
     else:
@@ -182,31 +181,43 @@ def train(
     image_size: int = typer.Option(28, "--image-size"),
     in_chans: int = typer.Option(1, "--in-chans"),
     num_classes: int = typer.Option(10, "--num-classes"),
-    budget: str = typer.Option("trial", "--budget", help="recipe whose trial cost is estimated"),
+    budget: str = typer.Option("trial", "--budget", help="recipe whose trial cost is estimated: trial | table | "
+                               "default (proxies), paper (full size, 224 px: data and training images/s)"),
     threads: int = typer.Option(0, "--threads", help="CPU threads (0 = auto)"),
     device: str = typer.Option("cpu", "--device"),
+    data_dir: Path = typer.Option(None, "--data-dir", help="paper: an ImageNet-layout folder to read (default: "
+                                  "generated JPEGs)"),
+    workers: int = typer.Option(4, "--workers", help="paper: DataLoader worker processes"),
+    compile_: bool = typer.Option(False, "--compile", help="paper: torch.compile the model"),
 ) -> None:
-    """Training images/s of MODEL's proxy per fusion backend, and what one search trial costs."""
+    """Training images/s of MODEL's proxy per fusion backend, and what one search trial costs; with
+    --budget paper, images/s of the input pipeline and of training the full-size model."""
     from rich.console import Console
     from rich.table import Table
 
     from ..bench_model import Mode, time_training
     from ..layers import set_fusion
     from ..train import build_proxy_model, proxy_recipe
+    from ..train.precision import step_format
     from ..train.proxy import ProxyInput
     from .train import _threads
 
     if steps < 1 or warmup < 0:
         raise SKMobileError(f"--steps must be >= 1 and --warmup >= 0; got {steps}, {warmup}")
     device = resolve_device(device)
+    choose("budget", budget, ("trial", "table", "default", "paper"))
     n_threads = _threads(threads)
+    if budget == "paper":
+        _bench_paper(model, batch_size, steps, warmup, device, data_dir, workers, compile_, n_threads)
+        return
     recipe = proxy_recipe(model, budget)
     bs = batch_size or recipe.batch_size
     # what a trial runs: the recipe's input side (images repeated up to min_input) and, on CUDA, the
     # trainer's bf16 autocast + channels_last (skmobile.train.loop)
     data = ProxyInput(image_size, num_classes, in_chans)
     cuda = device.startswith("cuda")
-    mode = Mode(train=True, amp="bf16" if cuda else "none", channels_last=cuda or recipe.channels_last)
+    fmt = step_format("cuda" if cuda else "cpu")
+    mode = Mode(train=True, amp=fmt.amp, channels_last=fmt.channels_last or recipe.channels_last)
     table = Table()
     for col in ("fusion", "images/s", "ms/step", f"{budget} trial (train)"):
         table.add_column(col, justify="right" if col != "fusion" else "left")
@@ -225,8 +236,32 @@ def train(
                       f"{1000 * bs / ips:.1f}", f"{images / ips:.0f} s for {images} images")
         up = getattr(getattr(net, "upsample", None), "scale_factor", None) or 1  # the side the timed net sees
     table.title = (f"skmobile bench train {model} ({budget} proxy, batch {bs}, {image_size} px images, net input "
-                   f"{image_size * int(up) if base else '?'} px, {'bf16 autocast, ' if cuda else ''}{n_threads} thread{'' if n_threads == 1 else 's'})")
+                   f"{image_size * int(up) if base else '?'} px, {'bf16 autocast, ' if fmt.amp == 'bf16' else ''}{n_threads} thread{'' if n_threads == 1 else 's'})")
     Console().print(table)
+
+
+def _bench_paper(model, batch_size, steps, warmup, device, data_dir, workers, compile_, n_threads) -> None:
+    """``bench train --budget paper``: data and training images/s of the full-size model at 224 px."""
+    from ..train.paper import paper_recipe
+    from ..train.paper_bench import data_images_per_s, train_images_per_s
+    from ._args import check_at_least
+
+    recipe = paper_recipe(model)
+    check_at_least("--workers", workers, 0)
+    check_at_least("--batch-size", batch_size, 2, "batch norm needs two images per batch")
+    cuda = device.startswith("cuda")
+    batch = batch_size or (recipe.batch_size if cuda else 8)
+    data_ips, source = data_images_per_s(recipe, data_dir, steps, workers)
+    train_ips, fmt = train_images_per_s(recipe, batch, steps, warmup, device, compile_)
+    typer.echo(f"skmobile bench train {model} --budget paper: full size, {recipe.image_size} px, batch {batch}, "
+               f"device {device}, {'bf16 autocast' if fmt.amp == 'bf16' else 'float32'}, "
+               f"{'channels_last' if fmt.channels_last else 'NCHW'}{', torch.compile' if compile_ else ''}, "
+               f"{n_threads} thread(s)")
+    typer.echo(f"data:     {data_ips:10.1f} images/s  ({workers} worker(s), batches of 32, decode + random-resized crop + flip, "
+               f"start-up included; {source})")
+    typer.echo(f"training: {train_ips:10.1f} images/s  (forward + backward + SGD step, {steps} timed steps)")
+    typer.echo(f"limit: {'data loading' if data_ips < train_ips else 'training'} "
+               f"({min(data_ips, train_ips) / max(data_ips, train_ips):.2f}x of the other)")
 
 
 # --- bench latency -------------------------------------------------------------------------
@@ -331,7 +366,7 @@ def latency(
     with _progress("measuring", fmt == "table") as update:
         result = measure(models, setting, vs=vs, plan=plan, input_size=input_size,
                          on_round=lambda done, total: update(done, total, "rounds"))
-    result["command"] = "skmobile " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    result["command"] = command_line()
     if fmt == "json":
         typer.echo(json.dumps(result, indent=1))
     else:
@@ -377,7 +412,7 @@ def _build_table(models, setting, path, check, report, fmt, plan) -> None:
                                    on_unit=lambda i, n: update(i, n, "exporting layers"),
                                    on_round=lambda i, n: update(i, n, "timing rounds"))
     table.save(path)
-    command = "skmobile " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line()
     if report is not None and check:
         from ..outputs import write_text
 
