@@ -329,9 +329,8 @@ def latency(
     build_table: bool = typer.Option(False, "--build-table", help="time every layer of MODELS alone into --table"),
     table: Path = typer.Option(None, "--table", help="layer lookup table JSON (default: in the latency cache folder)"),
     predict: bool = typer.Option(False, "--predict", help="print the latency predicted from --table; measure nothing"),
-    check: bool = typer.Option(True, "--check/--no-check", help="with --build-table: also measure each model, in the "
-                               "same rounds as the layers, and print Kendall's tau, the median absolute error and "
-                               "the noise floor over 3 runs"),
+    check: bool = typer.Option(True, "--check/--no-check", help="with --build-table: also time each model in the same "
+                               "rounds; print Kendall's tau, the median absolute error and the noise floor (3 runs)"),
     report: Path = typer.Option(None, "--report", help="with --build-table: write the check as markdown here"),
 ) -> None:
     """Batch-N inference latency of full-size MODELS: p10/p50/p90 ms, and the ratio to --vs."""
