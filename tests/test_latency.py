@@ -382,7 +382,7 @@ def _latency_cases(tmp_path, study):
 
 def test_search_max_latency_is_a_constraint_and_multi_keeps_mflops(fake_search, tmp_path):
     search, _ = fake_search
-    out = search(space="mobile", trials=4, study="c", max_latency_ms=1.1)
+    out = search(space="mobile", trials=2, study="c", max_latency_ms=1.1)
     done, pruned = _latency_cases(tmp_path, "c")
     for t in done + pruned:
         cons = t.constraints   # {name: value}, value <= 0 when satisfied
@@ -392,7 +392,7 @@ def test_search_max_latency_is_a_constraint_and_multi_keeps_mflops(fake_search, 
     for t in pruned:   # over the limit: never trained
         assert t.user_attrs["latency_ms"] > 1.1 and "val_error" not in t.user_attrs
         assert t.user_attrs["rejected"].endswith("above --max-latency-ms 1.1: not trained")
-    assert out["latency"]["trials"] == 4
+    assert out["latency"]["trials"] == 2
 
 
 def test_search_predict_with_max_latency_on_a_small_table(fake_search, tmp_path, monkeypatch, cli):
