@@ -249,12 +249,14 @@ def test_analyze_and_bench_kernels_without_out_leave_tracked_reports_alone(cli, 
     (["bench", "kernels", "--out", "/dev/full"], "--out /dev/full is not a regular file"),
     (["export", "sknet26", "--out", "/dev/full"], "--out /dev/full is not a regular file"),
     (["profile", "nosuch"], "unknown model 'nosuch'"),
+    (["export", "sknet50", "--out", "{tmp}/m.onnx", "--opset", "5"], "opset 5 is too old"),
+    (["export", "sknet50", "--out", "{tmp}/m.onnx", "--rtol", "-1"], "tolerances must be >= 0"),
     (["report", "--storage", "journal:/dev/full"], "--storage journal:/dev/full is a character device"),
 ])
 def test_bad_paths_and_options_fail_before_any_work(argv, says, fake, cli, tmp_path):
     before = sorted(tmp_path.rglob("*"))
     start = time.time()
-    code, out, err = cli(argv)
+    code, out, err = cli([a.replace("{tmp}", str(tmp_path)) for a in argv])
     assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, out + err
     assert says in err and "Traceback" not in err, err
     assert time.time() - start < 10
@@ -313,3 +315,14 @@ def test_no_cuda_noise_on_a_cpu_only_machine(tmp_path):
         res = subprocess.run([sys.executable, "-m", "skmobile", *argv], cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert res.returncode == 0, res.stderr[-2000:]
         assert "gpuGetDeviceCount" not in res.stderr and "No CUDA runtime" not in res.stderr, res.stderr[-2000:]
+
+
+def test_paper_table_records_of_a_budget_override_carry_it(fake, cli):
+    """A grid run with --train-limit goes to its own study, and its records name the override, so a
+    table report shows them apart from the recipe's runs (unknown budgets are never pooled)."""
+    from skmobile.report import load_records
+
+    assert _search(cli, fake, "--grid", "table4")[0] == 0
+    assert _search(cli, fake, "--grid", "table4", "--train-limit", "256")[0] == 0
+    budgets = {r.study: r.budget for r in load_records(fake)}
+    assert budgets == {"grid-table4": "trial", "grid-table4-limit256": "trial (train-limit 256)"}
