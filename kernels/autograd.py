@@ -25,17 +25,6 @@ from . import ops
 from .warn import fallback
 
 MAX_PATHS = 8
-_BACKENDS: dict[str, object] = {}
-
-
-def backend_for(t: Tensor):
-    """The kernel backend for tensors like ``t`` (created once), or None."""
-    kind = t.device.type
-    if kind not in ("cpu", "cuda"):
-        return None
-    if kind not in _BACKENDS:
-        _BACKENDS[kind] = ops.CpuBackend() if kind == "cpu" else ops.CudaBackend(sim=False)
-    return _BACKENDS[kind]
 
 
 def _tracing() -> bool:
@@ -74,7 +63,7 @@ def choose_backend(branches: Sequence[Tensor], attn: Tensor | None = None):
     tensors = list(branches) + ([attn] if attn is not None else [])
     if any(t.device != b0.device or t.shape != b0.shape for t in branches):
         return None
-    backend = backend_for(b0)
+    backend = ops.backend_for(b0)
     if backend is None:
         return None
     reason = backend.unusable_reason()

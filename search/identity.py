@@ -31,6 +31,11 @@ def proxy_fingerprint(budget: str) -> str:
     """A short hash of every family's proxy form and training recipe under ``budget``."""
     from skmobile.train.proxy import FAMILY_PROXIES
 
+    if budget == "paper":  # the full-size models' recipe (skmobile.train.paper)
+        from skmobile.train.paper import PAPER_FAMILIES, PaperRecipe
+
+        text = json.dumps({"families": PAPER_FAMILIES, "recipe": PaperRecipe("", "").to_dict()}, sort_keys=True)
+        return f"{budget}:{hashlib.sha1(text.encode()).hexdigest()[:12]}"
     recipes = {name: {"model_kwargs": p.model_kwargs, "budget": p.budget(budget), "batch_size": p.batch_size,
                       "lr": p.lr, "weight_decay": p.weight_decay}
                for name, p in sorted(FAMILY_PROXIES.items())}

@@ -74,7 +74,7 @@ class SearchConfig:
         choose("objective", self.objective, OBJECTIVES)
         if self.grid is not None:
             choose("grid", self.grid, GRIDS)
-        from skmobile.train import BUDGETS
+        from skmobile.train import TRAIN_BUDGETS as BUDGETS
 
         choose("budget", self.budget, BUDGETS)
         resolve_device(self.device)  # CUDA asked for where there is none: one line, before any study is opened
@@ -200,6 +200,10 @@ def _search(cfg: SearchConfig, console: Console | None) -> dict:
     console = console or Console(stderr=False)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     device = resolve_device(cfg.device)
+    if cfg.budget == "paper":  # one full-size trial per GPU: local worker i trains on cuda:i-1
+        from skmobile.train.distributed import pin_device
+
+        device = pin_device(device, cfg.worker_index)
     trainer = trainer_from_env(dataset=cfg.dataset, data_dir=cfg.data_dir, budget=cfg.budget,
                                train_limit=cfg.train_limit, epochs=cfg.epochs, device=device)
     trainer.prepare(check_data=True)

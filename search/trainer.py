@@ -126,6 +126,10 @@ def _limit_test(loaders, limit: int | None):
 def trainer_from_env(**kwargs):
     """The trainer class named by SKMOBILE_SEARCH_TRAINER (module:Class), else ProxyTrainer."""
     target = os.environ.get("SKMOBILE_SEARCH_TRAINER")
+    if not target and kwargs.get("budget") == "paper":
+        from .paper_trainer import PaperTrainer
+
+        return PaperTrainer(**kwargs)
     if not target:
         return ProxyTrainer(**kwargs)
     module, _, attr = target.partition(":")

@@ -198,9 +198,11 @@ def _rerender(src: Path, tables: list[int], out: Path, request=None, force: bool
         latency = (table_latency(number, request, rendered_by) if request is not None
                    else latency_from_report(src, number))
         with console.status(f"Table {number}: re-rendering..."):
-            write_table_report(number, records, out, command, metadata=metadata, rendered_by=rendered_by,
-                               latency=latency)
-        console.print(f"Table {number}: re-rendered from {src / f'table{number}.json'} -> {out / f'table{number}.html'}")
+            res = write_table_report(number, records, out, command, metadata=metadata, rendered_by=rendered_by,
+                                     latency=latency)
+        files = ", ".join(p.name for p in res["paths"])
+        console.print(f"Table {number}: re-rendered from {src / f'table{number}.json'} -> {len(res['paths'])} files "
+                      f"in {out}: {files}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -39,7 +39,9 @@ def search_cmd(
     seeds: int = typer.Option(1, "--seeds", help="grid: repeats of each row (seeds SEED..SEED+N-1)"),
     dataset: str = typer.Option("fashion-mnist", "--dataset", help="proxy training data set"),
     data_dir: str = typer.Option(None, "--data-dir", help="data set folder (default: the installed one)"),
-    budget: str = typer.Option("trial", "--budget", help="proxy recipe budget: trial | table | default"),
+    budget: str = typer.Option("trial", "--budget", help="recipe budget: trial | table | default (proxies), paper "
+                               "(full-size models on --dataset folder, ImageNet layout; with --workers N and "
+                               "--device cuda, worker i trains on cuda:i-1)"),
     seed: int = typer.Option(0, "--seed", help="sampler and training seed"),
     train_limit: int = typer.Option(None, "--train-limit", help="training images per trial (default: the recipe's)"),
     epochs: int = typer.Option(None, "--epochs", help="epochs per trial (default: the recipe's)"),

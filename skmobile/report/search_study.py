@@ -18,9 +18,10 @@ from pathlib import Path
 from ..errors import SKMobileError
 from . import study_figures as sfig
 from .factors import effects, factors, varying
-from .figures import pareto_front, plt
+from .figures import plt
 from .importance import importances
 from .paper_match import config_key, paper_rows_for, paper_rows_in_space, short_name
+from .pareto import pareto_front
 from .stats import rnd
 from .study_cells import BEST_SHOWN, NO_LATENCY, best, best_cost_cells, best_cost_head, cost_head, \
     flops_latency_lines, fmt, importance_caveat, protocol
