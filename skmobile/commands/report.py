@@ -75,6 +75,10 @@ def report_cmd(
     """Render paper-table reports (tableN.{md,csv,json,html}) or a search-study report from a study.
 
     Without --study: the tables of every grid study, plus a report per search study in OUT/STUDY/."""
+    if rerender is None:
+        from ..search.storage import vet_storage
+
+        vet_storage(storage, create=False)  # a device, FIFO or missing file: one line, before the heavy imports
     from ..report import DEFAULT_STORAGE, REPORT_TABLES
     from ..report.search_study import is_search_study, open_study
 

@@ -52,6 +52,11 @@ def search_cmd(
     worker_index: int = typer.Option(0, "--worker-index", hidden=True),
 ) -> None:
     """Search SK architectures with Optuna; every trial's FLOPs, params and accuracy go to the study."""
+    from skmobile.search.storage import DEFAULT_JOURNAL, vet_storage
+
+    if study is not None and not study.strip():
+        raise SKMobileError(f"--study {study!r} is empty; allowed: a name, e.g. --study {space or 'ablation'}")
+    vet_storage(storage or (f"journal:{DEFAULT_JOURNAL}" if workers > 1 else None))  # before torch and optuna load
     from skmobile.search.runner import SearchConfig, run_search
 
     choose("format", fmt, ["text", "json"])
