@@ -82,6 +82,10 @@ def test_budget_overrides_without_study_go_to_their_own_study(fake, cli):
     assert code == 0, err
     assert len(_trials(fake, "ablation")) == 1  # the demo's study is untouched
     assert len(_trials(fake, "ablation-limit256-epochs1")) == 1
+    from skmobile.report.search_study import collect, open_study
+
+    data = collect(open_study(fake, "ablation-limit256-epochs1"), fake)
+    assert data["budget"] == "trial (train-limit 256, epochs 1)"  # the report says which budget
 
 
 def test_an_older_study_without_identity_gets_it_on_a_compatible_run_and_a_direction_is_checked(fake, cli):
