@@ -174,14 +174,6 @@ def train(
 ) -> None:
     """Training images/s of MODEL's proxy per fusion backend, and what one search trial costs; with
     --budget paper, images/s of the input pipeline and of training the full-size model."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from ..bench_model import Mode, time_training
-    from ..layers import set_fusion
-    from ..train import build_proxy_model, proxy_recipe
-    from ..train.precision import step_format
-    from ..train.proxy import ProxyInput
     from .train import _threads
 
     if steps < 1 or warmup < 0:
@@ -192,6 +184,22 @@ def train(
     if budget == "paper":
         _bench_paper(model, batch_size, steps, warmup, device, data_dir, workers, compile_, n_threads)
         return
+    _bench_proxy(model, fusion, steps, warmup, batch_size, (image_size, in_chans, num_classes), budget, device,
+                 n_threads)
+
+
+def _bench_proxy(model, fusion, steps, warmup, batch_size, images, budget, device, n_threads) -> None:
+    """``bench train`` of a proxy budget: training images/s per fusion backend and a trial's cost."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..bench_model import Mode, time_training
+    from ..layers import set_fusion
+    from ..train import build_proxy_model, proxy_recipe
+    from ..train.precision import step_format
+    from ..train.proxy import ProxyInput
+
+    image_size, in_chans, num_classes = images
     recipe = proxy_recipe(model, budget)
     bs = batch_size or recipe.batch_size
     # what a trial runs: the recipe's input side (images repeated up to min_input) and, on CUDA, the
