@@ -18,6 +18,8 @@ MAXM = 8  # most branches the da kernels keep accumulators for
 TILE_C = 32  # channel units per channels_last block
 RED_ROWS = 16  # rows of a channels_last reduction block (the simulator launches 2)
 MAX_RED_ROWS = 16  # shared-memory rows of the channels_last reductions
+RED_PLANE = MAX_RED_ROWS * TILE_C  # shared-memory slots of one channels_last reduction plane ...
+RED_SLOTS = 2 * RED_PLANE  # ... and of both (the two channels of a bfloat16 pair)
 EW_ROWS = 8  # rows of a channels_last element-wise block (the simulator launches 2)
 ROWS_PER_THREAD = 4  # rows each thread of a channels_last element-wise block writes
 THREADS = 256  # threads per NCHW block (the simulator launches 64)
@@ -26,10 +28,41 @@ THREADS = 256  # threads per NCHW block (the simulator launches 64)
 # ---------------------------------------------------------------- NCHW: planes (P = N*C, L)
 # Block (lanes, rows): each row of 8, 16 or 32 threads (``lanes_for``: by plane size) owns one
 # (n, c) plane, so there is no per-element index division; loops are unrolled by four for
-# memory-level parallelism; row sums finish with a fixed-order tree over the lanes in shared
-# memory, all rows of the block at once. The trees are written out in each kernel on purpose: a
-# cuda.jit device function would make compile_ptx ask for a CUDA driver, and CI (no GPU) type-checks
-# every kernel through compile_ptx (tried: CudaSupportError without a driver).
+# memory-level parallelism; row sums finish with the fixed-order tree of ``tree_sum`` over the
+# lanes in shared memory, all rows of the block at once.
+@cuda.jit(device=True)
+def tree_sum(sh, i, k, n, stride, planes, plane):
+    """Fixed-order tree sum in shared memory: thread ``k`` of the ``n`` (a power of two) along the reduced
+    axis owns slot ``i``; its partners sit ``stride`` slots apart, and the sum ends in the slot of
+    ``k = 0``. ``planes`` sums (1 or 2) run at once, ``plane`` slots apart. Every thread of the block
+    calls it (it synchronises); no atomics, so the result is the same on every run."""
+    step = n // 2
+    while step > 0:
+        if k < step:
+            for q in range(planes):
+                j = i + q * plane
+                sh[j] += sh[j + step * stride]
+        cuda.syncthreads()
+        step //= 2
+
+
+@cuda.jit(device=True)
+def branch_sums_nchw(acc, nm, da, p, p_, c_):
+    """da[n, m, c] of plane p = (n, c): each branch's per-lane sums ``acc`` tree-summed over the row."""
+    lane = cuda.threadIdx.x
+    nl = cuda.blockDim.x
+    row = cuda.threadIdx.y
+    sh = cuda.shared.array(THREADS, float32)
+    for m in range(nm):
+        sh[row * nl + lane] = acc[m]
+        cuda.syncthreads()
+        tree_sum(sh, row * nl + lane, lane, nl, 1, 1, 0)
+        if lane == 0 and p < p_:
+            n = p // c_
+            da[n, m, p - n * c_] = cv(sh[row * nl], da)
+        cuda.syncthreads()
+
+
 @cuda.jit
 def pool_nchw(us, s):
     p_, l_ = us[0].shape
@@ -57,12 +90,7 @@ def pool_nchw(us, s):
     sh = cuda.shared.array(THREADS, float32)
     sh[row * nl + lane] = (x0 + x1) + (x2 + x3)
     cuda.syncthreads()
-    step = nl // 2
-    while step > 0:
-        if lane < step:
-            sh[row * nl + lane] += sh[row * nl + lane + step]
-        cuda.syncthreads()
-        step //= 2
+    tree_sum(sh, row * nl + lane, lane, nl, 1, 1, 0)
     if lane == 0 and p < p_:
         s[p] = cv(sh[row * nl] / float32(l_), s)
 
@@ -135,20 +163,7 @@ def attn_grad_nchw(dv, us, da):
             for m in range(nm):
                 acc[m] += g0 * ld(us[m][p, i])
             i += nl
-    sh = cuda.shared.array(THREADS, float32)
-    for m in range(nm):
-        sh[row * nl + lane] = acc[m]
-        cuda.syncthreads()
-        step = nl // 2  # fixed-order tree (inlined: compile_ptx type-checks it without a GPU)
-        while step > 0:
-            if lane < step:
-                sh[row * nl + lane] += sh[row * nl + lane + step]
-            cuda.syncthreads()
-            step //= 2
-        if lane == 0 and p < p_:
-            n = p // c_
-            da[n, m, p - n * c_] = cv(sh[row * nl], da)
-        cuda.syncthreads()
+    branch_sums_nchw(acc, nm, da, p, p_, c_)
 
 
 @cuda.jit
@@ -190,20 +205,7 @@ def select_bwd_nchw(dv, us, a, da, du):
                 acc[m] += g0 * ld(us[m][p, i])
                 du[m][p, i] = cv(w[m] * g0, du[m])
             i += nl
-    sh = cuda.shared.array(THREADS, float32)
-    for m in range(nm):
-        sh[row * nl + lane] = acc[m]
-        cuda.syncthreads()
-        step = nl // 2
-        while step > 0:
-            if lane < step:
-                sh[row * nl + lane] += sh[row * nl + lane + step]
-            cuda.syncthreads()
-            step //= 2
-        if lane == 0 and p < p_:
-            n = p // c_
-            da[n, m, p - n * c_] = cv(sh[row * nl], da)
-        cuda.syncthreads()
+    branch_sums_nchw(acc, nm, da, p, p_, c_)
 
 
 @cuda.jit
@@ -247,6 +249,27 @@ def fused_bwd_nchw(dv, a, ds, du):
 # with the sample n in a grid dimension, so no thread divides an index. Reductions: one block per
 # (32-unit tile, n) walks all L rows, four rows per step; element-wise steps: each thread handles
 # ROWS_PER_THREAD rows of one unit.
+@cuda.jit(device=True)
+def branch_sums_nhwc(acc0, acc1, nm, da, n, k, k_, wd):
+    """da[n, m, channels of unit k]: each branch's per-row sums (``acc0``/``acc1``: the unit's first and
+    last channel) tree-summed over the block's rows, both channels at once."""
+    tx = cuda.threadIdx.x
+    ty = cuda.threadIdx.y
+    nr = cuda.blockDim.y
+    sh = cuda.shared.array(RED_SLOTS, float32)
+    for m in range(nm):
+        sh[ty * TILE_C + tx] = acc0[m]
+        sh[RED_PLANE + ty * TILE_C + tx] = acc1[m]
+        cuda.syncthreads()
+        tree_sum(sh, ty * TILE_C + tx, ty, nr, TILE_C, 2, RED_PLANE)
+        if ty == 0 and k < k_:
+            c = k * wd
+            da[n, m, c] = cv(sh[tx], da)
+            if wd == 2:
+                da[n, m, c + 1] = cv(sh[RED_PLANE + tx], da)
+        cuda.syncthreads()
+
+
 @cuda.jit
 def pool_nhwc(us, s):
     n_, l_, k_ = us[0].shape
@@ -275,22 +298,16 @@ def pool_nhwc(us, s):
                 acc0 += lo(x0)
                 acc1 += hi(x0)
                 i += nr
-    sh = cuda.shared.array((2, MAX_RED_ROWS, TILE_C), float32)
-    sh[0, ty, tx] = acc0
-    sh[1, ty, tx] = acc1
+    sh = cuda.shared.array(RED_SLOTS, float32)
+    sh[ty * TILE_C + tx] = acc0
+    sh[RED_PLANE + ty * TILE_C + tx] = acc1
     cuda.syncthreads()
-    step = nr // 2
-    while step > 0:
-        if ty < step:
-            sh[0, ty, tx] += sh[0, ty + step, tx]
-            sh[1, ty, tx] += sh[1, ty + step, tx]
-        cuda.syncthreads()
-        step //= 2
+    tree_sum(sh, ty * TILE_C + tx, ty, nr, TILE_C, 2, RED_PLANE)
     if ty == 0 and k < k_:
         c = k * wd
-        s[n, c] = cv(sh[0, 0, tx] / float32(l_), s)
+        s[n, c] = cv(sh[tx] / float32(l_), s)
         if wd == 2:
-            s[n, c + 1] = cv(sh[1, 0, tx] / float32(l_), s)
+            s[n, c + 1] = cv(sh[RED_PLANE + tx] / float32(l_), s)
 
 
 @cuda.jit
@@ -355,24 +372,7 @@ def attn_grad_nhwc(dv, us, da):
                 x0 = us[m][n, i, k]
                 acc0[m] += lo(g0) * lo(x0)
                 acc1[m] += hi(g0) * hi(x0)
-    sh = cuda.shared.array((2, MAX_RED_ROWS, TILE_C), float32)
-    for m in range(nm):  # fixed-order tree per branch, both channels of the unit at once
-        sh[0, ty, tx] = acc0[m]
-        sh[1, ty, tx] = acc1[m]
-        cuda.syncthreads()
-        step = nr // 2
-        while step > 0:
-            if ty < step:
-                sh[0, ty, tx] += sh[0, ty + step, tx]
-                sh[1, ty, tx] += sh[1, ty + step, tx]
-            cuda.syncthreads()
-            step //= 2
-        if ty == 0 and k < k_:
-            c = k * wd
-            da[n, m, c] = cv(sh[0, 0, tx], da)
-            if wd == 2:
-                da[n, m, c + 1] = cv(sh[1, 0, tx], da)
-        cuda.syncthreads()
+    branch_sums_nhwc(acc0, acc1, nm, da, n, k, k_, wd)
 
 
 @cuda.jit
@@ -406,24 +406,7 @@ def select_bwd_nhwc(dv, us, a, da, du):
                 acc1[m] += hi(g) * hi(x)
                 du[m][n, i, k] = pk(w0[m] * lo(g), w1[m] * hi(g), du[m])
             i += nr
-    sh = cuda.shared.array((2, MAX_RED_ROWS, TILE_C), float32)
-    for m in range(nm):  # fixed-order tree per branch, both channels of the unit at once
-        sh[0, ty, tx] = acc0[m]
-        sh[1, ty, tx] = acc1[m]
-        cuda.syncthreads()
-        step = nr // 2
-        while step > 0:
-            if ty < step:
-                sh[0, ty, tx] += sh[0, ty + step, tx]
-                sh[1, ty, tx] += sh[1, ty + step, tx]
-            cuda.syncthreads()
-            step //= 2
-        if ty == 0 and k < k_:
-            c = k * wd
-            da[n, m, c] = cv(sh[0, 0, tx], da)
-            if wd == 2:
-                da[n, m, c + 1] = cv(sh[1, 0, tx], da)
-        cuda.syncthreads()
+    branch_sums_nhwc(acc0, acc1, nm, da, n, k, k_, wd)
 
 
 @cuda.jit

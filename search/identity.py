@@ -68,9 +68,9 @@ def stored(attrs: dict, directions: list[str]) -> dict:
     return old
 
 
-def _shown(value) -> str:
+def _shown(value, key: str = "") -> str:
     if value is None:
-        return "the recipe's default"
+        return "the recipe's default" if key in ("train_limit", "epochs") else "none"
     if isinstance(value, list):
         return "(" + ", ".join(str(v) for v in value) + ")"
     return str(value)
@@ -81,7 +81,7 @@ def mismatches(have: dict, want: dict) -> list[str]:
     out = []
     for key, flag in FIELDS.items():
         if key in have and key in want and have[key] != want[key]:
-            out.append(f"{key} {_shown(have[key])} (this run: {_shown(want[key])}, {flag})")
+            out.append(f"{key} {_shown(have[key], key)} (this run: {_shown(want[key], key)}, {flag})")
     return out
 
 

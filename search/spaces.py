@@ -171,15 +171,21 @@ def _dw_sk(p: dict, prefix: str) -> dict:
 SHUFFLE_WIDTHS = {"0.5": "x0_5", "1.0": "x1_0", "1.5": "x1_5", "2.0": "x2_0"}
 
 
+def _is_sk(prefix: str, when):
+    """The condition of the SK choices: the family is chosen (``when``) and its block is ``sk``."""
+    return lambda p: (when is None or when(p)) and p.get(prefix + "block") == "sk"
+
+
+def _unit_params(size: Choice, prefix: str, when, block_help: str) -> tuple[Choice, ...]:
+    """``size`` (a width or a variant), the block variant (base, se, sk) and, for sk, the SK choices."""
+    block = Choice(prefix + "block", ("base", "se", "sk"), when, block_help)
+    return (size, block, *_sk_params(prefix, _is_sk(prefix, when)))
+
+
 def _lightweight_params(prefix: str = "", when=None) -> tuple[Choice, ...]:
-    n = prefix
-    is_sk = lambda p: (when is None or when(p)) and p.get(n + "block") == "sk"  # noqa: E731
-    return (
-        Choice(n + "width", tuple(SHUFFLE_WIDTHS), when, "ShuffleNetV2 width"),
-        Choice(n + "block", ("base", "se", "sk"), when, "unit variant"),
-        *_sk_params(n, is_sk),
-        Choice(n + "sk_downsample", (False, True), is_sk, "SK in the stride-2 units too"),
-    )
+    width = Choice(prefix + "width", tuple(SHUFFLE_WIDTHS), when, "ShuffleNetV2 width")
+    return (*_unit_params(width, prefix, when, "unit variant"),
+            Choice(prefix + "sk_downsample", (False, True), _is_sk(prefix, when), "SK in the stride-2 units too"))
 
 
 def _build_lightweight(p: dict, prefix: str = "") -> Candidate:
@@ -198,13 +204,8 @@ MOBILE_VARIANTS = {"v2-0.5": "mobilenetv2_050", "v2-0.75": "mobilenetv2_075", "v
 
 
 def _mobile_params(prefix: str = "", when=None) -> tuple[Choice, ...]:
-    n = prefix
-    is_sk = lambda p: (when is None or when(p)) and p.get(n + "block") == "sk"  # noqa: E731
-    return (
-        Choice(n + "variant", tuple(MOBILE_VARIANTS), when, "MobileNet version and width"),
-        Choice(n + "block", ("base", "se", "sk"), when, "block variant"),
-        *_sk_params(n, is_sk),
-    )
+    variant = Choice(prefix + "variant", tuple(MOBILE_VARIANTS), when, "MobileNet version and width")
+    return _unit_params(variant, prefix, when, "block variant")
 
 
 def _build_mobile(p: dict, prefix: str = "") -> Candidate:

@@ -4,6 +4,7 @@ measured figures. Heavy imports (torch, numba, timm) stay inside the commands.""
 from __future__ import annotations
 
 import json
+import logging
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,7 @@ import typer
 from ..device import resolve_device
 from ..errors import SKMobileError, choose
 from ..provenance import command_line
+from ._args import check_out_file
 
 bench_app = typer.Typer(help="Benchmarks that print measured figures (kernels, whole models, training).",
                         no_args_is_help=True)
@@ -53,7 +55,8 @@ def kernels(
     rounds: int = typer.Option(5, help="interleaved timing rounds (the median is reported)"),
     channels_last: bool = typer.Option(False, "--channels-last", help="branches in channels_last"),
     fmt: str = typer.Option("table", "--format", help="table or json"),
-    out: str = typer.Option("reports/kernels.md", help="markdown report to write ('-' for none)"),
+    out: str = typer.Option(None, help="markdown report to write ('-' for none; default: a new file "
+                            "runs/kernels-DATE-TIME.md; `--out reports/kernels.md` replaces the committed one)"),
 ) -> None:
     """Time the SK fusion (forward, forward+backward) per backend and shape; write reports/kernels.md."""
     import torch
@@ -61,6 +64,8 @@ def kernels(
     from ..kernels import bench
 
     dev = resolve_device(device)
+    if not dev.startswith("cuda"):  # importing torch's compile stack on a CPU-only machine warns of CUDA
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     choose("format", fmt, ["table", "json"])
     choose("dtype", dtype, ["float32", "float16"] if dev.startswith("cuda") else ["float32"])
     batches = _csv(batch or ("1,32,256" if dev.startswith("cuda") else "1,32"), "batch", cast=int)
@@ -71,6 +76,12 @@ def kernels(
     fams = _csv(family, "family", bench.SHAPES)
     bks = _csv(backends, "backend", bench.BACKENDS)
     pss = _csv(passes, "pass", bench.PASSES)
+    if out is None:
+        from ..outputs import fresh_dir
+
+        out = str(fresh_dir("kernels")) + ".md"
+    if out != "-":
+        check_out_file(Path(out), "--out", "kernels.md", make_parent=True)  # before any timing
 
     def progress(recs):
         if fmt == "table":
@@ -89,12 +100,18 @@ def kernels(
             for shape, a, b, ratio in bench.ratios(result["records"], vs=vs):
                 typer.echo(f"sknet50 batch 32 fwd+bwd {shape}: numba {a:.2f} ms, {vs} {b:.2f} ms, {ratio:.2f}x")
     if out != "-":
-        path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        old = path.read_text() if path.exists() else ""
-        path.write_text(bench.keep_notes(bench.to_markdown(result, command, _versions()), old))
-        if fmt == "table":
-            typer.echo(f"wrote {path}")
+        _write_kernels(Path(out), result, command, fmt == "table")
+
+
+def _write_kernels(path: Path, result: dict, command: str, say: bool) -> None:
+    from ..kernels import bench
+    from ..outputs import write_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = path.read_text() if path.exists() else ""
+    write_text(path, bench.keep_notes(bench.to_markdown(result, command, _versions()), old))
+    if say:
+        typer.echo(f"wrote {path}")
 
 
 def model(
@@ -137,7 +154,7 @@ def model(
     rows = bench_model.compare(name, vs, fus, dev, batch, input_size, iters, rounds, mode)
     if profile:
         for r in rows:
-            if r["fusion"] in ("numba", "auto"):
+            if r["fusion"] in ("numba", "auto"):  # a row that fell back ran torch: nothing to profile
                 r["profiled_step"] = bench_model.fusion_profile(name, r["fusion"], batch, input_size, dev, mode)
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=1))
@@ -145,8 +162,9 @@ def model(
     where = device_name(dev) if dev.startswith("cuda") else "cpu"
     typer.echo(f"{mode.describe()}, batch {batch}, {input_size}x{input_size}, device {where}")
     for r in rows:
+        asked = f" (asked {r['asked']}: fell back: {r['fallback']})" if "asked" in r else ""
         typer.echo(f"{r['model']:24s} fusion={r['fusion']:6s} {r['images_per_s']:10.2f} img/s  "
-                   f"{r['vs_baseline']:.3f}x of {vs}")
+                   f"{r['vs_baseline']:.3f}x of {vs}{asked}")
     for r in rows:
         if "profiled_step" in r:
             p = r["profiled_step"]
@@ -310,7 +328,7 @@ def latency(
     input_size: int = typer.Option(None, "--input-size", help="input height = width (default: the model's, 224 or 32)"),
     opset: int = typer.Option(17, help="ONNX opset (17 uses torch's legacy exporter: fastest to export)"),
     max_rounds: int = typer.Option(40, "--max-rounds", help="interleaved rounds at most (stops earlier once stable; "
-                                   "--build-table: at most 16)"),
+                                   "--build-table: at most 15)"),
     max_seconds: float = typer.Option(60.0, "--max-seconds", help="time budget of the timed rounds (not with "
                                       "--build-table: its rounds bound it)"),
     clock: str = typer.Option("wall", "--clock", help="wall, or cpu: this thread's CPU time (--device cpu "
@@ -320,15 +338,21 @@ def latency(
     table: Path = typer.Option(None, "--table", help="layer lookup table JSON (default: in the latency cache folder)"),
     predict: bool = typer.Option(False, "--predict", help="print the latency predicted from --table; measure nothing"),
     check: bool = typer.Option(True, "--check/--no-check", help="with --build-table: also measure each model, in the "
-                               "same rounds as the layers, and report the predictor's error"),
-    report: Path = typer.Option(None, "--report", help="with --build-table: write the error table as markdown here"),
+                               "same rounds as the layers, and print Kendall's tau, the median absolute error and "
+                               "the noise floor over 3 runs"),
+    report: Path = typer.Option(None, "--report", help="with --build-table: write the check as markdown here"),
 ) -> None:
     """Batch-N inference latency of full-size MODELS: p10/p50/p90 ms, and the ratio to --vs."""
     from ..latency.measure import Arch, Setting
-    from ..latency.predictor import check_clock
+    from ..latency.timing import check_clock
     from ..measure.timing import TimingPlan
 
     choose("format", fmt, ["table", "json"])
+    if runtime == "onnxruntime" and opset < 17:
+        raise SKMobileError(f"--opset {opset} is too old; allowed: 17 or later")
+    for flag, given, example in (("--report", report, "errors.md"), ("--table", table, "table.json")):
+        if given is not None:  # before any timing: a bad path must not throw measured work away
+            check_out_file(given, flag, example, make_parent=True)
     setting = Setting(runtime, resolve_device(device), threads, batch, opset)
     setting.check()
     check_clock(clock, setting)
@@ -358,50 +382,57 @@ def latency(
 
 
 def _table(models, setting, path, build, predict, check, report, fmt, plan) -> None:
-    from ..latency import predictor
+    from ..latency import table as lt
+    from ..latency import timing
+    from ..latency.capture import light_models
     from ..latency.measure import Arch
 
-    path = Path(path) if path is not None else predictor.default_table_path(setting)
+    path = Path(path) if path is not None else lt.default_table_path(setting)
     if build:
-        models = models or predictor.light_models()
-        table = predictor.LatencyTable.load(path) if path.is_file() else None
-        rounds = predictor.CHECK_PLAN   # layers and models together: --max-rounds can only lower it
-        check_plan = replace(rounds, max_rounds=min(plan.max_rounds, rounds.max_rounds),
-                             min_rounds=min(plan.max_rounds, rounds.min_rounds))
-        with _progress("timing layers", fmt == "table") as update:
-            table = predictor.build_table(models, setting, table,
-                                          on_model=lambda name, i, n: update(i - 1, n, f"preparing {name}"),
-                                          check=check, check_plan=check_plan, save_to=path, clock=plan.clock,
-                                          on_layers=update)
-        table.save(path)
-        command = command_line()
-        if report is not None:
-            report.parent.mkdir(parents=True, exist_ok=True)
-            report.write_text(predictor.error_markdown(table, command))
-        if fmt == "json":
-            typer.echo(json.dumps({"table": str(path), "models": {m: table.models[m] for m in models},
-                                   "summary": predictor.error_summary(table)}, indent=1))
-            return
-        typer.echo(f"wrote {path} ({len(table.entries)} layers; per-call overhead {table.overhead_ms:.4f} ms)")
-        if check:
-            typer.echo(predictor.error_markdown(table, command))
+        _build_table(models or light_models(), setting, path, check, report, fmt, plan)
         return
     if not models:
         raise SKMobileError("no model given; name the models to predict")
-    table = predictor.LatencyTable.load(path)
+    table = lt.LatencyTable.load(path)
     table.check_setting(setting, plan.clock)
-    rows = {m: predictor.predict(table, Arch(m), setting) for m in models}
+    rows = {m: timing.predict(table, Arch(m), setting) for m in models}
     table.save(path)   # layers timed for missing entries are kept
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=1))
         return
-    if table.memory is None:
-        typer.echo(f"note: {path} has no memory curve (format version 2): predictions are the layers' sum "
-                   "without the cache term; rebuild with --build-table for it")
     for m, r in rows.items():
-        typer.echo(f"{m:28s} predicted {r['predicted_ms']:9.3f} ms = layers alone {r['layers_alone_ms']:.3f} + cache "
-                   f"term {r['cache_term_ms']:.3f} (footprint {r['footprint_mib']:.1f} MiB; {r['layers']} layers, "
+        typer.echo(f"{m:28s} predicted {r['predicted_ms']:9.3f} ms ({r['layers']} layers, "
                    f"{r['layers_timed_now']} timed now, {r['layers_missing']} missing)")
+
+
+def _build_table(models, setting, path, check, report, fmt, plan) -> None:
+    from ..latency import table as lt
+    from ..latency import timing
+    from ..report.latency_check import check_markdown, figures
+
+    table = lt.LatencyTable.load(path) if path.is_file() else None
+    rounds = timing.CHECK_PLAN   # layers and models together: --max-rounds can only lower it
+    check_plan = replace(rounds, max_rounds=min(plan.max_rounds, rounds.max_rounds),
+                         min_rounds=min(plan.max_rounds, rounds.min_rounds))
+    with _progress("timing layers", fmt == "table") as update:
+        table = timing.build_table(models, setting, table, check=check, clock=plan.clock, check_plan=check_plan,
+                                   on_model=lambda name, i, n: update(i - 1, n, f"preparing {name}"),
+                                   on_unit=lambda i, n: update(i, n, "exporting layers"),
+                                   on_round=lambda i, n: update(i, n, "timing rounds"))
+    table.save(path)
+    command = command_line()
+    if report is not None and check:
+        from ..outputs import write_text
+
+        report.parent.mkdir(parents=True, exist_ok=True)
+        write_text(report, check_markdown(table, command), "--report")
+    if fmt == "json":
+        typer.echo(json.dumps({"table": str(path), "models": {m: table.models[m] for m in models if m in table.models},
+                               "check": figures(table.check) if check else None}, indent=1))
+        return
+    typer.echo(f"wrote {path} ({len(table.entries)} layers; per-call overhead {table.overhead_ms:.4f} ms)")
+    if check:
+        typer.echo(check_markdown(table, command))
 
 
 def register(app: typer.Typer) -> None:

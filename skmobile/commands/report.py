@@ -75,13 +75,12 @@ def report_cmd(
     """Render paper-table reports (tableN.{md,csv,json,html}) or a search-study report from a study.
 
     Without --study: the tables of every grid study, plus a report per search study in OUT/STUDY/."""
-    from ..outputs import fresh_dir, staged
-    from ..report import DEFAULT_STORAGE, REPORT_TABLES, load_records
-    from ..report.search_study import is_search_study, open_study, write_study_report
+    from ..report import DEFAULT_STORAGE, REPORT_TABLES
+    from ..report.search_study import is_search_study, open_study
 
     request = latency_request(latency, latency_runtimes, latency_threads, latency_cache)
     if rerender is not None:
-        _rerender(rerender, list(table or REPORT_TABLES), out or rerender, request)
+        _rerender(rerender, list(table or REPORT_TABLES), out or rerender, request, force)
         return
     if out is not None:
         check_out_dir(out)  # the defaults below are new folders under runs/
@@ -91,16 +90,33 @@ def report_cmd(
             raise SKMobileError(f"no report for table {t}; allowed: {', '.join(map(str, REPORT_TABLES))}")
     searches = _search_studies(url, study, is_search_study, open_study)
     if study and searches:
-        if table:
-            raise SKMobileError(f"--table applies to paper-grid studies; {study!r} is a search study (drop --table)")
-        if request is not None:
-            raise SKMobileError(f"--latency applies to paper-table reports; search study {study!r} shows the latency "
-                                "its trials recorded (skmobile search --latency measure|predict)")
-        out = out or Path("runs") / f"report-{_safe(study)}"
-        with staged(out, force) as stage:
-            res = write_study_report(storage, study, stage, _command(storage, study, table, out))
-        _print_study(res, out / res["html"].name)
-        return
+        _search_report(storage, study, table, request, out, force)
+    else:
+        _all_reports(url, storage, study, table, request, out, force, searches)
+
+
+def _search_report(storage, study: str, table, request, out: Path | None, force: bool) -> None:
+    """The report of one search study (``--study NAME``)."""
+    from ..outputs import staged
+    from ..report.search_study import write_study_report
+
+    if table:
+        raise SKMobileError(f"--table applies to paper-grid studies; {study!r} is a search study (drop --table)")
+    if request is not None:
+        raise SKMobileError(f"--latency applies to paper-table reports; search study {study!r} shows the latency "
+                            "its trials recorded (skmobile search --latency measure|predict)")
+    out = out or Path("runs") / f"report-{_safe(study)}"
+    with staged(out, force) as stage:
+        res = write_study_report(storage, study, stage, _command(storage, study, table, out))
+    _print_study(res, out / res["html"].name)
+
+
+def _all_reports(url, storage, study, table, request, out: Path | None, force: bool, searches: list[str]) -> None:
+    """The paper-table reports of the grid studies, and a report per search study (``OUT/NAME/``)."""
+    from ..outputs import fresh_dir, staged
+    from ..report import REPORT_TABLES, load_records
+    from ..report.search_study import write_study_report
+
     records = [r for r in load_records(url, study) if r.study not in searches]
     wanted = list(table) if table else sorted({r.table for r in records if r.table in REPORT_TABLES})
     if not wanted and not searches:
@@ -161,13 +177,20 @@ def _print_study(res: dict, html: Path) -> None:
                   f"-> {html}", highlight=False, soft_wrap=True)
 
 
-def _rerender(src: Path, tables: list[int], out: Path, request=None) -> None:
+def _rerender(src: Path, tables: list[int], out: Path, request=None, force: bool = False) -> None:
     from ..report import REPORT_TABLES, write_table_report
     from ..report.rerender import latency_from_report, records_from_report
 
     for number in tables:
         if number not in REPORT_TABLES:
             raise SKMobileError(f"no report for table {number}; allowed: {', '.join(map(str, REPORT_TABLES))}")
+    check_out_dir(out)
+    for number in tables:  # before any timing: measured latencies are not replaced by surprise
+        if request is not None and not force and (out / f"table{number}.json").is_file() \
+                and latency_from_report(out, number) is not None:
+            raise SKMobileError(f"{out / f'table{number}.json'} holds latencies measured on its own machine and load; "
+                                "--latency would replace them with ones measured here and now: pass --force, or "
+                                "write elsewhere with --out DIR")
     for number in tables:
         records, metadata, command = records_from_report(src, number)
         rendered_by = (f"skmobile report --rerender {src} --table {number}" + (request.flags() if request else "")
@@ -175,9 +198,11 @@ def _rerender(src: Path, tables: list[int], out: Path, request=None) -> None:
         latency = (table_latency(number, request, rendered_by) if request is not None
                    else latency_from_report(src, number))
         with console.status(f"Table {number}: re-rendering..."):
-            write_table_report(number, records, out, command, metadata=metadata, rendered_by=rendered_by,
-                               latency=latency)
-        console.print(f"Table {number}: re-rendered from {src / f'table{number}.json'} -> {out / f'table{number}.html'}")
+            res = write_table_report(number, records, out, command, metadata=metadata, rendered_by=rendered_by,
+                                     latency=latency)
+        files = ", ".join(p.name for p in res["paths"])
+        console.print(f"Table {number}: re-rendered from {src / f'table{number}.json'} -> {len(res['paths'])} files "
+                      f"in {out}: {files}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

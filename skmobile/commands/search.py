@@ -20,7 +20,9 @@ def search_cmd(
                                                       "grid: all missing rows)"),
     storage: str = typer.Option(None, "--storage", help="Optuna storage URL: sqlite:///runs/skmobile.db (default), "
                                                        "journal:FILE, postgresql://USER:PASS@HOST/DB"),
-    study: str = typer.Option(None, "--study", help="study name (default: the space, or grid-tableN)"),
+    study: str = typer.Option(None, "--study", help="study name (default: the space, or grid-tableN, plus one suffix "
+                              "per non-default objective, budget, data set, --train-limit, --epochs: e.g. "
+                              "ablation-error, ablation-limit256-epochs1)"),
     workers: int = typer.Option(1, "--workers", help="worker processes on this machine (journal file storage)"),
     objective: str = typer.Option("multi", "--objective", help="multi (error + MFLOPs) | error (with pruning) | "
                                                               "error,latency (error + full-size latency)"),
@@ -70,16 +72,20 @@ def search_cmd(
     if fmt == "json":
         typer.echo(json.dumps(summary, indent=1))
     elif worker_index == 0:
-        c = summary["counts"]
-        console.print(f"study {summary['study']} in {summary['storage']}: {c['complete']} complete, {c['fail']} failed, "
-                      f"{c['pruned']} pruned, {c['running']} running ({summary['added']} finished in this run, "
-                      f"{summary['wall_s']} s)", highlight=False, soft_wrap=True)
-        if "latency" in summary:
-            lat = summary["latency"]
-            console.print(f"latency ({lat['latency_runtime']}, {lat['latency_threads']} thread(s), "
-                          f"{lat['latency_machine']}): {lat['trials']} trial(s), {lat['measured']} measured, "
-                          f"{lat['cache_hits']} cache hit(s), {lat['predicted']} predicted ({lat['store']})",
-                          highlight=False, soft_wrap=True)
+        _print_summary(summary)
+
+
+def _print_summary(summary: dict) -> None:
+    c = summary["counts"]
+    console.print(f"study {summary['study']} in {summary['storage']}: {c['complete']} complete, {c['fail']} failed, "
+                  f"{c['pruned']} pruned, {c['running']} running ({summary['added']} finished in this run, "
+                  f"{summary['wall_s']} s)", highlight=False, soft_wrap=True)
+    if "latency" in summary:
+        lat = summary["latency"]
+        console.print(f"latency ({lat['latency_runtime']}, {lat['latency_threads']} thread(s), "
+                      f"{lat['latency_machine']}): {lat['trials']} trial(s), {lat['measured']} measured, "
+                      f"{lat['cache_hits']} cache hit(s), {lat['predicted']} predicted ({lat['store']})",
+                      highlight=False, soft_wrap=True)
 
 
 def _print_spaces(fmt: str) -> None:
