@@ -132,6 +132,14 @@ def test_resume_on_one_process_continues(runs, inet, cli):
     assert (base / "resumed" / "state.json").read_text() == before
 
 
+def test_eval_of_a_paper_checkpoint_uses_the_centre_crop(runs, inet, cli):
+    base, _ = runs
+    code, out, err = cli(["eval", str(base / "one"), "--batch-size", "4"])
+    assert code == 0, err
+    m = json.loads((base / "one" / "metrics.json").read_text())
+    assert f"{m['val_error']:.2f} %" in out and "centre crop 224" in out and "6 images" in out
+
+
 def test_corrupt_image_is_named(inet, tmp_path, cli):
     code, out, err = _train(cli, inet, tmp_path / "r", "--epochs", "1", "--bn-batch", "4")
     assert code == 0 and f"skipped unreadable image {inet / 'train' / 'n02' / BROKEN}" in err
