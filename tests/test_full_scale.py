@@ -137,7 +137,7 @@ def test_eval_of_a_paper_checkpoint_uses_the_centre_crop(runs, inet, cli):
     code, out, err = cli(["eval", str(base / "one"), "--batch-size", "4"])
     assert code == 0, err
     m = json.loads((base / "one" / "metrics.json").read_text())
-    assert f"{m['val_error']:.2f} %" in out and "centre crop 224" in out and "6 images" in out
+    assert f"{m['val_error']:.2f} %" in out and "centre crop 224" in out and "│ 6 " in out
 
 
 def test_corrupt_image_is_named(inet, tmp_path, cli):

@@ -251,7 +251,7 @@ def _bench_proxy(model, fusion, steps, warmup, batch_size, images, budget, devic
 def _bench_paper(model, batch_size, steps, warmup, device, data_dir, workers, compile_, n_threads) -> None:
     """``bench train --budget paper``: data and training images/s of the full-size model at 224 px."""
     from ..train.paper import paper_recipe
-    from ..train.paper_bench import data_images_per_s, train_images_per_s
+    from ..train.paper_bench import data_images_per_s
     from ._args import check_at_least
 
     recipe = paper_recipe(model)
@@ -260,7 +260,7 @@ def _bench_paper(model, batch_size, steps, warmup, device, data_dir, workers, co
     cuda = device.startswith("cuda")
     batch = batch_size or (recipe.batch_size if cuda else 8)
     data_ips, source = data_images_per_s(recipe, data_dir, steps, workers)
-    train_ips, fmt = train_images_per_s(recipe, batch, steps, warmup, device, compile_)
+    train_ips, fmt = _paper_training_rate(recipe, batch, steps, warmup, device, compile_)
     typer.echo(f"skmobile bench train {model} --budget paper: full size, {recipe.image_size} px, batch {batch}, "
                f"device {device}, {'bf16 autocast' if fmt.amp == 'bf16' else 'float32'}, "
                f"{'channels_last' if fmt.channels_last else 'NCHW'}{', torch.compile' if compile_ else ''}, "
@@ -270,6 +270,22 @@ def _bench_paper(model, batch_size, steps, warmup, device, data_dir, workers, co
     typer.echo(f"training: {train_ips:10.1f} images/s  (forward + backward + SGD step, {steps} timed steps)")
     typer.echo(f"limit: {'data loading' if data_ips < train_ips else 'training'} "
                f"({min(data_ips, train_ips) / max(data_ips, train_ips):.2f}x of the other)")
+
+
+def _paper_training_rate(recipe, batch: int, steps: int, warmup: int, device: str, compile_: bool) -> tuple:
+    """(images/s, StepFormat) of SGD steps of the full-size model (1000 classes, 224 px) with the trainer's
+    per-device defaults (:func:`skmobile.train.precision.step_format`)."""
+    import torch
+
+    from ..bench_model import Mode, time_training
+    from ..models import create_model
+    from ..train.precision import step_format
+
+    fmt = step_format(torch.device(device).type)
+    torch.manual_seed(0)
+    net = create_model(recipe.model, num_classes=1000)
+    mode = Mode(train=True, amp=fmt.amp, channels_last=fmt.channels_last, compile=compile_)
+    return time_training(net, batch, 3, recipe.image_size, 1000, steps, warmup, device, mode), fmt
 
 
 # --- bench latency -------------------------------------------------------------------------

@@ -371,8 +371,8 @@ def _eval_paper(checkpoint, model, state, data_dir, device, batch_size, t0) -> N
     err, acc = evaluate(model, loaders.val, device)
     console.print(summary_table(f"skmobile eval {checkpoint}", [
         ("model", f"{state.get('model')} (full size, {state.get('epochs_done', '?')} epochs, --budget paper)"),
-        ("data", f"{loaders.data_dir}/val, {len(loaders.val.dataset)} images, resize {recipe.eval_resize} + centre "
-                 f"crop {recipe.image_size}"),
+        ("data", f"{loaders.data_dir}/val"), ("images", str(len(loaders.val.dataset))),
+        ("evaluation", f"resize {recipe.eval_resize}, centre crop {recipe.image_size}"),
         ("top-1 error", f"{err:.2f} %"), ("top-1 accuracy", f"{acc:.2f} %"),
         ("time", f"{time.perf_counter() - t0:.1f} s")]))
 
