@@ -36,6 +36,7 @@ def proxy_fingerprint(budget: str) -> str:
 
         text = json.dumps({"families": PAPER_FAMILIES, "recipe": PaperRecipe("", "").to_dict()}, sort_keys=True)
         return f"{budget}:{hashlib.sha1(text.encode()).hexdigest()[:12]}"
+
     def recipe(p):
         try:
             return p.budget(budget)

@@ -187,6 +187,13 @@ def _finished(study) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)))
 
 
+def _paper_trainer():
+    """The trainer class of ``--budget paper`` trials (full-size models on an ImageNet-layout folder)."""
+    from .paper_trainer import PaperTrainer
+
+    return PaperTrainer
+
+
 def run_search(cfg: SearchConfig, console: Console | None = None) -> dict:
     """Run ``cfg``; returns a summary (study, storage, counts, wall seconds)."""
     with warnings.catch_warnings():  # constant_liar, metric names, constraints: marked experimental
@@ -204,8 +211,9 @@ def _search(cfg: SearchConfig, console: Console | None) -> dict:
         from skmobile.train.distributed import pin_device
 
         device = pin_device(device, cfg.worker_index)
-    trainer = trainer_from_env(dataset=cfg.dataset, data_dir=cfg.data_dir, budget=cfg.budget,
-                               train_limit=cfg.train_limit, epochs=cfg.epochs, device=device)
+    trainer = trainer_from_env(default=_paper_trainer() if cfg.budget == "paper" else None, dataset=cfg.dataset,
+                               data_dir=cfg.data_dir, budget=cfg.budget, train_limit=cfg.train_limit,
+                               epochs=cfg.epochs, device=device)
     trainer.prepare(check_data=True)
     latency = cfg.latency_provider()   # a missing predictor table fails here, before any trial
     study = open_study(cfg)

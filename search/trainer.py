@@ -123,15 +123,11 @@ def _limit_test(loaders, limit: int | None):
     return dataclasses.replace(loaders, test=test)
 
 
-def trainer_from_env(**kwargs):
-    """The trainer class named by SKMOBILE_SEARCH_TRAINER (module:Class), else ProxyTrainer."""
+def trainer_from_env(default=None, **kwargs):
+    """The trainer class named by SKMOBILE_SEARCH_TRAINER (module:Class), else ``default`` (ProxyTrainer)."""
     target = os.environ.get("SKMOBILE_SEARCH_TRAINER")
-    if not target and kwargs.get("budget") == "paper":
-        from .paper_trainer import PaperTrainer
-
-        return PaperTrainer(**kwargs)
     if not target:
-        return ProxyTrainer(**kwargs)
+        return (default or ProxyTrainer)(**kwargs)
     module, _, attr = target.partition(":")
     try:
         cls = getattr(importlib.import_module(module), attr)

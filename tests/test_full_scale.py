@@ -125,6 +125,19 @@ def test_resume_on_one_process_continues(runs, inet, cli):
     assert state["processes"] == 1 and state["accum"] == 2      # the same BN groups on 1 process
     assert _max_gap(_tensors(base / "resumed"), _tensors(base / "straight")) < 1e-6
     assert _max_gap(_tensors(base / "resumed"), _tensors(base / "two")) > 1e-5
+    before = (base / "resumed" / "state.json").read_text()
+    code, _, err = cli(["train", MODEL, "--budget", "paper", "--dataset", "folder", "--data-dir", str(inet),
+                        "--batch-size", "16", "--epochs", "3", "--resume", "--out", str(base / "resumed")])
+    assert code == 2 and "--batch-size 16 differs from the 8" in err         # a resume keeps the global batch
+    assert (base / "resumed" / "state.json").read_text() == before
+
+
+def test_eval_of_a_paper_checkpoint_uses_the_centre_crop(runs, inet, cli):
+    base, _ = runs
+    code, out, err = cli(["eval", str(base / "one"), "--batch-size", "4"])
+    assert code == 0, err
+    m = json.loads((base / "one" / "metrics.json").read_text())
+    assert f"{m['val_error']:.2f} %" in out and "centre crop 224" in out and "│ 6 " in out
 
 
 def test_corrupt_image_is_named(inet, tmp_path, cli):

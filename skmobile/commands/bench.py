@@ -192,14 +192,6 @@ def train(
 ) -> None:
     """Training images/s of MODEL's proxy per fusion backend, and what one search trial costs; with
     --budget paper, images/s of the input pipeline and of training the full-size model."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from ..bench_model import Mode, time_training
-    from ..layers import set_fusion
-    from ..train import build_proxy_model, proxy_recipe
-    from ..train.precision import step_format
-    from ..train.proxy import ProxyInput
     from .train import _threads
 
     if steps < 1 or warmup < 0:
@@ -210,6 +202,22 @@ def train(
     if budget == "paper":
         _bench_paper(model, batch_size, steps, warmup, device, data_dir, workers, compile_, n_threads)
         return
+    _bench_proxy(model, fusion, steps, warmup, batch_size, (image_size, in_chans, num_classes), budget, device,
+                 n_threads)
+
+
+def _bench_proxy(model, fusion, steps, warmup, batch_size, images, budget, device, n_threads) -> None:
+    """``bench train`` of a proxy budget: training images/s per fusion backend and a trial's cost."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..bench_model import Mode, time_training
+    from ..layers import set_fusion
+    from ..train import build_proxy_model, proxy_recipe
+    from ..train.precision import step_format
+    from ..train.proxy import ProxyInput
+
+    image_size, in_chans, num_classes = images
     recipe = proxy_recipe(model, budget)
     bs = batch_size or recipe.batch_size
     # what a trial runs: the recipe's input side (images repeated up to min_input) and, on CUDA, the
@@ -243,7 +251,7 @@ def train(
 def _bench_paper(model, batch_size, steps, warmup, device, data_dir, workers, compile_, n_threads) -> None:
     """``bench train --budget paper``: data and training images/s of the full-size model at 224 px."""
     from ..train.paper import paper_recipe
-    from ..train.paper_bench import data_images_per_s, train_images_per_s
+    from ..train.paper_bench import data_images_per_s
     from ._args import check_at_least
 
     recipe = paper_recipe(model)
@@ -252,7 +260,7 @@ def _bench_paper(model, batch_size, steps, warmup, device, data_dir, workers, co
     cuda = device.startswith("cuda")
     batch = batch_size or (recipe.batch_size if cuda else 8)
     data_ips, source = data_images_per_s(recipe, data_dir, steps, workers)
-    train_ips, fmt = train_images_per_s(recipe, batch, steps, warmup, device, compile_)
+    train_ips, fmt = _paper_training_rate(recipe, batch, steps, warmup, device, compile_)
     typer.echo(f"skmobile bench train {model} --budget paper: full size, {recipe.image_size} px, batch {batch}, "
                f"device {device}, {'bf16 autocast' if fmt.amp == 'bf16' else 'float32'}, "
                f"{'channels_last' if fmt.channels_last else 'NCHW'}{', torch.compile' if compile_ else ''}, "
@@ -262,6 +270,22 @@ def _bench_paper(model, batch_size, steps, warmup, device, data_dir, workers, co
     typer.echo(f"training: {train_ips:10.1f} images/s  (forward + backward + SGD step, {steps} timed steps)")
     typer.echo(f"limit: {'data loading' if data_ips < train_ips else 'training'} "
                f"({min(data_ips, train_ips) / max(data_ips, train_ips):.2f}x of the other)")
+
+
+def _paper_training_rate(recipe, batch: int, steps: int, warmup: int, device: str, compile_: bool) -> tuple:
+    """(images/s, StepFormat) of SGD steps of the full-size model (1000 classes, 224 px) with the trainer's
+    per-device defaults (:func:`skmobile.train.precision.step_format`)."""
+    import torch
+
+    from ..bench_model import Mode, time_training
+    from ..models import create_model
+    from ..train.precision import step_format
+
+    fmt = step_format(torch.device(device).type)
+    torch.manual_seed(0)
+    net = create_model(recipe.model, num_classes=1000)
+    mode = Mode(train=True, amp=fmt.amp, channels_last=fmt.channels_last, compile=compile_)
+    return time_training(net, batch, 3, recipe.image_size, 1000, steps, warmup, device, mode), fmt
 
 
 # --- bench latency -------------------------------------------------------------------------

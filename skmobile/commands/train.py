@@ -1,4 +1,5 @@
-"""``skmobile train`` and ``skmobile eval``: proxy training on real data."""
+"""``skmobile train`` and ``skmobile eval``: proxy training on real data, and (``--budget paper``) the full-size model
+with the paper's recipe on an ImageNet-layout folder, over the processes torchrun starts."""
 
 from __future__ import annotations
 
@@ -325,6 +326,9 @@ def eval_cmd(
     _threads(threads)
     t0 = time.perf_counter()
     model, state = load_checkpoint(checkpoint, device)
+    if ((state.get("meta") or {}).get("recipe") or {}).get("budget") == "paper":
+        _eval_paper(checkpoint, model, state, data_dir, device, batch_size, t0)
+        return
     dataset = dataset or state.get("dataset") or "fashion-mnist"
     data_dir = data_dir or (state.get("data_dir") if dataset == state.get("dataset") else None)
     loaders = make_loaders(dataset, data_dir, batch_size=batch_size, val_size=0, seed=int(state.get("seed", 0)),
@@ -350,6 +354,27 @@ def eval_cmd(
         ("params", f"{cx.params / 1e6:.3f} M" if cx else "-"),
         ("MACs", f"{cx.macs / 1e6:.2f} M at {loaders.image_size} px" if cx else "-"),
         ("images/s", f"{n / secs:.0f} (inference)"), ("time", f"{time.perf_counter() - t0:.1f} s")]))
+
+
+def _eval_paper(checkpoint, model, state, data_dir, device, batch_size, t0) -> None:
+    """``eval`` of a ``--budget paper`` checkpoint: top-1 error on ROOT/val with the recipe's centre crop."""
+    from ..data.imagenet import paper_loaders
+    from ..train import evaluate
+    from ..train.paper import paper_recipe
+
+    recipe = paper_recipe(state["model"])
+    loaders = paper_loaders(data_dir or state.get("data_dir"), recipe, batch_size=batch_size, workers=0)
+    trained = (state.get("model_kwargs") or {}).get("num_classes")
+    if trained != loaders.num_classes:
+        raise SKMobileError(f"{loaders.data_dir} has {loaders.num_classes} classes but the checkpoint's model has "
+                            f"{trained}; allowed: the folder it was trained on, or one with the same classes")
+    err, acc = evaluate(model, loaders.val, device)
+    console.print(summary_table(f"skmobile eval {checkpoint}", [
+        ("model", f"{state.get('model')} (full size, {state.get('epochs_done', '?')} epochs, --budget paper)"),
+        ("data", f"{loaders.data_dir}/val"), ("images", str(len(loaders.val.dataset))),
+        ("evaluation", f"resize {recipe.eval_resize}, centre crop {recipe.image_size}"),
+        ("top-1 error", f"{err:.2f} %"), ("top-1 accuracy", f"{acc:.2f} %"),
+        ("time", f"{time.perf_counter() - t0:.1f} s")]))
 
 
 def register(app: typer.Typer) -> None:

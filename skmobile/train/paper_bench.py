@@ -1,6 +1,6 @@
-"""Throughput of the ``paper`` budget (``skmobile bench train MODEL --budget paper``): images/s of the input
-pipeline alone (decode + random-resized crop + flip in DataLoader workers) and of training steps of the
-full-size model at 224 px, so a user sees which of the two limits a run.
+"""The input side of ``skmobile bench train MODEL --budget paper``: images/s of the ImageNet pipeline alone
+(decode + random-resized crop + flip in DataLoader workers), printed beside the training steps' images/s
+(:func:`skmobile.bench_model.time_training`) so a user sees which of the two limits a run.
 
 Without a data folder the pipeline reads a generated one: JPEG files of 500 x 375 px (the most common
 ImageNet size), random content, in a temporary folder.
@@ -53,20 +53,4 @@ def data_images_per_s(recipe, data_dir, steps: int, workers: int, batch: int = 3
     return seen / max(secs, 1e-9), source
 
 
-def train_images_per_s(recipe, batch: int, steps: int, warmup: int, device: str, compile_: bool = False) -> tuple:
-    """(images/s, StepFormat) of SGD steps of the full-size model (1000 classes, 224 px) with the trainer's
-    per-device defaults (:func:`skmobile.train.precision.step_format`)."""
-    import torch
-
-    from ..bench_model import Mode, time_training
-    from ..models import create_model
-    from .precision import step_format
-
-    fmt = step_format(torch.device(device).type)
-    torch.manual_seed(0)
-    net = create_model(recipe.model, num_classes=1000)
-    mode = Mode(train=True, amp=fmt.amp, channels_last=fmt.channels_last, compile=compile_)
-    return time_training(net, batch, 3, recipe.image_size, 1000, steps, warmup, device, mode), fmt
-
-
-__all__ = ["SYNTHETIC_SIZE", "data_images_per_s", "train_images_per_s", "write_synthetic"]
+__all__ = ["SYNTHETIC_SIZE", "data_images_per_s", "write_synthetic"]
