@@ -190,7 +190,7 @@ def train(
     cuda = device.startswith("cuda")
     mode = Mode(train=True, amp="bf16" if cuda else "none", channels_last=cuda or recipe.channels_last)
     table = Table()
-    for col in ("fusion", "images/s", "ms/step", f"{budget} trial (train)"):
+    for col in ("fusion", "images/s", "ms/step", f"one trial ({budget} budget, training)"):
         table.add_column(col, justify="right" if col != "fusion" else "left")
     base = None
     for name in [f.strip() for f in fusion.split(",") if f.strip()]:
