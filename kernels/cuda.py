@@ -136,54 +136,34 @@ def select_nchw(us, a, v):
 
 @cuda.jit
 def attn_grad_nchw(dv, us, da):
-    p_, l_ = dv.shape
-    c_ = da.shape[2]
-    lane = cuda.threadIdx.x
-    nl = cuda.blockDim.x
-    row = cuda.threadIdx.y
-    p = cuda.blockIdx.x * cuda.blockDim.y + row
-    nm = len(us)
-    acc = cuda.local.array(MAXM, float32)
-    for m in range(nm):
-        acc[m] = 0.0
-    if p < p_:
-        i = lane
-        while i + 3 * nl < l_:
-            g0 = ld(dv[p, i])
-            g1 = ld(dv[p, i + nl])
-            g2 = ld(dv[p, i + 2 * nl])
-            g3 = ld(dv[p, i + 3 * nl])
-            for m in range(nm):
-                u = us[m]
-                acc[m] += (g0 * ld(u[p, i]) + g1 * ld(u[p, i + nl])) + (
-                    g2 * ld(u[p, i + 2 * nl]) + g3 * ld(u[p, i + 3 * nl]))
-            i += 4 * nl
-        while i < l_:
-            g0 = ld(dv[p, i])
-            for m in range(nm):
-                acc[m] += g0 * ld(us[m][p, i])
-            i += nl
-    branch_sums_nchw(acc, nm, da, p, p_, c_)
+    dots_nchw(dv, us, None, da, None)
 
 
 @cuda.jit
 def select_bwd_nchw(dv, us, a, da, du):
+    dots_nchw(dv, us, a, da, du)
+
+
+@cuda.jit(device=True)
+def dots_nchw(dv, us, a, da, du):
+    """da = sum_L dv * u_m per plane; where ``du`` is not None (select_bwd) also du[m] = a_m * dv in the
+    same pass (numba compiles the branches for ``None`` away)."""
     p_, l_ = dv.shape
     c_ = da.shape[2]
     lane = cuda.threadIdx.x
     nl = cuda.blockDim.x
-    row = cuda.threadIdx.y
-    p = cuda.blockIdx.x * cuda.blockDim.y + row
+    p = cuda.blockIdx.x * cuda.blockDim.y + cuda.threadIdx.y
     nm = len(us)
     acc = cuda.local.array(MAXM, float32)
     w = cuda.local.array(MAXM, float32)
     for m in range(nm):
         acc[m] = 0.0
     if p < p_:
-        n = p // c_
-        c = p - n * c_
-        for m in range(nm):
-            w[m] = ld(a[n, m, c])
+        if du is not None:
+            n = p // c_
+            c = p - n * c_
+            for m in range(nm):
+                w[m] = ld(a[n, m, c])
         i = lane
         while i + 3 * nl < l_:
             g0 = ld(dv[p, i])
@@ -194,16 +174,18 @@ def select_bwd_nchw(dv, us, a, da, du):
                 u = us[m]
                 acc[m] += (g0 * ld(u[p, i]) + g1 * ld(u[p, i + nl])) + (
                     g2 * ld(u[p, i + 2 * nl]) + g3 * ld(u[p, i + 3 * nl]))
-                du[m][p, i] = cv(w[m] * g0, du[m])
-                du[m][p, i + nl] = cv(w[m] * g1, du[m])
-                du[m][p, i + 2 * nl] = cv(w[m] * g2, du[m])
-                du[m][p, i + 3 * nl] = cv(w[m] * g3, du[m])
+                if du is not None:
+                    du[m][p, i] = cv(w[m] * g0, du[m])
+                    du[m][p, i + nl] = cv(w[m] * g1, du[m])
+                    du[m][p, i + 2 * nl] = cv(w[m] * g2, du[m])
+                    du[m][p, i + 3 * nl] = cv(w[m] * g3, du[m])
             i += 4 * nl
         while i < l_:
             g0 = ld(dv[p, i])
             for m in range(nm):
                 acc[m] += g0 * ld(us[m][p, i])
-                du[m][p, i] = cv(w[m] * g0, du[m])
+                if du is not None:
+                    du[m][p, i] = cv(w[m] * g0, du[m])
             i += nl
     branch_sums_nchw(acc, nm, da, p, p_, c_)
 
@@ -341,72 +323,76 @@ def select_nhwc(us, a, v):
 
 @cuda.jit
 def attn_grad_nhwc(dv, us, da):
-    n_, l_, k_ = dv.shape
-    wd = width(dv)
-    tx = cuda.threadIdx.x
-    ty = cuda.threadIdx.y
-    nr = cuda.blockDim.y
-    k = cuda.blockIdx.x * TILE_C + tx
-    n = cuda.blockIdx.y
-    nm = len(us)
-    acc0 = cuda.local.array(MAXM, float32)
-    acc1 = cuda.local.array(MAXM, float32)
-    for m in range(nm):
-        acc0[m] = 0.0
-        acc1[m] = 0.0
-    if k < k_:
-        i = ty
-        while i + nr < l_:
-            g0 = dv[n, i, k]
-            g1 = dv[n, i + nr, k]
-            for m in range(nm):
-                u = us[m]
-                x0 = u[n, i, k]
-                x1 = u[n, i + nr, k]
-                acc0[m] += lo(g0) * lo(x0) + lo(g1) * lo(x1)
-                acc1[m] += hi(g0) * hi(x0) + hi(g1) * hi(x1)
-            i += 2 * nr
-        if i < l_:
-            g0 = dv[n, i, k]
-            for m in range(nm):
-                x0 = us[m][n, i, k]
-                acc0[m] += lo(g0) * lo(x0)
-                acc1[m] += hi(g0) * hi(x0)
-    branch_sums_nhwc(acc0, acc1, nm, da, n, k, k_, wd)
+    dots_nhwc(dv, us, None, da, None)
 
 
 @cuda.jit
 def select_bwd_nhwc(dv, us, a, da, du):
+    dots_nhwc(dv, us, a, da, du)
+
+
+@cuda.jit(device=True)
+def dots_nhwc(dv, us, a, da, du):
+    """da = sum_L dv * u_m per channel unit; where ``du`` is not None (select_bwd) also du[m] = a_m * dv in
+    the same pass, one row per step (attn_grad alone: two rows per step)."""
     n_, l_, k_ = dv.shape
     wd = width(dv)
-    tx = cuda.threadIdx.x
     ty = cuda.threadIdx.y
     nr = cuda.blockDim.y
-    k = cuda.blockIdx.x * TILE_C + tx
+    k = cuda.blockIdx.x * TILE_C + cuda.threadIdx.x
     n = cuda.blockIdx.y
     nm = len(us)
     acc0 = cuda.local.array(MAXM, float32)
     acc1 = cuda.local.array(MAXM, float32)
-    w0 = cuda.local.array(MAXM, float32)
-    w1 = cuda.local.array(MAXM, float32)
     for m in range(nm):
         acc0[m] = 0.0
         acc1[m] = 0.0
     if k < k_:
-        c0 = k * wd
-        for m in range(nm):
-            w0[m] = ld(a[n, m, c0])
-            w1[m] = ld(a[n, m, c0 + wd - 1])
-        i = ty
-        while i < l_:
-            g = dv[n, i, k]
-            for m in range(nm):
-                x = us[m][n, i, k]
-                acc0[m] += lo(g) * lo(x)
-                acc1[m] += hi(g) * hi(x)
-                du[m][n, i, k] = pk(w0[m] * lo(g), w1[m] * hi(g), du[m])
-            i += nr
+        if du is None:
+            _dots_nhwc_pairs(dv, us, acc0, acc1, n, k, ty, nr, l_, nm)
+        else:
+            _dots_nhwc_du(dv, us, a, du, acc0, acc1, n, k, ty, nr, l_, nm, wd)
     branch_sums_nhwc(acc0, acc1, nm, da, n, k, k_, wd)
+
+
+@cuda.jit(device=True)
+def _dots_nhwc_pairs(dv, us, acc0, acc1, n, k, ty, nr, l_, nm):
+    i = ty
+    while i + nr < l_:
+        g0 = dv[n, i, k]
+        g1 = dv[n, i + nr, k]
+        for m in range(nm):
+            u = us[m]
+            x0 = u[n, i, k]
+            x1 = u[n, i + nr, k]
+            acc0[m] += lo(g0) * lo(x0) + lo(g1) * lo(x1)
+            acc1[m] += hi(g0) * hi(x0) + hi(g1) * hi(x1)
+        i += 2 * nr
+    if i < l_:
+        g0 = dv[n, i, k]
+        for m in range(nm):
+            x0 = us[m][n, i, k]
+            acc0[m] += lo(g0) * lo(x0)
+            acc1[m] += hi(g0) * hi(x0)
+
+
+@cuda.jit(device=True)
+def _dots_nhwc_du(dv, us, a, du, acc0, acc1, n, k, ty, nr, l_, nm, wd):
+    w0 = cuda.local.array(MAXM, float32)
+    w1 = cuda.local.array(MAXM, float32)
+    c0 = k * wd
+    for m in range(nm):
+        w0[m] = ld(a[n, m, c0])
+        w1[m] = ld(a[n, m, c0 + wd - 1])
+    i = ty
+    while i < l_:
+        g = dv[n, i, k]
+        for m in range(nm):
+            x = us[m][n, i, k]
+            acc0[m] += lo(g) * lo(x)
+            acc1[m] += hi(g) * hi(x)
+            du[m][n, i, k] = pk(w0[m] * lo(g), w1[m] * hi(g), du[m])
+        i += nr
 
 
 @cuda.jit
