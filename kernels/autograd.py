@@ -22,7 +22,7 @@ from torch.autograd.function import once_differentiable
 from skmobile.layers.sk_fusion import torch_pool, torch_select
 
 from . import ops
-from .warn import warn_once
+from .warn import fallback
 
 MAX_PATHS = 8
 
@@ -68,15 +68,14 @@ def choose_backend(branches: Sequence[Tensor], attn: Tensor | None = None):
         return None
     reason = backend.unusable_reason()
     if reason:
-        warn_once(f"{backend.name}:unusable", f"skmobile.kernels: {reason}; using the torch fusion here")
+        fallback(backend.name, reason)
         return None
     bad = [t.dtype for t in tensors if t.dtype not in backend.dtypes]
     if backend.name == "cpu" and attn is not None and attn.dtype != b0.dtype:
         bad.append(attn.dtype)
     if bad or any(t.dtype != b0.dtype for t in branches):
-        warn_once(f"{backend.name}:{bad}", f"skmobile.kernels: numba fusion does not support "
-                  f"{sorted({str(d) for d in bad}) or 'mixed branch dtypes'} on {backend.name}; "
-                  f"using the torch fusion instead")
+        fallback(backend.name, f"numba fusion does not support {sorted({str(d) for d in bad}) or 'mixed branch dtypes'} "
+                 f"on {backend.name}")
         return None
     return backend
 

@@ -33,7 +33,7 @@ from .objective import OBJECTIVES, SECOND_OBJECTIVE, Objective, TrialFailed, spa
 from .trainer import trainer_from_env
 from .spaces import SPACES, get_space
 from . import identity
-from .storage import DEFAULT_JOURNAL, parse_storage, sweep_stale, vet_storage
+from .storage import DEFAULT_JOURNAL, existing_study, parse_storage, sweep_stale, vet_storage
 from .storage import open_study as storage_open_study
 
 DEFAULT_TRIALS = 6
@@ -74,7 +74,7 @@ class SearchConfig:
         choose("objective", self.objective, OBJECTIVES)
         if self.grid is not None:
             choose("grid", self.grid, GRIDS)
-        from skmobile.train import BUDGETS
+        from skmobile.train import TRAIN_BUDGETS as BUDGETS
 
         choose("budget", self.budget, BUDGETS)
         resolve_device(self.device)  # CUDA asked for where there is none: one line, before any study is opened
@@ -148,12 +148,24 @@ def objective_names(cfg: SearchConfig) -> list[str]:
     return ["val_error"] if cfg.objective == "error" else ["val_error", SECOND_OBJECTIVE[cfg.objective]]
 
 
+def _identity(cfg: SearchConfig) -> dict:
+    names = objective_names(cfg)
+    return identity.identity(cfg, names, ["minimize"] * len(names))
+
+
+def check_study(cfg: SearchConfig) -> None:
+    """Refuse, before any work, a run whose study already exists as another experiment."""
+    held = existing_study(cfg.storage_url, cfg.study_name)
+    if held is not None:
+        identity.checker(cfg.study_name, _identity(cfg))(*held)
+
+
 def open_study(cfg: SearchConfig) -> optuna.Study:
     """Create the study or continue the one of the same name; one of another experiment (objectives,
     directions, space, budget, data set, proxy: see :mod:`.identity`) is refused with nothing stored."""
     names = objective_names(cfg)
-    directions = ["minimize"] * len(names)
-    want = identity.identity(cfg, names, directions)
+    want = _identity(cfg)
+    directions = want["directions"]
     pruner = (optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0) if cfg.objective == "error"
               else optuna.pruners.NopPruner())
     study = storage_open_study(cfg.storage_url, cfg.study_name, create=True, directions=directions,
@@ -184,9 +196,14 @@ def run_search(cfg: SearchConfig, console: Console | None = None) -> dict:
 
 def _search(cfg: SearchConfig, console: Console | None) -> dict:
     cfg.validate()
+    check_study(cfg)  # another experiment under this name: refused before any data or latency work
     console = console or Console(stderr=False)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     device = resolve_device(cfg.device)
+    if cfg.budget == "paper":  # one full-size trial per GPU: local worker i trains on cuda:i-1
+        from skmobile.train.distributed import pin_device
+
+        device = pin_device(device, cfg.worker_index)
     trainer = trainer_from_env(dataset=cfg.dataset, data_dir=cfg.data_dir, budget=cfg.budget,
                                train_limit=cfg.train_limit, epochs=cfg.epochs, device=device)
     trainer.prepare(check_data=True)

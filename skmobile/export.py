@@ -156,10 +156,20 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: int = 224
     model.eval()
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(batch_size, in_chans, input_size, input_size, generator=gen)
-    with torch.no_grad():
-        _export(model, x, str(path), opset, exporter)
+    from .outputs import replacing
 
-    proto = onnx.load(str(path))
+    with replacing(path) as tmp:  # a full disk leaves the previous file at ``path`` whole
+        with torch.no_grad():
+            _export(model, x, str(tmp), opset, exporter)
+        proto = onnx.load(str(tmp))
+        max_abs_diff = compare_outputs(tmp, model, x) if verify else None
+    return _result(proto, path, exporter, x, rtol, atol, max_abs_diff)
+
+
+def _result(proto, path: Path, exporter: str, x: torch.Tensor, rtol: float, atol: float, diff) -> ExportResult:
+    """Check the exported graph ``proto`` and describe it (``diff``: (max |ort - torch|, max |torch|) or None)."""
+    import onnx
+
     onnx.checker.check_model(proto)
     actual_opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0)
     shapes = tensor_ranks(proto)
@@ -168,8 +178,8 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: int = 224
     result = ExportResult(str(path), actual_opset, exporter, tuple(x.shape),
                           max((len(s) for s in known.values()), default=0), high,
                           len(shapes) - len(known), rtol=rtol, atol=atol)
-    if verify:
-        result.max_abs_diff, result.output_scale = compare_outputs(path, model, x)
+    if diff is not None:
+        result.max_abs_diff, result.output_scale = diff
     return result
 
 

@@ -77,13 +77,12 @@ def report_cmd(
     """Render paper-table reports (tableN.{md,csv,json,html}) or a search-study report from a study.
 
     Without --study: the tables of every grid study, plus a report per search study in OUT/STUDY/."""
-    from ..outputs import fresh_dir
-    from ..report import DEFAULT_STORAGE, REPORT_TABLES, load_records
+    from ..report import DEFAULT_STORAGE, REPORT_TABLES
     from ..report.search_study import is_search_study, open_study
 
     request = latency_request(latency, latency_runtimes, latency_threads, latency_cache)
     if rerender is not None:
-        _rerender(rerender, list(table or REPORT_TABLES), out or rerender, request)
+        _rerender(rerender, list(table or REPORT_TABLES), out or rerender, request, force)
         return
     if out is not None:
         check_out_dir(out)  # the defaults below are new folders under runs/
@@ -93,48 +92,13 @@ def report_cmd(
             raise SKMobileError(f"no report for table {t}; allowed: {', '.join(map(str, REPORT_TABLES))}")
     searches = _search_studies(url, study, is_search_study, open_study)
     if study and searches:
-        _one_search_study(storage, study, table, request, out, force)
-        return
-    records = [r for r in load_records(url, study) if r.study not in searches]
-    wanted = list(table) if table else sorted({r.table for r in records if r.table in REPORT_TABLES})
-    if not wanted and not searches:
-        raise SKMobileError(f"no grid trials for Tables 4, 6 or 7 and no search study in {url}"
-                            + (f" (study {study!r})" if study else "")
-                            + "; run `skmobile search`, `skmobile reproduce --table N --train` or "
-                              "`skmobile search --grid tableN`")
-    _all_reports(records, wanted, [] if table else searches, storage, study, table, out or fresh_dir("reports"),
-                 force, request)
+        _search_report(storage, study, table, request, out, force)
+    else:
+        _all_reports(url, storage, study, table, request, out, force, searches)
 
 
-def _all_reports(records, wanted: list[int], searches, storage, study, table, out: Path, force: bool,
-                 request) -> None:
-    """The ``wanted`` paper tables from ``records`` and a report per search study in ``searches``, into
-    ``out`` (each study in its own folder) in one staged write."""
-    from ..outputs import staged
-    from ..report.search_study import write_study_report
-
-    lines, done = [], []
-    with staged(out, force) as stage:
-        if wanted:
-            lines = report_tables(records, wanted, stage,
-                                  _command(storage, study, table, out) + (request.flags() if request else ""),
-                                  shown=out, latency=request)
-        for name in searches:
-            try:
-                res = write_study_report(storage, name, stage / _safe(name),
-                                         _command(storage, name, None, out / _safe(name)))
-            except SKMobileError as exc:  # a search study without complete trials: say so, go on
-                lines.append(f"study {name}: no report ({exc})")
-                continue
-            done.append(res)
-    for line in lines:
-        console.print(line, highlight=False, soft_wrap=True)
-    for res in done:
-        _print_study(res, out / res["html"].parent.name / res["html"].name)
-
-
-def _one_search_study(storage, study: str, table, request, out: Path | None, force: bool) -> None:
-    """``report --study S`` for a search study: its report into ``out`` (default runs/report-S)."""
+def _search_report(storage, study: str, table, request, out: Path | None, force: bool) -> None:
+    """The report of one search study (``--study NAME``)."""
     from ..outputs import staged
     from ..report.search_study import write_study_report
 
@@ -147,6 +111,40 @@ def _one_search_study(storage, study: str, table, request, out: Path | None, for
     with staged(out, force) as stage:
         res = write_study_report(storage, study, stage, _command(storage, study, table, out))
     _print_study(res, out / res["html"].name)
+
+
+def _all_reports(url, storage, study, table, request, out: Path | None, force: bool, searches: list[str]) -> None:
+    """The paper-table reports of the grid studies, and a report per search study (``OUT/NAME/``)."""
+    from ..outputs import fresh_dir, staged
+    from ..report import REPORT_TABLES, load_records
+    from ..report.search_study import write_study_report
+
+    records = [r for r in load_records(url, study) if r.study not in searches]
+    wanted = list(table) if table else sorted({r.table for r in records if r.table in REPORT_TABLES})
+    if not wanted and not searches:
+        raise SKMobileError(f"no grid trials for Tables 4, 6 or 7 and no search study in {url}"
+                            + (f" (study {study!r})" if study else "")
+                            + "; run `skmobile search`, `skmobile reproduce --table N --train` or "
+                              "`skmobile search --grid tableN`")
+    out = out or fresh_dir("reports")
+    lines, done = [], []
+    with staged(out, force) as stage:
+        if wanted:
+            lines = report_tables(records, wanted, stage,
+                                  _command(storage, study, table, out) + (request.flags() if request else ""),
+                                  shown=out, latency=request)
+        for name in ([] if table else searches):
+            try:
+                res = write_study_report(storage, name, stage / _safe(name),
+                                         _command(storage, name, None, out / _safe(name)))
+            except SKMobileError as exc:  # a search study without complete trials: say so, go on
+                lines.append(f"study {name}: no report ({exc})")
+                continue
+            done.append(res)
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
+    for res in done:
+        _print_study(res, out / res["html"].parent.name / res["html"].name)
 
 
 def _safe(name: str) -> str:
@@ -182,13 +180,20 @@ def _print_study(res: dict, html: Path) -> None:
                   f"{counted(paper, 'paper row')} -> {html}", highlight=False, soft_wrap=True)
 
 
-def _rerender(src: Path, tables: list[int], out: Path, request=None) -> None:
+def _rerender(src: Path, tables: list[int], out: Path, request=None, force: bool = False) -> None:
     from ..report import REPORT_TABLES, write_table_report
     from ..report.rerender import latency_from_report, records_from_report
 
     for number in tables:
         if number not in REPORT_TABLES:
             raise SKMobileError(f"no report for table {number}; allowed: {', '.join(map(str, REPORT_TABLES))}")
+    check_out_dir(out)
+    for number in tables:  # before any timing: measured latencies are not replaced by surprise
+        if request is not None and not force and (out / f"table{number}.json").is_file() \
+                and latency_from_report(out, number) is not None:
+            raise SKMobileError(f"{out / f'table{number}.json'} holds latencies measured on its own machine and load; "
+                                "--latency would replace them with ones measured here and now: pass --force, or "
+                                "write elsewhere with --out DIR")
     for number in tables:
         records, metadata, command = records_from_report(src, number)
         rendered_by = (f"skmobile report --rerender {src} --table {number}" + (request.flags() if request else "")

@@ -20,7 +20,9 @@ def search_cmd(
                                                       "grid: all missing rows)"),
     storage: str = typer.Option(None, "--storage", help="Optuna storage URL: sqlite:///runs/skmobile.db (default), "
                                                        "journal:FILE, postgresql://USER:PASS@HOST/DB"),
-    study: str = typer.Option(None, "--study", help="study name (default: the space, or grid-tableN)"),
+    study: str = typer.Option(None, "--study", help="study name (default: the space, or grid-tableN, plus one suffix "
+                              "per non-default objective, budget, data set, --train-limit, --epochs: e.g. "
+                              "ablation-error, ablation-limit256-epochs1)"),
     workers: int = typer.Option(1, "--workers", help="worker processes on this machine (journal file storage)"),
     objective: str = typer.Option("multi", "--objective", help="multi (error + MFLOPs) | error (with pruning) | "
                                                               "error,latency (error + full-size latency)"),
@@ -37,7 +39,9 @@ def search_cmd(
     seeds: int = typer.Option(1, "--seeds", help="grid: repeats of each row (seeds SEED..SEED+N-1)"),
     dataset: str = typer.Option("fashion-mnist", "--dataset", help="proxy training data set"),
     data_dir: str = typer.Option(None, "--data-dir", help="data set folder (default: the installed one)"),
-    budget: str = typer.Option("trial", "--budget", help="proxy recipe budget: trial | table | default"),
+    budget: str = typer.Option("trial", "--budget", help="recipe budget: trial | table | default (proxies), paper "
+                               "(full-size models on --dataset folder, ImageNet layout; with --workers N and "
+                               "--device cuda, worker i trains on cuda:i-1)"),
     seed: int = typer.Option(0, "--seed", help="sampler and training seed"),
     train_limit: int = typer.Option(None, "--train-limit", help="training images per trial (default: the recipe's)"),
     epochs: int = typer.Option(None, "--epochs", help="epochs per trial (default: the recipe's)"),
@@ -72,7 +76,6 @@ def search_cmd(
 
 
 def _print_summary(summary: dict) -> None:
-    """The study's trial counts after a run and, where trials had a latency, how it was obtained."""
     c = summary["counts"]
     console.print(f"study {summary['study']} in {summary['storage']}: {c['complete']} complete, {c['fail']} failed, "
                   f"{c['pruned']} pruned, {c['running']} running ({summary['added']} finished in this run, "

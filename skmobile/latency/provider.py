@@ -37,11 +37,11 @@ class TrialLatency:
 
             self._cache = LatencyCache(self.cache_path)
         else:
-            from . import predictor
+            from .table import LatencyTable, default_table_path
 
-            path = Path(self.table_path) if self.table_path else predictor.default_table_path(self.setting)
+            path = Path(self.table_path) if self.table_path else default_table_path(self.setting)
             self._table_file = path
-            self._table = predictor.LatencyTable.load(path)
+            self._table = LatencyTable.load(path)
             self._table.check_setting(self.setting)
 
     @staticmethod
@@ -59,9 +59,9 @@ class TrialLatency:
             else:
                 self.measured += 1
             return {**rec, "latency_source": "measured"}
-        from . import predictor
+        from .timing import predict
 
-        out = predictor.predict(self._table, arch, self.setting)
+        out = predict(self._table, arch, self.setting)
         if out["layers_timed_now"]:
             self._table.save(self._table_file)
         self.predicted += 1
