@@ -3,9 +3,11 @@
 NCHW kernels see each branch as planes (P = N*C, L = H*W) and give each plane one row of a block.
 channels_last kernels see (N, L, K) arrays of channel units (one element, or two bfloat16
 channels packed in an int32; see cuda_dtypes.py), 32 units per block row and the sample in a grid
-dimension. Reductions accumulate in fp32 per thread and finish with a fixed-order tree in shared
-memory: no atomics, so results are bitwise reproducible. 16-bit inputs are widened to fp32 for the
-arithmetic. No warp intrinsics, so the same code runs under ``NUMBA_ENABLE_CUDASIM=1``.
+dimension. Reductions accumulate in fp32 per thread and finish with one fixed-order tree in shared
+memory (``tree_sum``, a device function every reduction calls): no atomics, so results are bitwise
+reproducible. 16-bit inputs are widened to fp32 for the arithmetic. No warp intrinsics, so the same
+code runs under ``NUMBA_ENABLE_CUDASIM=1``. Device functions compile for the current device's compute
+capability; ``compile_ptx`` without a driver needs one given (the tests give 7.5).
 """
 
 from __future__ import annotations
