@@ -65,6 +65,24 @@ def branch_sums_nchw(acc, nm, da, p, p_, c_):
         cuda.syncthreads()
 
 
+@cuda.jit(device=True)
+def plane_of_thread(x):
+    """(lane, lanes per row, plane p, planes P, plane length L) of this thread for NCHW planes ``x``."""
+    p_, l_ = x.shape
+    return cuda.threadIdx.x, cuda.blockDim.x, cuda.blockIdx.x * cuda.blockDim.y + cuda.threadIdx.y, p_, l_
+
+
+@cuda.jit(device=True)
+def plane_weights(a, p, nm, w):
+    """w[m] = a[n, m, c] as float32 for plane p = (n, c) and the ``nm`` branches; returns ``nm``."""
+    c_ = a.shape[2]
+    n = p // c_
+    c = p - n * c_
+    for m in range(nm):
+        w[m] = ld(a[n, m, c])
+    return nm
+
+
 @cuda.jit
 def pool_nchw(us, s):
     p_, l_ = us[0].shape
@@ -99,18 +117,10 @@ def pool_nchw(us, s):
 
 @cuda.jit
 def select_nchw(us, a, v):
-    p_, l_ = v.shape
-    c_ = a.shape[2]
-    lane = cuda.threadIdx.x
-    nl = cuda.blockDim.x
-    p = cuda.blockIdx.x * cuda.blockDim.y + cuda.threadIdx.y
+    lane, nl, p, p_, l_ = plane_of_thread(v)
+    w = cuda.local.array(MAXM, float32)
     if p < p_:
-        n = p // c_
-        c = p - n * c_
-        nm = len(us)
-        w = cuda.local.array(MAXM, float32)
-        for m in range(nm):
-            w[m] = ld(a[n, m, c])
+        nm = plane_weights(a, p, len(us), w)
         i = lane
         while i + 3 * nl < l_:
             x0 = float32(0.0)
@@ -150,11 +160,8 @@ def select_bwd_nchw(dv, us, a, da, du):
 def dots_nchw(dv, us, a, da, du):
     """da = sum_L dv * u_m per plane; where ``du`` is not None (select_bwd) also du[m] = a_m * dv in the
     same pass (numba compiles the branches for ``None`` away)."""
-    p_, l_ = dv.shape
+    lane, nl, p, p_, l_ = plane_of_thread(dv)
     c_ = da.shape[2]
-    lane = cuda.threadIdx.x
-    nl = cuda.blockDim.x
-    p = cuda.blockIdx.x * cuda.blockDim.y + cuda.threadIdx.y
     nm = len(us)
     acc = cuda.local.array(MAXM, float32)
     w = cuda.local.array(MAXM, float32)
@@ -162,10 +169,7 @@ def dots_nchw(dv, us, a, da, du):
         acc[m] = 0.0
     if p < p_:
         if du is not None:
-            n = p // c_
-            c = p - n * c_
-            for m in range(nm):
-                w[m] = ld(a[n, m, c])
+            plane_weights(a, p, nm, w)
         i = lane
         while i + 3 * nl < l_:
             g0 = ld(dv[p, i])
@@ -194,18 +198,10 @@ def dots_nchw(dv, us, a, da, du):
 
 @cuda.jit
 def fused_bwd_nchw(dv, a, ds, du):
-    p_, l_ = dv.shape
-    c_ = a.shape[2]
-    lane = cuda.threadIdx.x
-    nl = cuda.blockDim.x
-    p = cuda.blockIdx.x * cuda.blockDim.y + cuda.threadIdx.y
+    lane, nl, p, p_, l_ = plane_of_thread(dv)
+    w = cuda.local.array(MAXM, float32)
     if p < p_:
-        n = p // c_
-        c = p - n * c_
-        nm = len(du)
-        w = cuda.local.array(MAXM, float32)
-        for m in range(nm):
-            w[m] = ld(a[n, m, c])
+        nm = plane_weights(a, p, len(du), w)
         b = ld(ds[p]) / float32(l_)
         i = lane
         while i + 3 * nl < l_:
@@ -254,6 +250,25 @@ def branch_sums_nhwc(acc0, acc1, nm, da, n, k, k_, wd):
         cuda.syncthreads()
 
 
+@cuda.jit(device=True)
+def unit_of_thread(x):
+    """(unit k, sample n, first row, row stride, rows L, units K, channels per unit) of this thread in a
+    channels_last element-wise block over ``x``."""
+    n_, l_, k_ = x.shape
+    nr = cuda.blockDim.y
+    i0 = cuda.blockIdx.y * (ROWS_PER_THREAD * nr) + cuda.threadIdx.y
+    return cuda.blockIdx.x * TILE_C + cuda.threadIdx.x, cuda.blockIdx.z, i0, nr, l_, k_, width(x)
+
+
+@cuda.jit(device=True)
+def unit_weights(a, n, c0, c1, nm, w0, w1):
+    """w0[m], w1[m] = a[n, m, c0], a[n, m, c1] as float32 (a unit's first and last channel); returns ``nm``."""
+    for m in range(nm):
+        w0[m] = ld(a[n, m, c0])
+        w1[m] = ld(a[n, m, c1])
+    return nm
+
+
 @cuda.jit
 def pool_nhwc(us, s):
     n_, l_, k_ = us[0].shape
@@ -296,21 +311,11 @@ def pool_nhwc(us, s):
 
 @cuda.jit
 def select_nhwc(us, a, v):
-    n_, l_, k_ = us[0].shape
-    wd = width(us[0])
-    nr = cuda.blockDim.y
-    k = cuda.blockIdx.x * TILE_C + cuda.threadIdx.x
-    n = cuda.blockIdx.z
+    k, n, i0, nr, l_, k_, wd = unit_of_thread(us[0])
+    w0 = cuda.local.array(MAXM, float32)
+    w1 = cuda.local.array(MAXM, float32)
     if k < k_:
-        nm = len(us)
-        c0 = k * wd
-        c1 = c0 + wd - 1
-        w0 = cuda.local.array(MAXM, float32)
-        w1 = cuda.local.array(MAXM, float32)
-        for m in range(nm):
-            w0[m] = ld(a[n, m, c0])
-            w1[m] = ld(a[n, m, c1])
-        i0 = cuda.blockIdx.y * (ROWS_PER_THREAD * nr) + cuda.threadIdx.y
+        nm = unit_weights(a, n, k * wd, k * wd + wd - 1, len(us), w0, w1)
         for r in range(ROWS_PER_THREAD):
             i = i0 + r * nr
             if i < l_:
@@ -382,10 +387,7 @@ def _dots_nhwc_pairs(dv, us, acc0, acc1, n, k, ty, nr, l_, nm):
 def _dots_nhwc_du(dv, us, a, du, acc0, acc1, n, k, ty, nr, l_, nm, wd):
     w0 = cuda.local.array(MAXM, float32)
     w1 = cuda.local.array(MAXM, float32)
-    c0 = k * wd
-    for m in range(nm):
-        w0[m] = ld(a[n, m, c0])
-        w1[m] = ld(a[n, m, c0 + wd - 1])
+    unit_weights(a, n, k * wd, k * wd + wd - 1, nm, w0, w1)
     i = ty
     while i < l_:
         g = dv[n, i, k]
@@ -399,23 +401,15 @@ def _dots_nhwc_du(dv, us, a, du, acc0, acc1, n, k, ty, nr, l_, nm, wd):
 
 @cuda.jit
 def fused_bwd_nhwc(dv, a, ds, du):
-    n_, l_, k_ = dv.shape
-    wd = width(dv)
-    nr = cuda.blockDim.y
-    k = cuda.blockIdx.x * TILE_C + cuda.threadIdx.x
-    n = cuda.blockIdx.z
+    k, n, i0, nr, l_, k_, wd = unit_of_thread(dv)
+    w0 = cuda.local.array(MAXM, float32)
+    w1 = cuda.local.array(MAXM, float32)
     if k < k_:
-        nm = len(du)
         c0 = k * wd
         c1 = c0 + wd - 1
-        w0 = cuda.local.array(MAXM, float32)
-        w1 = cuda.local.array(MAXM, float32)
-        for m in range(nm):
-            w0[m] = ld(a[n, m, c0])
-            w1[m] = ld(a[n, m, c1])
+        nm = unit_weights(a, n, c0, c1, len(du), w0, w1)
         b0 = ld(ds[n, c0]) / float32(l_)
         b1 = ld(ds[n, c1]) / float32(l_)
-        i0 = cuda.blockIdx.y * (ROWS_PER_THREAD * nr) + cuda.threadIdx.y
         for r in range(ROWS_PER_THREAD):
             i = i0 + r * nr
             if i < l_:
