@@ -36,7 +36,13 @@ def proxy_fingerprint(budget: str) -> str:
 
         text = json.dumps({"families": PAPER_FAMILIES, "recipe": PaperRecipe("", "").to_dict()}, sort_keys=True)
         return f"{budget}:{hashlib.sha1(text.encode()).hexdigest()[:12]}"
-    recipes = {name: {"model_kwargs": p.model_kwargs, "budget": p.budget(budget), "batch_size": p.batch_size,
+    def recipe(p):
+        try:
+            return p.budget(budget)
+        except (KeyError, ValueError):  # a budget this family's proxy does not define
+            return None
+
+    recipes = {name: {"model_kwargs": p.model_kwargs, "budget": recipe(p), "batch_size": p.batch_size,
                       "lr": p.lr, "weight_decay": p.weight_decay}
                for name, p in sorted(FAMILY_PROXIES.items())}
     text = json.dumps(recipes, sort_keys=True, default=str)

@@ -130,12 +130,8 @@ def tensor_ranks(onnx_model) -> dict[str, tuple]:
     return shapes
 
 
-def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: int = 224, opset: int = 18,
-                exporter: str = "auto", batch_size: int = 1, in_chans: int | None = None, verify: bool = True,
-                rtol: float = RTOL, atol: float = ATOL, seed: int = 0) -> ExportResult:
-    """Export ``model`` (switched to eval mode) to ONNX at ``path``; check ranks; verify outputs."""
-    import onnx
-
+def check_options(opset: int, exporter: str, rtol: float, atol: float, input_size: int, batch_size: int) -> str:
+    """Refuse impossible export options (before any model is built); returns the exporter "auto" picks."""
     choose("exporter", exporter, EXPORTERS)
     if not (rtol >= 0 and atol >= 0):
         raise SKMobileError(f"tolerances must be >= 0; got rtol={rtol}, atol={atol}")
@@ -148,6 +144,16 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: int = 224
     if exporter == "dynamo" and opset < 18:
         raise SKMobileError(f"the dynamo exporter in torch {torch.__version__} starts at opset 18; "
                             f"use opset 18+ or exporter 'legacy' for opset {opset}")
+    return exporter
+
+
+def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: int = 224, opset: int = 18,
+                exporter: str = "auto", batch_size: int = 1, in_chans: int | None = None, verify: bool = True,
+                rtol: float = RTOL, atol: float = ATOL, seed: int = 0) -> ExportResult:
+    """Export ``model`` (switched to eval mode) to ONNX at ``path``; check ranks; verify outputs."""
+    import onnx
+
+    exporter = check_options(opset, exporter, rtol, atol, input_size, batch_size)
     if in_chans is None:
         in_chans = next((m.in_channels for m in model.modules() if isinstance(m, nn.Conv2d)), 3)
     path = Path(path)

@@ -63,7 +63,7 @@ def attention_cmd(
     from ..layers import SKConv2d
     from ..report import attention as att
 
-    from ..outputs import fresh_dir
+    from ..outputs import final_paths, fresh_dir, staged
 
     steps = _factors(factors)
     check_at_least("--limit", limit, 1)
@@ -101,11 +101,15 @@ def attention_cmd(
     except ValueError as exc:
         raise SKMobileError(str(exc)) from None
     result.update(dataset=dataset, n_images=min(limit or len(test), len(test)), checkpoints=records)
-    command = ("skmobile analyze attention " + " ".join(str(c) for c in checkpoints) + f" --dataset {dataset}"
-               + (f" --factors {factors}" if steps != att.FACTORS else "") + (f" --limit {limit}" if limit else "")
-               + f" --out {out}")
-    paths = att.write(result, out, command)
+    command = _command(checkpoints, dataset, factors if steps != att.FACTORS else None, limit, out)
+    with staged(out, force=True) as stage:  # each file renamed into place: a full disk keeps the old ones
+        paths = final_paths(att.write(result, stage, command), stage, out)
     console.print(att.verdict_summary(result) + " -> " + ", ".join(str(p) for p in paths))
+
+
+def _command(checkpoints, dataset: str, factors: str | None, limit: int | None, out: Path) -> str:
+    return ("skmobile analyze attention " + " ".join(str(c) for c in checkpoints) + f" --dataset {dataset}"
+            + (f" --factors {factors}" if factors else "") + (f" --limit {limit}" if limit else "") + f" --out {out}")
 
 
 def register(app: typer.Typer) -> None:

@@ -350,11 +350,7 @@ def latency(
     from ..measure.timing import TimingPlan
 
     choose("format", fmt, ["table", "json"])
-    if runtime == "onnxruntime" and opset < 17:
-        raise SKMobileError(f"--opset {opset} is too old; allowed: 17 or later")
-    for flag, given, example in (("--report", report, "errors.md"), ("--table", table, "table.json")):
-        if given is not None:  # before any timing: a bad path must not throw measured work away
-            check_out_file(given, flag, example, make_parent=True)
+    _check_latency_args(runtime, opset, report, table)
     setting = Setting(runtime, resolve_device(device), threads, batch, opset)
     setting.check()
     check_clock(clock, setting)
@@ -386,6 +382,16 @@ def _measure(models, setting, vs, plan, input_size, fmt) -> None:
         typer.echo(json.dumps(result, indent=1))
     else:
         _print_measured(result)
+
+
+def _check_latency_args(runtime: str, opset: int, report: Path | None, table: Path | None) -> None:
+    """--opset and the files --report and --table name, before any timing: a bad path must not throw
+    measured work away."""
+    if runtime == "onnxruntime" and opset < 17:
+        raise SKMobileError(f"--opset {opset} is too old; allowed: 17 or later")
+    for flag, given, example in (("--report", report, "errors.md"), ("--table", table, "table.json")):
+        if given is not None:
+            check_out_file(given, flag, example, make_parent=True)
 
 
 def _table(models, setting, path, build, predict, check, report, fmt, plan) -> None:

@@ -77,6 +77,12 @@ def report_cmd(
     """Render paper-table reports (tableN.{md,csv,json,html}) or a search-study report from a study.
 
     Without --study: the tables of every grid study, plus a report per search study in OUT/STUDY/."""
+    if rerender is None:
+        from ..search.storage import vet_storage
+
+        if out is not None:
+            check_out_dir(out)  # the defaults are new folders under runs/
+        vet_storage(storage, create=False)  # a device, FIFO or missing file: one line, before the heavy imports
     from ..report import DEFAULT_STORAGE, REPORT_TABLES
     from ..report.search_study import is_search_study, open_study
 
@@ -84,8 +90,6 @@ def report_cmd(
     if rerender is not None:
         _rerender(rerender, list(table or REPORT_TABLES), out or rerender, request, force)
         return
-    if out is not None:
-        check_out_dir(out)  # the defaults below are new folders under runs/
     url = storage or DEFAULT_STORAGE
     for t in table or []:
         if t not in REPORT_TABLES:

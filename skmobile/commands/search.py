@@ -52,6 +52,7 @@ def search_cmd(
     worker_index: int = typer.Option(0, "--worker-index", hidden=True),
 ) -> None:
     """Search SK architectures with Optuna; every trial's FLOPs, params and accuracy go to the study."""
+    _early_checks(study, space, storage, workers)
     from skmobile.search.runner import SearchConfig, run_search
 
     choose("format", fmt, ["text", "json"])
@@ -73,6 +74,15 @@ def search_cmd(
         typer.echo(json.dumps(summary, indent=1))
     elif worker_index == 0:
         _print_summary(summary)
+
+
+def _early_checks(study: str | None, space: str | None, storage: str | None, workers: int) -> None:
+    """An empty --study and a storage path that is no regular file: one line, before torch and optuna load."""
+    from skmobile.search.storage import DEFAULT_JOURNAL, vet_storage
+
+    if study is not None and not study.strip():
+        raise SKMobileError(f"--study {study!r} is empty; allowed: a name, e.g. --study {space or 'ablation'}")
+    vet_storage(storage or (f"journal:{DEFAULT_JOURNAL}" if workers > 1 else None))
 
 
 def _print_summary(summary: dict) -> None:

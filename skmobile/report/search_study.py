@@ -197,7 +197,7 @@ def collect(study, storage_shown: str) -> dict:
         "study": study.study_name, "storage": storage_shown, "space": space_name,
         "space_description": space.description if space else None, "space_size": space.size if space else None,
         "objective": study.user_attrs.get("objective"), "metric_names": study.metric_names,
-        "dataset": study.user_attrs.get("dataset"), "budget": study.user_attrs.get("budget"),
+        "dataset": study.user_attrs.get("dataset"), "budget": _budget(study.user_attrs),
         "trial_datasets": sorted({str(t["dataset"]) for t in trials if t["dataset"] is not None}),
         "counts": counts, "complete": len(trials), "configurations": len(configs),
         "reused": sum(t["reused_from"] is not None for t in trials), "costs": costs, "error": ERROR_NAME,
@@ -206,6 +206,15 @@ def collect(study, storage_shown: str) -> dict:
         "effects": effects(trials, names, costs), "paper_rows": paper, "not_complete": problems,
         "flops_vs_latency": flops_vs_latency(configs),
     }
+
+
+def _budget(attrs: dict) -> str | None:
+    """The study's budget with its overrides (``trial (train-limit 256, epochs 1)``)."""
+    from .study import budget_overrides
+
+    note = budget_overrides(attrs)
+    budget = attrs.get("budget")
+    return f"{budget} ({note})" if budget and note else budget
 
 
 def flops_vs_latency(configs: list[dict]) -> list[dict]:
