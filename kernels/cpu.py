@@ -97,6 +97,19 @@ def select_nchw(us, a, v):
 @njit(**_RED)
 def attn_grad_nchw(dv, us, da):
     """da[n, m, c] = sum_L dv * us[m] (the select backward for a; branch grads come later)."""
+    _plane_dots(dv, us, None, da, None)
+
+
+@njit(**_RED)
+def select_bwd_nchw(dv, us, a, da, du):
+    """Select backward alone, one pass: du[m] = a_m * dv and da = sum_L dv * u_m."""
+    _plane_dots(dv, us, a, da, du)
+
+
+@njit(**_RED)
+def _plane_dots(dv, us, a, da, du):
+    """da = sum_L dv * u_m per plane; where ``du`` is not None, also du[m] = a_m * dv in the same pass
+    (numba compiles the branch for ``None`` away)."""
     p_, l_ = dv.shape
     c_ = da.shape[2]
     for p in prange(p_):
@@ -105,27 +118,17 @@ def attn_grad_nchw(dv, us, da):
         for m in range(len(us)):
             u = us[m]
             acc = da[n, m, c]
-            for i in range(l_):
-                acc += dv[p, i] * u[p, i]
+            if du is None:
+                for i in range(l_):
+                    acc += dv[p, i] * u[p, i]
+            else:
+                w = a[n, m, c]
+                for i in range(l_):
+                    g = dv[p, i]
+                    acc += g * u[p, i]
+                    du[m, p, i] = w * g
             da[n, m, c] = acc
 
-@njit(**_RED)
-def select_bwd_nchw(dv, us, a, da, du):
-    """Select backward alone, one pass: du[m] = a_m * dv and da = sum_L dv * u_m."""
-    p_, l_ = dv.shape
-    c_ = a.shape[2]
-    for p in prange(p_):
-        n = p // c_
-        c = p - n * c_
-        for m in range(len(us)):
-            u = us[m]
-            w = a[n, m, c]
-            acc = da[n, m, c]
-            for i in range(l_):
-                g = dv[p, i]
-                acc += g * u[p, i]
-                du[m, p, i] = w * g
-            da[n, m, c] = acc
 
 @njit(**_ELT)
 def fused_bwd_nchw(dv, a, ds, du):

@@ -10,7 +10,7 @@ from skmobile.train.paper import paper_recipe
 from skmobile.train.paper_fit import PaperJob, plan_job, train_paper
 
 from .spaces import Candidate
-from .trainer import TrainOutcome
+from .outcome import TrainOutcome
 
 
 class PaperTrainer:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from skmobile.errors import SKMobileError, choose
+from skmobile.specs import parse_paths, paths_to_str
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,9 @@ class Space:
 # --- the SKNet ablation ---------------------------------------------------------------------
 
 #: Path sets by M. K3/K5/K7 = 3x3 at dilation 1/2/3 (Table 7); the M=2 list also holds Table 6's
-#: second branches (3x3 D=1 G=32, 5x5 G=64, 7x7 G=128; 3x3 D=2/D=3 are K5/K7 already).
+#: second branches (3x3 D=1 G=32, 5x5 G=64, 7x7 G=128; 3x3 D=2/D=3 are K5/K7 already). These are
+#: the stored choices (a study keeps them as they are); a candidate names its paths canonically, so
+#: "K3+3x3" builds, labels and reports as K3+K3.
 ABLATION_PATHS = {
     1: ("K3", "K5", "K7"),
     2: ("K3+K5", "K3+K7", "K5+K7", "K3+3x3", "K3+5x5g64", "K3+7x7g128"),
@@ -135,7 +138,7 @@ def _strip(p: dict, prefix: str) -> dict:
 def _build_ablation(p: dict) -> Candidate:
     m = p["M"]
     attention = bool(p.get("attention", False)) and m >= 2
-    sk = {"paths": p[f"paths_m{m}"], "groups": int(p["G"]), "attention": attention}
+    sk = {"paths": paths_to_str(parse_paths(p[f"paths_m{m}"])), "groups": int(p["G"]), "attention": attention}
     if attention:
         sk.update(reduction=p["r"], min_attn=int(p["L"]))
     return Candidate("sknet50", {"sk": sk})

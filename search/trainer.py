@@ -10,28 +10,14 @@ from __future__ import annotations
 
 import importlib
 import os
-from dataclasses import dataclass, field
 from typing import Callable, Protocol, runtime_checkable
 
 from skmobile.data import make_loaders
 from skmobile.errors import SKMobileError
 from skmobile.train import proxy_recipe, train_proxy
 
+from .outcome import TrainOutcome
 from .spaces import Candidate
-
-
-@dataclass
-class TrainOutcome:
-    """What a trainer reports: errors in percent (as ``fit``), throughput, and the proxy it trained."""
-
-    val_error: float
-    test_error: float | None
-    epochs: int
-    images_per_s: float
-    seconds: float
-    status: str = "ok"                      # "ok" | "nan"
-    proxy: dict = field(default_factory=dict)  # proxy model name/kwargs/params/macs/input size
-    protocol: dict = field(default_factory=dict)  # data set, train images, batch size, lr, ...
 
 
 @runtime_checkable

@@ -149,13 +149,12 @@ def images_per_second(step, batch: int, iters: int, warmup: int = 1) -> float:
 
 
 def time_training(model, batch_size: int, in_chans: int, image_size: int, num_classes: int, steps: int,
-                  warmup: int = 2, device="cpu", mode: Mode | None = None) -> float:
-    """Training images/s of ``model`` with the proxy trainer's optimizer (``skmobile bench train``);
-    ``mode`` (default: a plain training step) sets autocast and the memory format."""
-    from .train.optim import default_weight_decay, make_optimizer
-
+                  warmup: int = 2, device="cpu", mode: Mode | None = None, optimizer=None) -> float:
+    """Training images/s of ``model`` (``skmobile bench train``) with ``optimizer(model)`` (the trainer's:
+    :func:`skmobile.train.optim.timing_optimizer`; default SGD with momentum); ``mode`` (default: a plain
+    training step) sets autocast and the memory format."""
     step = make_step(model, batch_size, image_size, device, mode or Mode(train=True), in_chans, num_classes,
-                     optimizer=lambda m: make_optimizer(m, 0.01, default_weight_decay(m)))
+                     optimizer=optimizer)
     return images_per_second(step, batch_size, steps, warmup)
 
 

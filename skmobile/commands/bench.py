@@ -202,39 +202,40 @@ def train(
     if budget == "paper":
         _bench_paper(model, batch_size, steps, warmup, device, data_dir, workers, compile_, n_threads)
         return
-    _bench_proxy(model, fusion, steps, warmup, batch_size, (image_size, in_chans, num_classes), budget, device,
+    _bench_proxy(model, fusion, budget, batch_size, (image_size, in_chans, num_classes), steps, warmup, device,
                  n_threads)
 
 
-def _bench_proxy(model, fusion, steps, warmup, batch_size, images, budget, device, n_threads) -> None:
-    """``bench train`` of a proxy budget: training images/s per fusion backend and a trial's cost."""
+def _bench_proxy(model, fusion, budget, batch_size, data_shape, steps, warmup, device, n_threads) -> None:
+    """``bench train`` for a proxy budget: training images/s per fusion and one trial's training time."""
     from rich.console import Console
     from rich.table import Table
 
     from ..bench_model import Mode, time_training
     from ..layers import set_fusion
     from ..train import build_proxy_model, proxy_recipe
+    from ..train.optim import timing_optimizer
     from ..train.precision import step_format
     from ..train.proxy import ProxyInput
 
-    image_size, in_chans, num_classes = images
+    image_size, in_chans, num_classes = data_shape
     recipe = proxy_recipe(model, budget)
     bs = batch_size or recipe.batch_size
     # what a trial runs: the recipe's input side (images repeated up to min_input) and, on CUDA, the
     # trainer's bf16 autocast + channels_last (skmobile.train.loop)
     data = ProxyInput(image_size, num_classes, in_chans)
-    cuda = device.startswith("cuda")
-    fmt = step_format("cuda" if cuda else "cpu")
+    fmt = step_format("cuda" if device.startswith("cuda") else "cpu")
     mode = Mode(train=True, amp=fmt.amp, channels_last=fmt.channels_last or recipe.channels_last)
     table = Table()
-    for col in ("fusion", "images/s", "ms/step", f"{budget} trial (train)"):
+    for col in ("fusion", "images/s", "ms/step", f"one trial ({budget} budget, training)"):
         table.add_column(col, justify="right" if col != "fusion" else "left")
     base = None
     for name in [f.strip() for f in fusion.split(",") if f.strip()]:
         try:
             net = build_proxy_model(model, data, budget)
             set_fusion(net, name)
-            ips = time_training(net, bs, in_chans, image_size, num_classes, steps, warmup, device, mode)
+            ips = time_training(net, bs, in_chans, image_size, num_classes, steps, warmup, device, mode,
+                                timing_optimizer)
         except (SKMobileError, ImportError) as exc:
             table.add_row(name, "unavailable", "-", str(exc).splitlines()[0][:70])
             continue
@@ -244,7 +245,8 @@ def _bench_proxy(model, fusion, steps, warmup, batch_size, images, budget, devic
                       f"{1000 * bs / ips:.1f}", f"{images / ips:.0f} s for {images} images")
         up = getattr(getattr(net, "upsample", None), "scale_factor", None) or 1  # the side the timed net sees
     table.title = (f"skmobile bench train {model} ({budget} proxy, batch {bs}, {image_size} px images, net input "
-                   f"{image_size * int(up) if base else '?'} px, {'bf16 autocast, ' if fmt.amp == 'bf16' else ''}{n_threads} thread{'' if n_threads == 1 else 's'})")
+                   f"{image_size * int(up) if base else '?'} px, {'bf16 autocast, ' if fmt.amp == 'bf16' else ''}"
+                   f"{n_threads} thread{'' if n_threads == 1 else 's'})")
     Console().print(table)
 
 
@@ -279,13 +281,14 @@ def _paper_training_rate(recipe, batch: int, steps: int, warmup: int, device: st
 
     from ..bench_model import Mode, time_training
     from ..models import create_model
+    from ..train.optim import timing_optimizer
     from ..train.precision import step_format
 
     fmt = step_format(torch.device(device).type)
     torch.manual_seed(0)
     net = create_model(recipe.model, num_classes=1000)
     mode = Mode(train=True, amp=fmt.amp, channels_last=fmt.channels_last, compile=compile_)
-    return time_training(net, batch, 3, recipe.image_size, 1000, steps, warmup, device, mode), fmt
+    return time_training(net, batch, 3, recipe.image_size, 1000, steps, warmup, device, mode, timing_optimizer), fmt
 
 
 # --- bench latency -------------------------------------------------------------------------
@@ -380,6 +383,11 @@ def latency(
         return
     if not models:
         raise SKMobileError("no model given; name at least one registered model (`skmobile models` lists them)")
+    _measure(models, setting, vs, plan, input_size, fmt)
+
+
+def _measure(models, setting, vs, plan, input_size, fmt) -> None:
+    """``bench latency MODELS``: each model's latency (and the ratio to ``vs``), printed or as JSON."""
     from ..latency.measure import measure
 
     with _progress("measuring", fmt == "table") as update:

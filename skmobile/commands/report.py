@@ -9,6 +9,7 @@ from rich.console import Console
 
 from ..errors import SKMobileError
 from ._args import LATENCY_CACHE, LATENCY_RUNTIMES, LATENCY_THREADS, check_out_dir
+from ._text import counted
 
 console = Console()
 
@@ -50,7 +51,8 @@ def report_tables(records, tables, out: Path, command: str, shown: Path, latency
             res = write_table_report(number, records, out, command, latency=rows_latency)
         n = sum(1 for r in res["rows"] if (r["measured"] or {}).get("top1_err") is not None)
         verdicts = ", ".join(f"{c['id']}={c['verdict']}" for c in res["conclusions"]) or "no claims"
-        lines.append(f"Table {number}: {n} rows with proxy accuracy; {verdicts} -> {shown / f'table{number}.html'}")
+        lines.append(f"Table {number}: {counted(n, 'row')} with proxy accuracy; {verdicts} -> "
+                     f"{shown / f'table{number}.html'}")
     return lines
 
 
@@ -176,9 +178,10 @@ def _search_studies(url: str, study: str | None, is_search_study, open_study) ->
 def _print_study(res: dict, html: Path) -> None:
     d = res["data"]
     front = sum(1 for c in d["configs"] if c.get("front_mflops"))
-    console.print(f"study {d['study']}: {d['complete']} complete trials, {d['configurations']} configurations, "
-                  f"{front} on the error/MFLOPs front, {sum(1 for c in d['configs'] if c['paper_rows'])} paper rows "
-                  f"-> {html}", highlight=False, soft_wrap=True)
+    paper = sum(1 for c in d["configs"] if c["paper_rows"])
+    console.print(f"study {d['study']}: {counted(d['complete'], 'complete trial')}, "
+                  f"{counted(d['configurations'], 'configuration')}, {front} on the error/MFLOPs front, "
+                  f"{counted(paper, 'paper row')} -> {html}", highlight=False, soft_wrap=True)
 
 
 def _rerender(src: Path, tables: list[int], out: Path, request=None, force: bool = False) -> None:

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from ..errors import SKMobileError
 from ._args import LATENCY_CACHE, LATENCY_RUNTIMES, LATENCY_THREADS, check_at_least, check_out_dir
+from ._text import counted
 
 console = Console()
 
@@ -87,7 +88,8 @@ def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, ou
     cfg = SearchConfig(grid=f"table{table}", seeds=seeds, storage=storage, study=study, dataset=dataset,
                        data_dir=data_dir, budget=budget, device=device)
     summary = run_search(cfg, console)
-    console.print(f"Table {table}: {summary['added']} trials run into {summary['storage']} (study {summary['study']})")
+    console.print(f"Table {table}: {counted(summary['added'], 'trial')} run into {summary['storage']} "
+                  f"(study {summary['study']})")
     command = command_line()
     records = _table_runs(cfg, table, study)
     with staged(out, force) as stage:

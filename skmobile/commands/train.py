@@ -16,6 +16,7 @@ from rich.table import Table
 
 from ..errors import Interrupted, SKMobileError, choose
 from ._args import check_at_least, check_out_dir
+from ._text import counted
 
 console = Console()
 
@@ -175,13 +176,13 @@ def _train_proxy(model, dataset, data_dir, epochs, batch_size, lr, seed, device,
     }
     _write_metrics(out, metrics)
     rows = [("model", f"{model} (proxy: {', '.join(f'{k}={v}' for k, v in recipe.model_kwargs.items())})"),
-            ("data", f"{loaders.name}: {len(loaders.train.dataset)} train images, {res.epochs} epochs, seed {seed}"),
+            ("data", f"{loaders.name}: {len(loaders.train.dataset)} train images, {counted(res.epochs, 'epoch')}, seed {seed}"),
             ("test error", _fmt(res.test_error, " %")), ("test accuracy", _fmt(res.test_accuracy, " %")),
             ("val error", _fmt(res.val_error, " %")),
             ("params", f"{cx.params / 1e6:.3f} M" if cx else "-"),
             ("MACs", f"{cx.macs / 1e6:.2f} M at {loaders.image_size} px" if cx else "-"),
             ("stage maps", "/".join(map(str, (run.shape or {}).get("stage_maps") or [])) + " px" if run.shape else "-"),
-            ("images/s", f"{res.images_per_s:.0f} (train, {n_threads} threads)"),
+            ("images/s", f"{res.images_per_s:.0f} (train, {counted(n_threads, 'thread')})"),
             ("time", f"{res.seconds:.1f} s fit, {metrics['wall_seconds']:.1f} s in all")]
     _print_summary(model, rows, out, res)
 
@@ -254,7 +255,7 @@ def _paper_summary(job, plan, res, wall: float, n_threads: int) -> None:
     _write_metrics(job.out_dir, metrics)
     b = plan.describe()
     rows = [("model", f"{job.model} (full size, {len(plan.splits[2])} classes, {plan.recipe.image_size} px)"),
-            ("data", f"{job.data_dir}: {train_n} train, {val_n} val images; {res.epochs} epochs, seed {job.seed}"),
+            ("data", f"{job.data_dir}: {train_n} train, {val_n} val images; {counted(res.epochs, 'epoch')}, seed {job.seed}"),
             ("top-1 error", _fmt(res.val_error, " %") + f" (val, centre crop {plan.recipe.image_size})"),
             ("processes", f"{b['processes']} x {b['per_process']} images ({b['bn_groups_per_process']} BN group(s) "
                           f"of {b['bn_batch']}), global batch {b['global_batch']}"),
@@ -348,7 +349,7 @@ def eval_cmd(
     cx = _complexity(model, loaders.image_size)
     n = len(loaders.test.dataset)
     console.print(summary_table(f"skmobile eval {checkpoint}", [
-        ("model", f"{state.get('model')} ({state.get('epochs_done', '?')} epochs)"),
+        ("model", f"{state.get('model')} ({counted(state.get('epochs_done', '?'), 'epoch')})"),
         ("data", f"{loaders.name} test split, {n} images"),
         ("test error", f"{err:.2f} %"), ("test accuracy", f"{acc:.2f} %"),
         ("params", f"{cx.params / 1e6:.3f} M" if cx else "-"),
