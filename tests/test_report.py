@@ -119,11 +119,16 @@ def test_report_cli_renders_everything_and_is_byte_stable(study, tmp_path):
         assert row.label in md
     assert " SD " in md and "(n=3)" in md and "fashion-mnist" in md and "trial" in md
     assert "## Does the paper's conclusion hold on the proxy?" in md and "Welch" in md
-    # the study's D=2 row is 1.8 pp below the 5x5 row: the paper's tie does not hold, dilation beats size
-    assert re.search(r"\*\*The two best settings .*tie .*: does not hold\*\*", md)
-    assert re.search(r"\*\*3x3 kernels with dilation .*: holds\*\*", md)
-    assert "Holm over the table's 9 tests" in md and "Spearman rho" in md and "Kendall tau" in md
-    assert "smallest gap this run detects" in md and "[95% CI" in md
+    # the study's D=2 row is 1.8 pp below the 5x5 row, but on the trial proxy (14/7/4/2 px maps, large-kernel
+    # rows ~6% dearer against the paper's ~2%) neither claim is a fair test: no verdict from the data
+    assert re.search(r"\*\*The two best settings .*tie .*: not testable on this proxy\*\*", md)
+    assert re.search(r"\*\*3x3 kernels with dilation .*: not testable on this proxy\*\*", md)
+    assert "fits the map in 2 of 5 SK units" in md and "in the paper (beyond ±3 pp)" in md
+    assert ": holds" not in md and ": does not hold" not in md
+    assert md.index("## Summary") < md.index("Complexity of the full-size model")
+    assert "Tested fairly: none of the paper's claims." in md and "What it would take" in md
+    assert "Spearman rho" in md and "Kendall tau" in md
+    assert "smallest gap this run detects" in md and "[95% CI" in md and "Resolving power: with n=3" in md
     assert "rank configurations" not in md
 
     rows = json.loads((out / "table6.json").read_text())
@@ -144,7 +149,8 @@ def test_report_cli_renders_everything_and_is_byte_stable(study, tmp_path):
     _html_is_self_contained(html)
     imgs = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
     assert len(imgs) == 3 and all(base64.b64decode(i)[:4] == b"\x89PNG" for i in imgs)
-    assert "holds" in html and "<table>" in html and "Kendall tau" in html and "rank configurations" not in html
+    assert "not testable on this proxy" in html and "<table>" in html and "Kendall tau" in html
+    assert "Summary" in html and "Tested fairly" in html and "rank configurations" not in html
     stats = json.loads((out / "table6_conclusions.json").read_text())["statistics"]
     assert stats["holm_family"] == 9 and stats["seeds_per_row"] == 3 and stats["rank_agreement_with_paper"]["n"] == 5
 

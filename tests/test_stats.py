@@ -8,6 +8,7 @@ import pytest
 from scipy import stats as st
 
 from skmobile.report.conclusions import EQUIVALENCE_MARGIN_PP, conclusions, statistics_lines, table_statistics
+from skmobile.report.judge import SECONDARY_VERDICT
 from skmobile.report.stats import (FAILS, HOLDS, INCONCLUSIVE, LOWER, SMALL_GAIN, TIE, holm, holm_adjust, mean_ci,
                                    min_detectable_difference, pooled_sd, rank_agreement, summarize, welch)
 from skmobile.tables import get_table
@@ -137,7 +138,17 @@ def test_table7_claims_are_the_papers_and_share_one_family():
     ids = [c["id"] for c in out]
     assert ids == ["more_paths_lower_error", "sk_beats_sum", "m3_gains_little"]
     comps = [x for c in out for x in c["comparisons"]]
-    assert len(comps) == 7 and {x["holm_family"] for x in comps} == {7}
+    tests = [x for x in comps if x["role"] == "test"]
+    assert len(comps) == 9 and len(tests) == 7 and {x["holm_family"] for x in tests} == {7}
+    secondary = [x for x in comps if x["role"] == "secondary"]  # the best plain-sum pair per M: no verdict
+    assert [x["better"] for x in secondary] == ["K3+K5 (sum)", "K3+K5+K7 (sum)"]
+    assert {x["verdict"] for x in secondary} == {SECONDARY_VERDICT} and {x["p_holm"] for x in secondary} == {None}
+    more = out[0]["comparisons"][0]  # block means: the mean over the rows of each M, seed by seed
+    assert more["better"].startswith("M=2 mean of 6 rows") and more["worse"].startswith("M=1 mean of 3 rows")
+    m1 = [r.paper["top1_err"] for r in T7.rows if r.label in ("K3 (sum)", "K5 (sum)", "K7 (sum)")]
+    m2 = [r.paper["top1_err"] for r in T7.rows if r.label.split(" ")[0].count("+") == 1]
+    assert more["paper_diff_pp"] == pytest.approx(np.mean(m1) - np.mean(m2), abs=0.01)
+    assert more["mean_worse"] == pytest.approx(np.mean(m1), abs=1e-3)
     little = out[2]["comparisons"][0]
     assert little["kind"] == SMALL_GAIN and little["margin_pp"] == EQUIVALENCE_MARGIN_PP
     assert little["better"] == "K3+K5+K7 with SK" and little["worse"] == "K3+K5 with SK"

@@ -6,7 +6,7 @@ proxy narrows. This is the measurement behind the width of skmobile.train.proxy'
 
     .venv/bin/python tools/proxy_match.py [--widths 0.25,0.5,0.625,0.75,1.0] [--image-size 28]
 
-``--budget trial --widths 0.25`` prints the fast trial proxy instead (cardinality kept, G fitted).
+``--budget trial --widths 0.25`` prints the fast trial proxy instead (groups scaled too, stride-2 stem).
 """
 
 from __future__ import annotations

@@ -67,6 +67,8 @@ def report_cmd(
                                                       "the new ones would drop"),
     rerender: Path = typer.Option(None, "--rerender", help="re-render the --table reports in this directory from "
                                   "their own tableN.json, into --out (default: the same directory); no study needed"),
+    attention: bool = typer.Option(False, "--attention", help="with --rerender: re-render DIR/attention.json (the "
+                                   "attention report, from its stored per-model values) instead of the tables"),
     latency: bool = typer.Option(False, "--latency", help="paper tables: add each row's full-size batch-1 CPU "
                                  "latency (measured, or from the latency cache); without it a --rerender keeps "
                                  "the latency the report holds"),
@@ -88,12 +90,13 @@ def report_cmd(
 
     request = latency_request(latency, latency_runtimes, latency_threads, latency_cache)
     if rerender is not None:
-        _rerender(rerender, list(table or REPORT_TABLES), out or rerender, request, force)
+        if attention:
+            _rerender_attention(rerender, out or rerender)
+        else:
+            _rerender(rerender, list(table or REPORT_TABLES), out or rerender, request, force)
         return
     url = storage or DEFAULT_STORAGE
-    for t in table or []:
-        if t not in REPORT_TABLES:
-            raise SKMobileError(f"no report for table {t}; allowed: {', '.join(map(str, REPORT_TABLES))}")
+    _check_tables(table or [], REPORT_TABLES)
     searches = _search_studies(url, study, is_search_study, open_study)
     if study and searches:
         _search_report(storage, study, table, request, out, force)
@@ -184,13 +187,24 @@ def _print_study(res: dict, html: Path) -> None:
                   f"{counted(paper, 'paper row')} -> {html}", highlight=False, soft_wrap=True)
 
 
+def _check_tables(tables: list[int], allowed) -> None:
+    for t in tables:
+        if t not in allowed:
+            raise SKMobileError(f"no report for table {t}; allowed: {', '.join(map(str, allowed))}")
+
+
+def _rerender_attention(src: Path, out: Path) -> None:
+    from ..report.attention_summary import rerender
+
+    rerender(src, out, f"skmobile report --rerender {src} --attention --out {out}")
+    console.print(f"attention: re-rendered from {src / 'attention.json'} -> {out / 'attention.md'}")
+
+
 def _rerender(src: Path, tables: list[int], out: Path, request=None, force: bool = False) -> None:
     from ..report import REPORT_TABLES, write_table_report
     from ..report.rerender import latency_from_report, records_from_report
 
-    for number in tables:
-        if number not in REPORT_TABLES:
-            raise SKMobileError(f"no report for table {number}; allowed: {', '.join(map(str, REPORT_TABLES))}")
+    _check_tables(tables, REPORT_TABLES)
     check_out_dir(out)
     for number in tables:  # before any timing: measured latencies are not replaced by surprise
         if request is not None and not force and (out / f"table{number}.json").is_file() \

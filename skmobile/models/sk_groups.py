@@ -1,8 +1,8 @@
 """SK group counts against a model's channels: whether a spec fits, and the largest groups that do.
 
 The search samples G = 16/32/64 and Table 6's 5x5g64 / 7x7g128 paths for full-size SKNet-50; a
-narrow proxy that keeps the cardinality (the "default" budget's quarter-width form) has SK units too
-thin for some of them; the group-scaled proxy of the "trial"/"table" budgets scales them instead. :func:`fit_sk_groups` lowers
+narrow proxy that keeps the cardinality (a quarter-width model built with ``scale_groups=False``) has SK
+units too thin for some of them; the group-scaled proxies of every budget scale them instead. :func:`fit_sk_groups` lowers
 each group count to the largest divisor of every SK unit's channels, so the search and
 ``skmobile train`` build the same proxy. Depthwise families (the registry's ``depthwise_sk``) set
 G = C themselves and are never changed.

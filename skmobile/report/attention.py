@@ -1,5 +1,5 @@
 """SK attention as objects grow: the paper's paired enlargement protocol (Li et al., CVPR 2019,
-Sec. 5.3, Figures 3 and 4).
+Sec. 4.4, Figures 3 and 4).
 
 The same test images are shown at 1.0x, 1.5x and 2.0x: the centre crop of side ``H / factor`` is
 resized back to ``H`` (:func:`enlarge_centre`). For one SK unit per stage (the last unit at each
@@ -28,7 +28,7 @@ from .stats import ALPHA, holm_adjust, mean_ci, rnd, sig
 FACTORS = (1.0, 1.5, 2.0)
 MIN_MODELS = 3
 CLAIM = ("with the object enlarged, attention to the larger kernel rises in the early and middle stages and the "
-         "pattern fades in the last stage (paper, Sec. 5.3, Figures 3 and 4: SKNet-50 on ImageNet, 1.0x/1.5x/2.0x)")
+         "pattern fades in the last stage (paper, Sec. 4.4, Figures 3 and 4: SKNet-50 on ImageNet, 1.0x/1.5x/2.0x)")
 
 
 def _kernel_name(path) -> str:
@@ -166,7 +166,7 @@ def combine_models(per_model: list[list[dict]], factors=FACTORS, classes=None, a
             raise ValueError(f"model {i} has other SK stage units than model 1; compare models of one architecture")
     n_models = len(per_model)
     base = factors.index(1.0) if 1.0 in factors else 0
-    stages, tests = [], []
+    stages = []
     for s, first in enumerate(per_model[0]):
         runs = [units[s] for units in per_model]
         curves = np.stack([r["per_channel"] for r in runs])            # (models, F, C)
@@ -177,17 +177,8 @@ def combine_models(per_model: list[list[dict]], factors=FACTORS, classes=None, a
                 continue
             paired = [r["per_image"][j] - r["per_image"][base] for r in runs]  # same images, per model
             effect = np.array([p.mean() for p in paired])
-            entry = {"factor": f, "per_model": [rnd(e, 5) for e in effect],
-                     "images_rising": [rnd(float((p > 0).mean()), 4) for p in paired],
-                     "mean": rnd(effect.mean(), 5), "sd": rnd(effect.std(ddof=1), 5) if n_models > 1 else None,
-                     "ci95": None, "t": None, "p": None, "p_holm": None}
-            ci = mean_ci(effect)
-            if ci is not None and n_models >= MIN_MODELS and effect.std(ddof=1) > 0:
-                res = _st.ttest_1samp(effect, 0.0)
-                entry.update(ci95=[rnd(ci[0], 5), rnd(ci[1], 5)], t=rnd(float(res.statistic), 3),
-                             p=sig(float(res.pvalue)))
-                tests.append(entry)
-            changes.append(entry)
+            changes.append({"factor": f, "per_model": [rnd(e, 8) for e in effect],
+                            "images_rising": [rnd(float((p > 0).mean()), 4) for p in paired]})
         class_change = class_curves[:, [j for j in range(len(factors)) if j != base]] \
             - class_curves[:, [base]]                                    # (models, F-1, K)
         stages.append({"stage": first["stage"], "name": first["name"], "index": first["index"],
@@ -201,22 +192,50 @@ def combine_models(per_model: list[list[dict]], factors=FACTORS, classes=None, a
                        "per_class_change": [[rnd(v, 5) for v in row] for row in class_change.mean(0)],
                        "class_counts": [int(c) for c in first["class_counts"]],
                        "changes": changes})
+    result = {"factors": list(factors), "models": n_models, "stages": stages, "classes": list(classes or []),
+              "claim": CLAIM, "alpha": alpha}
+    return judge_changes(result)
+
+
+def judge_changes(result: dict) -> dict:
+    """Test every (stage, enlargement) change of ``result`` from its per-model values, in place: mean,
+    95% CI, one-sample t, Holm over the stages whose maps hold the larger path (the others are not
+    testable on this proxy: that path reads padding there), verdict and smallest detectable change."""
+    from .resolving import one_sample_detectable
+
+    n_models, alpha = result["models"], result["alpha"]
+    tests = []
+    for st in result["stages"]:
+        fits = not st.get("larger_extent") or st["map_size"] >= st["larger_extent"]
+        for e in st["changes"]:
+            effect = np.asarray(e["per_model"], float)
+            e.update(mean=rnd(effect.mean(), 5), sd=rnd(effect.std(ddof=1), 5) if n_models > 1 else None,
+                     ci95=None, t=None, p=None, p_holm=None, map_fits=fits)
+            ci = mean_ci(effect)
+            if ci is not None and n_models >= MIN_MODELS and effect.std(ddof=1) > 0:
+                res = _st.ttest_1samp(effect, 0.0)
+                e.update(ci95=[rnd(ci[0], 5), rnd(ci[1], 5)], t=rnd(float(res.statistic), 3), p=sig(float(res.pvalue)))
+                if fits:
+                    tests.append(e)
     for entry, p in zip(tests, holm_adjust([e["p"] for e in tests])):
         entry["p_holm"] = sig(p)
-    for st in stages:
+    for st in result["stages"]:
         for e in st["changes"]:
             e["verdict"] = _verdict(e, n_models, alpha)
-    return {"factors": list(factors), "models": n_models, "stages": stages, "classes": list(classes or []),
-            "claim": CLAIM, "alpha": alpha, "holm_family": len(tests),
-            "test": (f"per model, the mean over the same test images of [channel-mean attention difference at the "
-                     f"enlargement] - [at 1.0x]; one-sample t-test of these {n_models} model means against 0 "
-                     f"(scipy.stats.ttest_1samp), Holm over the {len(tests)} (stage, enlargement) tests, "
-                     f"alpha={alpha}; needs >= {MIN_MODELS} models")}
+            e["detectable"] = rnd(one_sample_detectable(e["sd"], n_models, alpha / max(1, len(tests))), 5)
+    result["holm_family"] = len(tests)
+    result["test"] = (f"per model, the mean over the same test images of [channel-mean attention difference at the "
+                      f"enlargement] - [at 1.0x]; one-sample t-test of these {n_models} model means against 0 "
+                      f"(scipy.stats.ttest_1samp), Holm over the {len(tests)} (stage, enlargement) tests whose map "
+                      f"holds the larger path, alpha={alpha}; needs >= {MIN_MODELS} models")
+    return result
 
 
 def _verdict(e: dict, n_models: int, alpha: float) -> str:
     if n_models < MIN_MODELS:
         return f"not tested ({n_models} model{'s' if n_models != 1 else ''}; needs >= {MIN_MODELS})"
+    if not e.get("map_fits", True):
+        return "not testable on this proxy (map smaller than the larger path)"
     if e["p_holm"] is None:
         return "not testable (no spread across models)"
     if e["p_holm"] < alpha:
@@ -238,6 +257,7 @@ def checkpoint_record(path, state: dict, weights: Path | None = None) -> dict:
     return {"path": str(path), "sha256": digest, "model": state.get("model"), "dataset": state.get("dataset"),
             "seed": state.get("seed"), "epochs": state.get("epochs_done"), "test_error": state.get("test_error"),
             "num_classes": (state.get("model_kwargs") or {}).get("num_classes"),
+            "model_kwargs": state.get("model_kwargs"),
             "command": command or _reconstructed_command(state),
             "command_recorded": command is not None}
 
@@ -292,13 +312,20 @@ def _fmt(v, spec=".4f") -> str:
 
 def to_markdown(result: dict, command: str) -> str:
     f = result["factors"]
-    lines = ["# SK attention as objects grow (the paper's Figures 3 and 4 protocol)", "",
-             f"Regenerated by `{command}`. {result['n_images']} test images of **{result['dataset']}**, each shown "
+    from .attention_summary import summary_lines
+
+    lines = ["# SK attention as objects grow (the paper's Figures 3 and 4 protocol)", "", "## Summary", ""]
+    lines += [f"- {x}" for x in summary_lines(result)] + [""]
+    lines += [f"Regenerated by `{command}`. {result['n_images']} test images of **{result['dataset']}**, each shown "
              f"at {', '.join(f'{x:g}x' for x in f)} (centre crop of side H/factor resized back to H), through "
              f"{result['models']} independently trained models. Per stage, the last SK unit at that resolution: "
              "attention to the path with the largest receptive field minus the smallest, per channel, averaged "
              "over images (and per class).", "",
-             f"Claim: {result['claim']}.", "", f"Test: {result['test']}.", "", "## Models", "",
+             f"Claim: {result['claim']}.", "", f"Test: {result['test']}."]
+    if result.get("rendered_by"):
+        lines += ["", f"Re-rendered by `{result['rendered_by']}` from the per-model values the command above "
+                  "measured (tests and verdicts recomputed with today's rules)."]
+    lines += ["", "## Models", "",
              "| # | checkpoint | model | trained on | seed | epochs | test error (%) | weights SHA-256 | "
              "training command |", "|---|---|---|---|---|---|---|---|---|"]
     for i, ck in enumerate(result["checkpoints"], 1):
@@ -313,8 +340,8 @@ def to_markdown(result: dict, command: str) -> str:
         lines += [""] + notes
     lines += ["", "## Does attention to the larger kernel rise with enlargement?", "", verdict_summary(result), "",
               "| stage | SK unit | larger - smaller | map px | channels | enlargement | change per model "
-              "| mean [95% CI] | images rising per model | Holm p | verdict |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| mean [95% CI] | images rising per model | Holm p | verdict | smallest detectable change |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for st in result["stages"]:
         for e in st["changes"]:
             ci = e["ci95"]
@@ -323,7 +350,7 @@ def to_markdown(result: dict, command: str) -> str:
                          f"{st['channels']} | {e['factor']:g}x vs 1x | "
                          f"{', '.join(_fmt(v, '+.4f') for v in e['per_model'])} | {mean} | "
                          f"{', '.join(_fmt(v, '.0%') for v in e['images_rising'])} | {_fmt(e['p_holm'], '.3g')} | "
-                         f"{e['verdict']} |")
+                         f"{e['verdict']} | {_fmt(e.get('detectable'))} |")
     note = padding_note(result["stages"])
     if note:
         lines += ["", note]

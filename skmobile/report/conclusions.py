@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 
 from ..tables import Table
-from .stats import (ALPHA, LOWER, POWER, SMALL_GAIN, TIE, Comparison, combine, holm, min_detectable_difference,
-                    pooled_sd, rank_agreement, rnd, welch)
+from .stats import (ALPHA, LOWER, POWER, SMALL_GAIN, TIE, min_detectable_difference, pooled_sd, rank_agreement,
+                    rnd)
 
 #: Margin (pp of proxy error) for "tie" and "gains little": just below the smallest gap the paper reads as
 #: a real difference (Table 6: 3x3 D=3 20.97 vs 7x7 21.18, 0.21 pp, "moderately better") and far above
@@ -30,23 +30,33 @@ EQUIVALENCE_MARGIN_PP = 0.2
 
 TEST = (f"Welch's t-test on per-seed proxy test error (scipy.stats, unequal variances): two-sided for 'lower', "
         f"TOST equivalence within the margin for 'tie', one-sided against the margin for 'gains little'; "
-        f"Holm-adjusted over ALL of the table's comparisons, alpha={ALPHA}; a tie or small gain does not hold when "
-        "the whole 95% Welch confidence interval of the difference lies beyond the margin (not Holm-adjusted); "
-        "Hedges' g as effect size")
+        f"Holm-adjusted over the table's fair comparisons (confounded and secondary ones are left out), "
+        f"alpha={ALPHA}; a tie or small gain does not hold when the whole Welch interval at the comparison's "
+        "Holm level lies beyond the margin; Hedges' g as effect size. A comparison whose proxy relative body "
+        "cost differs from the paper's beyond the tolerance, or whose distinguishing paths fit the map in fewer "
+        "than half of the SK units, is not testable on this proxy")
 
-Pair = tuple  # (better label, worse label, kind)
+Pair = tuple  # (better, worse, kind[, SECONDARY]); better/worse: a row label or a tuple of labels (a block)
+#: A comparison shown beside a claim's test but not part of its verdict nor of the Holm family.
+SECONDARY = "secondary"
+
+
+def _m(label: str) -> int:
+    return len(label.split(" ")[0].split("+"))
 
 
 def _claims_table7(table: Table) -> list[tuple[str, str, list[Pair]]]:
-    labels = {r.label for r in table.rows}
+    labels = [r.label for r in table.rows if not r.reference_only]
     sets = [p for p in ("K3+K5", "K3+K7", "K5+K7", "K3+K5+K7")
             if f"{p} with SK" in labels and f"{p} (sum)" in labels]
-    more = [("K3+K5 (sum)", "K3 (sum)", LOWER), ("K3+K5+K7 (sum)", "K3+K5 (sum)", LOWER)]
+    blocks = {m: tuple(lab for lab in labels if _m(lab) == m) for m in (1, 2, 3)}
+    more = [(blocks[m + 1], blocks[m], LOWER) for m in (1, 2) if blocks[m] and blocks[m + 1]]
+    best = [("K3+K5 (sum)", "K3 (sum)", LOWER, SECONDARY), ("K3+K5+K7 (sum)", "K3+K5 (sum)", LOWER, SECONDARY)]
     little = [("K3+K5+K7 with SK", "K3+K5 with SK", SMALL_GAIN)]
     return [
         ("more_paths_lower_error", "When the number of paths M grows, the error in general decreases "
-         "(best plain-sum set per M: M=2 below M=1, M=3 below M=2)",
-         [p for p in more if p[0] in labels and p[1] in labels]),
+         "(mean over the rows of each M: M=2 below M=1, M=3 below M=2; the best plain-sum set per M as a "
+         "secondary line)", more + [p for p in best if p[0] in labels and p[1] in labels]),
         ("sk_beats_sum", "SK attention beats the plain sum of the same paths, for M=2 and M=3",
          [(f"{p} with SK", f"{p} (sum)", LOWER) for p in sets]),
         ("m3_gains_little", f"With SK, M=3 gains little over M=2 (paper 20.79 -> 20.76), so M=2 is preferred "
@@ -112,25 +122,24 @@ def claims(table: Table) -> list[tuple[str, str, list[Pair]]]:
     return _CLAIMS.get(table.number, lambda t: [])(table)
 
 
-def conclusions(table: Table, errors: dict[str, list[float]], margin: float = EQUIVALENCE_MARGIN_PP,
-                alpha: float = ALPHA) -> list[dict]:
-    """Test every claim of ``table`` on per-row per-seed errors (label -> list of % errors), Holm over all."""
-    paper = {r.label: r.paper.get("top1_err") for r in table.rows}
-    tested: list[tuple[str, str, list[Comparison]]] = []
-    for cid, text, pairs in claims(table):
-        comps = [welch(a, errors.get(a, []), b, errors.get(b, []), kind=kind,
-                       margin=None if kind == LOWER else margin) for a, b, kind in pairs]
-        tested.append((cid, text, comps))
-    holm([c for _, _, comps in tested for c in comps], alpha)
+def conclusions(table: Table, errors: dict[str, list[float]], shapes: dict | None = None,
+                margin: float = EQUIVALENCE_MARGIN_PP, alpha: float = ALPHA) -> list[dict]:
+    """Test every claim of ``table`` on per-row per-seed errors (label -> list of % errors). ``shapes``
+    (:func:`skmobile.report.fairness.shapes_for`: the trained proxies) makes confounded comparisons "not
+    testable on this proxy" (:mod:`.judge`); the fair ones form one Holm family."""
+    from . import judge
+
+    found = claims(table)
+    tested, levels = judge.test_comparisons(table, [pairs for _, _, pairs in found], errors, shapes, margin, alpha)
+    strictest = alpha / max(1, len(levels))
     out = []
-    for cid, text, comps in tested:
+    for (cid, text, pairs), comps in zip(found, tested):
         items = []
-        for c in comps:
-            d = c.to_dict()
-            pa, pb = paper.get(c.better), paper.get(c.worse)
-            d["paper_diff_pp"] = round(pb - pa, 2) if pa is not None and pb is not None else None
-            items.append(d)
-        out.append({"id": cid, "claim": text, "verdict": combine(comps), "test": TEST, "comparisons": items})
+        for pair, (c, a, b) in zip(pairs, comps):
+            c.extra["level_if_tested"] = strictest
+            items.append(judge.comparison_dict(c, a, b, levels.get(id(c)), judge.paper_gap(table, c, *pair[:2])))
+        out.append({"id": cid, "claim": text, "verdict": judge.claim_verdict([c for c, _, _ in comps]),
+                    "test": TEST, "comparisons": items})
     return out
 
 
@@ -145,7 +154,7 @@ def table_statistics(table: Table, errors: dict[str, list[float]], alpha: float 
     sd, dof = pooled_sd(groups)
     ns = [len(g) for g in groups if len(g) >= 2]
     n = min(ns) if ns else 0
-    family = sum(len(p) for _, _, p in claims(table))
+    family = sum(len(p) == 3 for _, _, pairs in claims(table) for p in pairs)  # secondary lines are not tests
     return {"rank_agreement_with_paper": agree, "rows_measured": len(rows),
             "pooled_seed_sd_pp": rnd(sd), "pooled_sd_df": dof, "seeds_per_row": n,
             "min_detectable_diff_pp": rnd(min_detectable_difference(sd, n, alpha, power)),
@@ -168,7 +177,8 @@ def statistics_lines(stats: dict) -> list[str]:
     if stats["min_detectable_diff_pp"] is None:
         power = "Resolving power: not computable (fewer than 2 seeds per row)."
     else:
-        power = (f"Resolving power: pooled seed SD {stats['pooled_seed_sd_pp']:.2f} pp with "
+        power = (f"Resolving power over the whole table, for orientation only (each comparison above prints its "
+                 f"own, from its two rows' SD and its Holm level): pooled seed SD {stats['pooled_seed_sd_pp']:.2f} pp with "
                  f"{stats['seeds_per_row']} seeds per row; the smallest gap this run detects with power "
                  f"{stats['power']:g} is {stats['min_detectable_diff_pp']:.2f} pp at alpha={stats['alpha']:g} and "
                  f"{stats['min_detectable_diff_holm_pp']:.2f} pp at the strictest Holm step "
@@ -178,17 +188,7 @@ def statistics_lines(stats: dict) -> list[str]:
 
 
 def verdict_sentence(c: dict) -> str:
-    """One plain sentence for a comparison."""
-    if c["diff_pp"] is None:
-        return f"{c['better']} vs {c['worse']}: not measured."
-    what = {LOWER: "gap", TIE: "difference", SMALL_GAIN: "gain"}.get(c.get("kind", LOWER), "gap")
-    base = (f"{c['better']} {c['mean_better']:.2f}% vs {c['worse']} {c['mean_worse']:.2f}% "
-            f"(n={c['n_better']}/{c['n_worse']}): {what} {c['diff_pp']:+.2f} pp")
-    if c.get("diff_ci95"):
-        lo, hi = c["diff_ci95"]
-        base += f" [95% CI {lo:+.2f}, {hi:+.2f}]"
-    if c["p"] is None:
-        return f"{base}; {c['reason']}."
-    test = {LOWER: "Welch p", TIE: "TOST p", SMALL_GAIN: "one-sided p"}.get(c.get("kind", LOWER), "p")
-    return (f"{base}, Hedges' g={c['hedges_g']:+.2f}, Welch t={c['welch_t']:+.2f}, {test}={c['p']:.3g}, "
-            f"Holm p={c['p_holm']:.3g} -> {c['verdict']}: {c['reason']}.")
+    """One plain sentence for a comparison (:func:`skmobile.report.sentences.verdict_sentence`)."""
+    from .sentences import verdict_sentence as sentence
+
+    return sentence(c)

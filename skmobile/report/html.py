@@ -16,7 +16,15 @@ th{background:#f3f5f7}td.l,th.l{text-align:left}tr:nth-child(even){background:#f
 figcaption{font-size:.85em;color:#555}.note{font-size:.85em;color:#555}code{background:#f3f5f7;padding:0 3px}
 """
 
-_CLASS = {"holds": "holds", "does not hold": "fails", "inconclusive": "inconclusive"}
+_CLASS = {"holds": "holds", "does not hold": "fails", "inconclusive": "inconclusive",
+          "not testable on this proxy": "inconclusive", "secondary (not in the verdict)": "inconclusive"}
+
+
+def _details(x: dict) -> str:
+    from .sentences import detail_sentences
+
+    lines = detail_sentences(x)
+    return "<ul>" + "".join(f"<li>{escape(d)}</li>" for d in lines) + "</ul>" if lines else ""
 
 
 def _img(path: Path) -> str:
@@ -77,9 +85,7 @@ def conclusions_html(conclusions: list[dict], sentence) -> str:
     for c in conclusions:
         cls = _CLASS[c["verdict"]]
         items = "".join(f'<li><span class="{_CLASS[x["verdict"]]}">{escape(x["verdict"])}</span>: '
-                        f"{escape(sentence(x))} Paper (ImageNet): "
-                        f"{'—' if x['paper_diff_pp'] is None else format(x['paper_diff_pp'], '+.2f') + ' pp'}.</li>"
-                        for x in c["comparisons"])
+                        f"{escape(sentence(x))}{_details(x)}</li>" for x in c["comparisons"])
         parts.append(f'<h3>{escape(c["claim"])}: <span class="{cls}">{escape(c["verdict"])}</span></h3><ul>{items}</ul>')
     parts.append(f'<p class="note">Test: {escape(conclusions[0]["test"])}.</p>')
     return "\n".join(parts)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..tables import Table, get_table
 from ..tables.measure import build_rows
-from . import table_proxy
+from . import summary, table_proxy
 from .paper_table import AccuracySections, write_files
 from .study import Record
 
@@ -45,28 +45,29 @@ def write_complexity_report(number: int, out_dir: str | Path = "reports", progre
     return rows, write_files(table, rows, out_dir)
 
 
-def write_table_report(number: int, records: list[Record], out_dir: str | Path, command: str,
-                       progress=None, metadata: dict | None = None, rendered_by: str | None = None,
-                       latency=None) -> dict:
-    """Everything for Table ``number``; returns {"rows", "conclusions", "protocol", "paths"}.
+CAPTIONS = {
+    "pareto": "Error vs full-size MFLOPs in two panels with their own y scales: the paper's ImageNet error at "
+              "the paper's FLOPs (left); the proxy's test error, mean and 95% CI over seeds, at the measured "
+              "FLOPs, with search trials in this range and their Pareto front when it has two or more points "
+              "(right). Numbers are the table's rows.",
+    "latency": "Proxy test error (mean, 95% CI over seeds) against each cost of the full-size model, one panel "
+               "per cost with its own x axis: measured MFLOPs, then batch-1 CPU latency per runtime (median, "
+               "bars from the 10th to the 90th percentile). Each panel's line is the Pareto front over the "
+               "table's rows; numbers are the table's rows.",
+    "complexity": "Paper vs measured #P and FLOPs of the full-size model; points on the line match.",
+    "seeds": "Proxy test error of every seed per row, with the mean and its 95% CI.",
+}
 
-    ``latency`` (a :class:`skmobile.report.latency_columns.RowLatency`) adds the batch-1 CPU latency
-    columns, the ratios over the base row, the FLOPs-vs-latency findings and the error-vs-latency figure."""
-    from . import figures as figs  # matplotlib and scipy: only when a report has accuracy
-    from .accuracy import attach_accuracy, errors_by_label, protocol, table_records
-    from .conclusions import conclusions, statistics_lines, table_statistics, verdict_sentence
-    from .html import conclusions_html, page, table_html
-    from .metadata import run_metadata
+
+def _accuracy(table: Table, records: list[Record], progress, latency):
+    """(rows with accuracy and latency attached, per-row records, protocol) of one table."""
     from . import latency_columns as lc
-    from .paper_table import CONVENTIONS_TEXT, caveats, flops_latency_lines, metadata_lines
-
-    table = get_table(number)
-    out = Path(out_dir)
-    rows = build_rows(table, progress)
-    table_proxy.attach(table, rows)
+    from .accuracy import attach_accuracy, protocol, table_records
     from .budgets import budgets_present
 
-    mine = [r for r in records if r.table in (None, number)]
+    rows = build_rows(table, progress)
+    table_proxy.attach(table, rows)
+    mine = [r for r in records if r.table in (None, table.number)]
     present = budgets_present(mine)
     if len(present) > 1:  # the accuracy column shows one budget's runs: the longest-trained one
         mine = [r for r in mine if r.budget == present[0]]
@@ -74,63 +75,98 @@ def write_table_report(number: int, records: list[Record], out_dir: str | Path, 
     attach_accuracy(table, rows, per_row)
     if latency is not None:
         lc.attach(rows, latency, table.flops_key)
-    proto = protocol(per_row)
-    errors = errors_by_label(per_row)
-    concl = conclusions(table, errors)
-    tstats = table_statistics(table, errors)
-    from .budgets import budget_resolution, report_lines
+    return rows, per_row, protocol(per_row)
 
-    stat_lines = statistics_lines(tstats) + report_lines(budget_resolution(table, [r for r in records if r.table in (None, number)]),
-                                                         proto["budget"])
 
-    made = {}
-    made["complexity"] = figs.save(figs.complexity(number, rows, table.flops_key), out, f"table{number}_complexity")
-    if per_row:
-        made["pareto"] = figs.save(figs.error_vs_flops(number, rows, table.flops_key,
-                                                       search_points(table, rows, records), proto),
-                                   out, f"table{number}_pareto")
+def _figures(table: Table, rows: list[dict], records: list[Record], proto: dict, out: Path, has_runs: bool):
+    """{kind: {"png": path, ...}} and the order the report shows them in."""
+    from . import figures as figs  # matplotlib and scipy: only when a report has accuracy
+    from . import latency_columns as lc
+
+    n = table.number
+    made = {"complexity": figs.save(figs.complexity(n, rows, table.flops_key), out, f"table{n}_complexity")}
+    if has_runs:
+        made["pareto"] = figs.save(figs.error_vs_flops(n, rows, table.flops_key, search_points(table, rows, records),
+                                                       proto), out, f"table{n}_pareto")
         if lc.runtimes_in(rows):
-            made["latency"] = figs.save(figs.error_vs_latency(number, rows, table.flops_key, proto), out,
-                                        f"table{number}_pareto_latency")
-        made["seeds"] = figs.save(figs.seed_spread(number, rows, proto), out, f"table{number}_seeds")
-    captions = {
-        "pareto": "Error vs full-size MFLOPs in two panels with their own y scales: the paper's ImageNet error at "
-                  "the paper's FLOPs (left); the proxy's test error, mean and 95% CI over seeds, at the measured "
-                  "FLOPs, with search trials in this range and their Pareto front when it has two or more points "
-                  "(right). Numbers are the table's rows.",
-        "latency": "Proxy test error (mean, 95% CI over seeds) against each cost of the full-size model, one panel "
-                   "per cost with its own x axis: measured MFLOPs, then batch-1 CPU latency per runtime (median, "
-                   "bars from the 10th to the 90th percentile). Each panel's line is the Pareto front over the "
-                   "table's rows; numbers are the table's rows.",
-        "complexity": "Paper vs measured #P and FLOPs of the full-size model; points on the line match.",
-        "seeds": "Proxy test error of every seed per row, with the mean and its 95% CI.",
-    }
-    order = [k for k in ("pareto", "latency", "seeds", "complexity") if k in made]
+            made["latency"] = figs.save(figs.error_vs_latency(n, rows, table.flops_key, proto), out,
+                                        f"table{n}_pareto_latency")
+        made["seeds"] = figs.save(figs.seed_spread(n, rows, proto), out, f"table{n}_seeds")
+    return made, [k for k in ("pareto", "latency", "seeds", "complexity") if k in made]
+
+
+def _metadata(per_row, proto, rows, metadata, latency, rendered_by) -> dict:
+    from . import latency_columns as lc
+    from .metadata import run_metadata
+
     meta = dict(metadata) if metadata is not None else run_metadata(per_row, proto, rows)
     meta = {k: v for k, v in meta.items() if not k.startswith("latency ")}  # this rendering's latency, or none
     meta.update(lc.metadata(rows, latency.command if latency is not None else None))
     if rendered_by:  # a re-rendering: the data came from ``command``, the page from ``rendered_by``
         meta["rendered by"] = rendered_by
-    sections = AccuracySections(command, proto, concl, tuple((made[k]["png"].name, captions[k]) for k in order),
-                                tuple(stat_lines), meta)
-    paths = write_files(table, rows, out, sections)
-    cpath = out / f"table{number}_conclusions.json"
-    summary = {"table": number, "protocol": proto, "conclusions": concl, "statistics": tstats, "metadata": meta}
+    return meta
+
+
+def _write_summary_json(out: Path, table: Table, rows, proto, concl, tstats, meta) -> Path:
+    from . import latency_columns as lc
+
+    summary = {"table": table.number, "protocol": proto, "conclusions": concl, "statistics": tstats, "metadata": meta}
     if lc.runtimes_in(rows):
         summary["flops_vs_latency"] = lc.findings(rows, table.flops_key)
-    cpath.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
-    intro = [f"Regenerated by: {command}",
-             f"Complexity columns: the full-size model ({table.input_size} px, 1000 classes), FLOPs = multiply-adds. "
-             f"Accuracy: paper = ImageNet top-1 error; proxy = test error of the small proxy model on "
-             f"{proto['dataset']} (budget {proto['budget']}, {proto['epochs']} epochs), mean, 95% CI and sample SD over "
-             f"seeds {', '.join(map(str, proto['seeds'])) or '—'}; its level is not comparable with ImageNet."]
+    path = out / f"table{table.number}_conclusions.json"
+    path.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def _write_html(out: Path, table: Table, rows, sections: AccuracySections, figures) -> Path:
+    from . import latency_columns as lc
+    from .conclusions import verdict_sentence
+    from .html import conclusions_html, page, table_html
+    from .paper_table import CONVENTIONS_TEXT, caveats, flops_latency_lines, metadata_lines
+
+    proto = sections.protocol
+    intro = [f"**{summary.TITLE}**"] + [f"- {x}" for x in sections.summary] + [
+        f"Regenerated by: {sections.command}",
+        f"Complexity columns: the full-size model ({table.input_size} px, 1000 classes), FLOPs = multiply-adds. "
+        f"Accuracy: paper = ImageNet top-1 error; proxy = test error of the small proxy model on "
+        f"{proto['dataset']} (budget {proto['budget']}, {proto['epochs']} epochs), mean, 95% CI and sample SD over "
+        f"seeds {', '.join(map(str, proto['seeds'])) or '—'}; its level is not comparable with ImageNet."]
     latency_text = lc.paragraph(rows, table.input_size)
-    intro += ([latency_text] if latency_text else []) + stat_lines
-    html = page(f"Table {number}: {table.title}", intro, table_html(table, rows),
-                conclusions_html(concl, verdict_sentence),
-                [(made[k]["png"], captions[k]) for k in order], list(table.notes), caveats(rows, sections),
-                CONVENTIONS_TEXT, metadata_lines(meta), flops_latency_lines(table, rows))
-    hpath = out / f"table{number}.html"
-    hpath.write_text(html)
+    intro += ([latency_text] if latency_text else []) + list(sections.statistics_lines)
+    html = page(f"Table {table.number}: {table.title}", intro, table_html(table, rows),
+                conclusions_html(sections.conclusions, verdict_sentence), figures, list(table.notes),
+                caveats(rows, sections), CONVENTIONS_TEXT, metadata_lines(sections.metadata),
+                flops_latency_lines(table, rows))
+    path = out / f"table{table.number}.html"
+    path.write_text(html)
+    return path
+
+
+def write_table_report(number: int, records: list[Record], out_dir: str | Path, command: str,
+                       progress=None, metadata: dict | None = None, rendered_by: str | None = None,
+                       latency=None) -> dict:
+    """Everything for Table ``number``; returns {"rows", "conclusions", "protocol", "paths"}.
+
+    ``latency`` (a :class:`skmobile.report.latency_columns.RowLatency`) adds the batch-1 CPU latency
+    columns, the ratios over the base row, the FLOPs-vs-latency findings and the error-vs-latency figure."""
+    from .accuracy import errors_by_label
+    from .budgets import budget_resolution, report_lines
+    from .conclusions import conclusions, statistics_lines, table_statistics
+    from .fairness import shapes_for
+
+    table, out = get_table(number), Path(out_dir)
+    rows, per_row, proto = _accuracy(table, records, progress, latency)
+    errors = errors_by_label(per_row)
+    concl = conclusions(table, errors, shapes_for(table, rows, proto["budget"], proto["dataset"]))
+    tstats = table_statistics(table, errors)
+    stat_lines = statistics_lines(tstats) + report_lines(
+        budget_resolution(table, [r for r in records if r.table in (None, number)]), proto["budget"])
+    made, order = _figures(table, rows, records, proto, out, bool(per_row))
+    meta = _metadata(per_row, proto, rows, metadata, latency, rendered_by)
+    sections = AccuracySections(command, proto, concl, tuple((made[k]["png"].name, CAPTIONS[k]) for k in order),
+                                tuple(stat_lines), meta, tuple(summary.summary_lines(table, rows, proto, concl)))
+    paths = write_files(table, rows, out, sections)
+    cpath = _write_summary_json(out, table, rows, proto, concl, tstats, meta)
+    hpath = _write_html(out, table, rows, sections, [(made[k]["png"], CAPTIONS[k]) for k in order])
     all_paths = paths + [cpath, hpath] + [p for k in order for p in made[k].values()]
     return {"rows": rows, "conclusions": concl, "protocol": proto, "paths": all_paths}

@@ -179,13 +179,15 @@ def _verdict(c: Comparison, alpha: float) -> None:
             direction = "points the claimed way" if c.diff > 0 else "points against the claim"
             c.reason = f"no difference detected at alpha={alpha}, {where}; the gap {direction}"
         return
+    lo, hi = c.extra.get("ci_holm") or (c.ci_lo, c.ci_hi)
+    ci = "Holm-level CI" if c.extra.get("ci_holm") else "95% CI"
     if c.kind == TIE:
         if significant:
             c.verdict = HOLDS
             c.reason = f"equivalent within ±{c.margin:g} pp: TOST significant at alpha={alpha}, {where}"
-        elif c.ci_lo > c.margin or c.ci_hi < -c.margin:
+        elif lo > c.margin or hi < -c.margin:
             c.verdict = FAILS
-            c.reason = f"the whole 95% CI lies outside the ±{c.margin:g} pp margin"
+            c.reason = f"the whole {ci} lies outside the ±{c.margin:g} pp margin"
         else:
             c.verdict = INCONCLUSIVE
             found = "a difference detected" if c.p_welch < alpha else "no difference detected"
@@ -195,9 +197,9 @@ def _verdict(c: Comparison, alpha: float) -> None:
     if significant:
         c.verdict = HOLDS
         c.reason = f"the gain is below {c.margin:g} pp: one-sided test significant at alpha={alpha}, {where}"
-    elif c.ci_lo > c.margin:
+    elif lo > c.margin:
         c.verdict = FAILS
-        c.reason = f"the whole 95% CI of the gain lies above the {c.margin:g} pp margin"
+        c.reason = f"the whole {ci} of the gain lies above the {c.margin:g} pp margin"
     else:
         c.verdict = INCONCLUSIVE
         c.reason = f"a gain below {c.margin:g} pp is not shown at alpha={alpha}, {where}"

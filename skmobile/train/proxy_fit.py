@@ -64,7 +64,7 @@ def train_proxy(model_name: str, loaders, *, budget: str = "default", seed: int 
     shape = _shape(model, loaders.image_size)
     result = fit(model, loaders, FitConfig(
         epochs=epochs or recipe.epochs, lr=lr, weight_decay=recipe.weight_decay,
-        label_smoothing=recipe.label_smoothing, seed=seed, device=device, out_dir=out_dir, resume=resume,
+        label_smoothing=recipe.label_smoothing, warmup_epochs=recipe.warmup_epochs, seed=seed, device=device, out_dir=out_dir, resume=resume,
         progress=progress, on_epoch=on_epoch, meta={"recipe": recipe.to_dict(), **(meta or {})},
         channels_last=True if recipe.channels_last else None))
     return ProxyRun(model, dict(model.skmobile_kwargs), recipe, result, cx, float(lr), shape)
