@@ -194,7 +194,7 @@ def _check_tables(tables: list[int], allowed) -> None:
 
 
 def _rerender_attention(src: Path, out: Path) -> None:
-    from ..report.attention_summary import rerender
+    from ..report.attention import rerender
 
     rerender(src, out, f"skmobile report --rerender {src} --attention --out {out}")
     console.print(f"attention: re-rendered from {src / 'attention.json'} -> {out / 'attention.md'}")
