@@ -5,20 +5,15 @@ which the numba kernels run; a missing key means torch. Each rule comes from a b
 whose figures are in reports/kernels.md (CPU) and reports/kernels-h100.md (GPU); ``MEASURED``
 says which rules a command confirmed and which are first guesses waiting for a GPU run.
 Below a rule's size the numba path's fixed host cost per step (autograd Functions, kernel
-launches) outweighs its saved memory traffic, so small inputs (batch 1 inference above all) keep
-torch's few small ops. Under ``torch.compile`` the same rules pick between the numba custom ops
-(kernels/custom_ops.py) and the torch fusion that inductor fuses with its neighbours, on CUDA only:
-on an H200, compiled sknet50 in bf16 channels_last ran at 0.663x of compiled resnext50_32x4d with
-the custom ops against 0.601x with inductor's fusion, and 0.554x against 0.454x in a second run
-(reports/kernels-h100.md). On the CPU no compiled run was measured, so compiled CPU code keeps torch.
+launches) outweighs the memory traffic it saves, so small inputs (batch 1 inference above all)
+keep torch's few small ops. Under ``torch.compile`` the same rules pick between the numba custom
+ops (kernels/custom_ops.py) and the torch fusion that inductor fuses with its neighbours, on CUDA
+only; compiled CPU code keeps torch, since no compiled CPU run backs a rule.
 
-Rules measured on an NVIDIA H200 (reports/kernels-h100.md, `bash tools/gpu_check.sh`): the numba
-path beat torch's in whole-network training for sknet50 (fp32 NCHW and bf16 channels_last) and
-mobilenetv2_100_sk (bf16 channels_last), lost for shufflenetv2_x1_0_sk in bf16 channels_last, whose
-SK channel counts (58, 116, 232) leave 16-bit channels_last rows off 32-byte boundaries; and lost
-at batch 1 inference (numba 0.31x vs torch 0.42x of the base). Hence two conditions besides the
-size: a batch of at least ``MIN_BATCH``, and in channels_last on CUDA rows of a multiple of
-``ROW_ALIGN_BYTES``.
+Two conditions besides the size, both from the GPU runs in reports/kernels-h100.md: a batch of at
+least ``MIN_BATCH`` (at batch 1 the host cost dominates), and in channels_last on CUDA rows of a
+multiple of ``ROW_ALIGN_BYTES`` (16-bit rows off 32-byte boundaries, as ShuffleNetV2's SK channel
+counts give, lose to torch).
 """
 
 from __future__ import annotations

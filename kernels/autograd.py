@@ -22,20 +22,9 @@ from torch.autograd.function import once_differentiable
 from skmobile.layers.sk_fusion import torch_pool, torch_select
 
 from . import ops
-from .warn import warn_once
+from .warn import fallback
 
 MAX_PATHS = 8
-_BACKENDS: dict[str, object] = {}
-
-
-def backend_for(t: Tensor):
-    """The kernel backend for tensors like ``t`` (created once), or None."""
-    kind = t.device.type
-    if kind not in ("cpu", "cuda"):
-        return None
-    if kind not in _BACKENDS:
-        _BACKENDS[kind] = ops.CpuBackend() if kind == "cpu" else ops.CudaBackend(sim=False)
-    return _BACKENDS[kind]
 
 
 def _tracing() -> bool:
@@ -74,20 +63,19 @@ def choose_backend(branches: Sequence[Tensor], attn: Tensor | None = None):
     tensors = list(branches) + ([attn] if attn is not None else [])
     if any(t.device != b0.device or t.shape != b0.shape for t in branches):
         return None
-    backend = backend_for(b0)
+    backend = ops.backend_for(b0)
     if backend is None:
         return None
     reason = backend.unusable_reason()
     if reason:
-        warn_once(f"{backend.name}:unusable", f"skmobile.kernels: {reason}; using the torch fusion here")
+        fallback(backend.name, reason)
         return None
     bad = [t.dtype for t in tensors if t.dtype not in backend.dtypes]
     if backend.name == "cpu" and attn is not None and attn.dtype != b0.dtype:
         bad.append(attn.dtype)
     if bad or any(t.dtype != b0.dtype for t in branches):
-        warn_once(f"{backend.name}:{bad}", f"skmobile.kernels: numba fusion does not support "
-                  f"{sorted({str(d) for d in bad}) or 'mixed branch dtypes'} on {backend.name}; "
-                  f"using the torch fusion instead")
+        fallback(backend.name, f"numba fusion does not support {sorted({str(d) for d in bad}) or 'mixed branch dtypes'} "
+                 f"on {backend.name}")
         return None
     return backend
 

@@ -137,7 +137,7 @@ def fusion_bytes(n, m, c, h, w, itemsize: int, backward: bool) -> int:
 
 def roof_ms(shape, dtype: str, backward: bool, copy_gbps: float) -> float:
     """Milliseconds to move the fusion's minimum traffic at ``copy_gbps``. A soft bound: kernels
-    that mostly read can beat a copy by a few percent (torch.compile's forward on the H100 did)."""
+    that mostly read can beat a copy by a few percent."""
     itemsize = torch.tensor([], dtype=getattr(torch, dtype)).element_size()
     return fusion_bytes(*shape, itemsize, backward) / copy_gbps / 1e6
 

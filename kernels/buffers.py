@@ -1,12 +1,10 @@
 """Output buffers for the CPU kernels that stay mapped between steps.
 
 A large CPU tensor comes from glibc's ``mmap`` and goes back to the kernel on free, so each new
-one is zero-filled page by page on first write. SKNet-50's stage-1 fusion at batch 32 allocates a
-51 MB V and a 102 MB dU per step: its fwd+bwd took 84-86 ms without this pool and 30-34 ms with
-it on a 2-core Intel Xeon (``SKMOBILE_CPU_BUFFER_MB=0 skmobile bench kernels --family sknet50
---batch 32 --backends numba,eager --pass fwd+bwd`` against the same without the variable, two runs
-each; stages 3-4, under glibc's 32 MiB mmap limit, did not change). This pool keeps the buffers
-of V and dU_m and hands a buffer out again once every tensor made from it is gone, as torch's CUDA
+one is zero-filled page by page on first write; for the fusion's large outputs (early SKNet stages
+at training batch sizes) that page filling is a large share of a step (reports/kernels.md has the
+figures with and without the pool). Tensors under glibc's mmap threshold are not affected. This
+pool keeps the buffers of V and dU_m and hands a buffer out again once every tensor made from it is gone, as torch's CUDA
 caching allocator does on a GPU. Each loan is a numpy view of the buffer wrapped by
 ``torch.from_numpy``, whose storage holds the view for as long as any tensor or view of it lives;
 the pool keeps only a weak reference to the view, so the buffer is free again when that reference

@@ -21,13 +21,9 @@ from numba import njit, prange
 # Which thread pool runs the prange loops matters as much as the loops. numba's "workqueue" pool
 # competes for the cores with torch's OpenMP threads, which keep spinning after each torch op.
 # numba's "omp" layer binds its GOMP_* calls to the libgomp torch has already loaded into the
-# global symbol scope (LD_DEBUG shows them resolved in torch/lib/libgomp.so.1), so the kernels run
-# in torch's own warm pool. Measured on a 2-core Intel Xeon, SKNet-50 fusion fwd+bwd at batch 32
-# (`skmobile bench kernels --family sknet50 --batch 32 --backends numba,eager --pass fwd+bwd`, with
-# and without NUMBA_THREADING_LAYER=workqueue, two runs each): stage 1 58-68 ms with workqueue,
-# 30-34 ms with omp; stage 4 8.4-9.9 ms vs 4.9-5.2 ms. So: omp first when torch uses OpenMP,
-# workqueue as the fallback, unless the user chose a layer. LOCK serialises launches (workqueue is
-# not re-entrant).
+# global symbol scope, so the kernels run in torch's own warm pool (reports/kernels.md compares the
+# two layers). So: omp first when torch uses OpenMP, workqueue as the fallback, unless the user
+# chose a layer. LOCK serialises launches (workqueue is not re-entrant).
 if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
     import torch
 
@@ -101,6 +97,19 @@ def select_nchw(us, a, v):
 @njit(**_RED)
 def attn_grad_nchw(dv, us, da):
     """da[n, m, c] = sum_L dv * us[m] (the select backward for a; branch grads come later)."""
+    _plane_dots(dv, us, None, da, None)
+
+
+@njit(**_RED)
+def select_bwd_nchw(dv, us, a, da, du):
+    """Select backward alone, one pass: du[m] = a_m * dv and da = sum_L dv * u_m."""
+    _plane_dots(dv, us, a, da, du)
+
+
+@njit(**_RED)
+def _plane_dots(dv, us, a, da, du):
+    """da = sum_L dv * u_m per plane; where ``du`` is not None, also du[m] = a_m * dv in the same pass
+    (numba compiles the branch for ``None`` away)."""
     p_, l_ = dv.shape
     c_ = da.shape[2]
     for p in prange(p_):
@@ -109,27 +118,17 @@ def attn_grad_nchw(dv, us, da):
         for m in range(len(us)):
             u = us[m]
             acc = da[n, m, c]
-            for i in range(l_):
-                acc += dv[p, i] * u[p, i]
+            if du is None:
+                for i in range(l_):
+                    acc += dv[p, i] * u[p, i]
+            else:
+                w = a[n, m, c]
+                for i in range(l_):
+                    g = dv[p, i]
+                    acc += g * u[p, i]
+                    du[m, p, i] = w * g
             da[n, m, c] = acc
 
-@njit(**_RED)
-def select_bwd_nchw(dv, us, a, da, du):
-    """Select backward alone, one pass: du[m] = a_m * dv and da = sum_L dv * u_m."""
-    p_, l_ = dv.shape
-    c_ = a.shape[2]
-    for p in prange(p_):
-        n = p // c_
-        c = p - n * c_
-        for m in range(len(us)):
-            u = us[m]
-            w = a[n, m, c]
-            acc = da[n, m, c]
-            for i in range(l_):
-                g = dv[p, i]
-                acc += g * u[p, i]
-                du[m, p, i] = w * g
-            da[n, m, c] = acc
 
 @njit(**_ELT)
 def fused_bwd_nchw(dv, a, ds, du):
@@ -201,25 +200,19 @@ def select_nhwc(us, a, v):
 @njit(**_RED)
 def attn_grad_nhwc(dv, us, da):
     """da[n, m, c] = sum_L dv * us[m], by row blocks as pool_nhwc."""
-    n_, l_, c_ = dv.shape
-    m_ = len(us)
-    nb = (l_ + RB - 1) // RB
-    part = np.zeros((n_, nb, m_, c_), da.dtype)
-    for t in prange(n_ * nb):
-        n = t // nb
-        b = t - n * nb
-        for m in range(m_):
-            u = us[m]
-            acc = part[n, b, m]
-            for i in range(b * RB, min(l_, b * RB + RB)):
-                for c in range(c_):
-                    acc[c] += dv[n, i, c] * u[n, i, c]
-    _add_blocks(part, da, 1.0)
+    _dot_blocks(dv, us, None, da, None)
 
 
 @njit(**_RED)
 def select_bwd_nhwc(dv, us, a, da, du):
     """du[m] = a_m * dv and da = sum_L dv * u_m, one pass, by row blocks as pool_nhwc."""
+    _dot_blocks(dv, us, a, da, du)
+
+
+@njit(**_RED)
+def _dot_blocks(dv, us, a, da, du):
+    """da = sum_L dv * u_m by row blocks; where ``du`` is not None, also du[m] = a_m * dv in the same pass
+    (numba compiles the branch for ``None`` away)."""
     n_, l_, c_ = dv.shape
     m_ = len(us)
     nb = (l_ + RB - 1) // RB
@@ -230,13 +223,18 @@ def select_bwd_nhwc(dv, us, a, da, du):
         for m in range(m_):
             u = us[m]
             acc = part[n, b, m]
-            w = a[n, m]
-            g = du[m, n]
-            for i in range(b * RB, min(l_, b * RB + RB)):
-                for c in range(c_):
-                    x = dv[n, i, c]
-                    acc[c] += x * u[n, i, c]
-                    g[i, c] = w[c] * x
+            if du is None:
+                for i in range(b * RB, min(l_, b * RB + RB)):
+                    for c in range(c_):
+                        acc[c] += dv[n, i, c] * u[n, i, c]
+            else:
+                w = a[n, m]
+                g = du[m, n]
+                for i in range(b * RB, min(l_, b * RB + RB)):
+                    for c in range(c_):
+                        x = dv[n, i, c]
+                        acc[c] += x * u[n, i, c]
+                        g[i, c] = w[c] * x
     _add_blocks(part, da, 1.0)
 
 

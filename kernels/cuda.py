@@ -3,9 +3,11 @@
 NCHW kernels see each branch as planes (P = N*C, L = H*W) and give each plane one row of a block.
 channels_last kernels see (N, L, K) arrays of channel units (one element, or two bfloat16
 channels packed in an int32; see cuda_dtypes.py), 32 units per block row and the sample in a grid
-dimension. Reductions accumulate in fp32 per thread and finish with a fixed-order tree in shared
-memory: no atomics, so results are bitwise reproducible. 16-bit inputs are widened to fp32 for the
-arithmetic. No warp intrinsics, so the same code runs under ``NUMBA_ENABLE_CUDASIM=1``.
+dimension. Reductions accumulate in fp32 per thread and finish with one fixed-order tree in shared
+memory (``tree_sum``, a device function every reduction calls): no atomics, so results are bitwise
+reproducible. 16-bit inputs are widened to fp32 for the arithmetic. No warp intrinsics, so the same
+code runs under ``NUMBA_ENABLE_CUDASIM=1``. Device functions compile for the current device's compute
+capability; ``compile_ptx`` without a driver needs one given (the tests give 7.5).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ MAXM = 8  # most branches the da kernels keep accumulators for
 TILE_C = 32  # channel units per channels_last block
 RED_ROWS = 16  # rows of a channels_last reduction block (the simulator launches 2)
 MAX_RED_ROWS = 16  # shared-memory rows of the channels_last reductions
+RED_PLANE = MAX_RED_ROWS * TILE_C  # shared-memory slots of one channels_last reduction plane ...
+RED_SLOTS = 2 * RED_PLANE  # ... and of both (the two channels of a bfloat16 pair)
 EW_ROWS = 8  # rows of a channels_last element-wise block (the simulator launches 2)
 ROWS_PER_THREAD = 4  # rows each thread of a channels_last element-wise block writes
 THREADS = 256  # threads per NCHW block (the simulator launches 64)
@@ -26,10 +30,59 @@ THREADS = 256  # threads per NCHW block (the simulator launches 64)
 # ---------------------------------------------------------------- NCHW: planes (P = N*C, L)
 # Block (lanes, rows): each row of 8, 16 or 32 threads (``lanes_for``: by plane size) owns one
 # (n, c) plane, so there is no per-element index division; loops are unrolled by four for
-# memory-level parallelism; row sums finish with a fixed-order tree over the lanes in shared
-# memory, all rows of the block at once. The trees are written out in each kernel on purpose: a
-# cuda.jit device function would make compile_ptx ask for a CUDA driver, and CI (no GPU) type-checks
-# every kernel through compile_ptx (tried: CudaSupportError without a driver).
+# memory-level parallelism; row sums finish with the fixed-order tree of ``tree_sum`` over the
+# lanes in shared memory, all rows of the block at once.
+@cuda.jit(device=True)
+def tree_sum(sh, i, k, n, stride, planes, plane):
+    """Fixed-order tree sum in shared memory: thread ``k`` of the ``n`` (a power of two) along the reduced
+    axis owns slot ``i``; its partners sit ``stride`` slots apart, and the sum ends in the slot of
+    ``k = 0``. ``planes`` sums (1 or 2) run at once, ``plane`` slots apart. Every thread of the block
+    calls it (it synchronises); no atomics, so the result is the same on every run."""
+    step = n // 2
+    while step > 0:
+        if k < step:
+            for q in range(planes):
+                j = i + q * plane
+                sh[j] += sh[j + step * stride]
+        cuda.syncthreads()
+        step //= 2
+
+
+@cuda.jit(device=True)
+def branch_sums_nchw(acc, nm, da, p, p_, c_):
+    """da[n, m, c] of plane p = (n, c): each branch's per-lane sums ``acc`` tree-summed over the row."""
+    lane = cuda.threadIdx.x
+    nl = cuda.blockDim.x
+    row = cuda.threadIdx.y
+    sh = cuda.shared.array(THREADS, float32)
+    for m in range(nm):
+        sh[row * nl + lane] = acc[m]
+        cuda.syncthreads()
+        tree_sum(sh, row * nl + lane, lane, nl, 1, 1, 0)
+        if lane == 0 and p < p_:
+            n = p // c_
+            da[n, m, p - n * c_] = cv(sh[row * nl], da)
+        cuda.syncthreads()
+
+
+@cuda.jit(device=True)
+def plane_of_thread(x):
+    """(lane, lanes per row, plane p, planes P, plane length L) of this thread for NCHW planes ``x``."""
+    p_, l_ = x.shape
+    return cuda.threadIdx.x, cuda.blockDim.x, cuda.blockIdx.x * cuda.blockDim.y + cuda.threadIdx.y, p_, l_
+
+
+@cuda.jit(device=True)
+def plane_weights(a, p, nm, w):
+    """w[m] = a[n, m, c] as float32 for plane p = (n, c) and the ``nm`` branches; returns ``nm``."""
+    c_ = a.shape[2]
+    n = p // c_
+    c = p - n * c_
+    for m in range(nm):
+        w[m] = ld(a[n, m, c])
+    return nm
+
+
 @cuda.jit
 def pool_nchw(us, s):
     p_, l_ = us[0].shape
@@ -57,30 +110,17 @@ def pool_nchw(us, s):
     sh = cuda.shared.array(THREADS, float32)
     sh[row * nl + lane] = (x0 + x1) + (x2 + x3)
     cuda.syncthreads()
-    step = nl // 2
-    while step > 0:
-        if lane < step:
-            sh[row * nl + lane] += sh[row * nl + lane + step]
-        cuda.syncthreads()
-        step //= 2
+    tree_sum(sh, row * nl + lane, lane, nl, 1, 1, 0)
     if lane == 0 and p < p_:
         s[p] = cv(sh[row * nl] / float32(l_), s)
 
 
 @cuda.jit
 def select_nchw(us, a, v):
-    p_, l_ = v.shape
-    c_ = a.shape[2]
-    lane = cuda.threadIdx.x
-    nl = cuda.blockDim.x
-    p = cuda.blockIdx.x * cuda.blockDim.y + cuda.threadIdx.y
+    lane, nl, p, p_, l_ = plane_of_thread(v)
+    w = cuda.local.array(MAXM, float32)
     if p < p_:
-        n = p // c_
-        c = p - n * c_
-        nm = len(us)
-        w = cuda.local.array(MAXM, float32)
-        for m in range(nm):
-            w[m] = ld(a[n, m, c])
+        nm = plane_weights(a, p, len(us), w)
         i = lane
         while i + 3 * nl < l_:
             x0 = float32(0.0)
@@ -108,67 +148,28 @@ def select_nchw(us, a, v):
 
 @cuda.jit
 def attn_grad_nchw(dv, us, da):
-    p_, l_ = dv.shape
-    c_ = da.shape[2]
-    lane = cuda.threadIdx.x
-    nl = cuda.blockDim.x
-    row = cuda.threadIdx.y
-    p = cuda.blockIdx.x * cuda.blockDim.y + row
-    nm = len(us)
-    acc = cuda.local.array(MAXM, float32)
-    for m in range(nm):
-        acc[m] = 0.0
-    if p < p_:
-        i = lane
-        while i + 3 * nl < l_:
-            g0 = ld(dv[p, i])
-            g1 = ld(dv[p, i + nl])
-            g2 = ld(dv[p, i + 2 * nl])
-            g3 = ld(dv[p, i + 3 * nl])
-            for m in range(nm):
-                u = us[m]
-                acc[m] += (g0 * ld(u[p, i]) + g1 * ld(u[p, i + nl])) + (
-                    g2 * ld(u[p, i + 2 * nl]) + g3 * ld(u[p, i + 3 * nl]))
-            i += 4 * nl
-        while i < l_:
-            g0 = ld(dv[p, i])
-            for m in range(nm):
-                acc[m] += g0 * ld(us[m][p, i])
-            i += nl
-    sh = cuda.shared.array(THREADS, float32)
-    for m in range(nm):
-        sh[row * nl + lane] = acc[m]
-        cuda.syncthreads()
-        step = nl // 2  # fixed-order tree (inlined: compile_ptx type-checks it without a GPU)
-        while step > 0:
-            if lane < step:
-                sh[row * nl + lane] += sh[row * nl + lane + step]
-            cuda.syncthreads()
-            step //= 2
-        if lane == 0 and p < p_:
-            n = p // c_
-            da[n, m, p - n * c_] = cv(sh[row * nl], da)
-        cuda.syncthreads()
+    dots_nchw(dv, us, None, da, None)
 
 
 @cuda.jit
 def select_bwd_nchw(dv, us, a, da, du):
-    p_, l_ = dv.shape
+    dots_nchw(dv, us, a, da, du)
+
+
+@cuda.jit(device=True)
+def dots_nchw(dv, us, a, da, du):
+    """da = sum_L dv * u_m per plane; where ``du`` is not None (select_bwd) also du[m] = a_m * dv in the
+    same pass (numba compiles the branches for ``None`` away)."""
+    lane, nl, p, p_, l_ = plane_of_thread(dv)
     c_ = da.shape[2]
-    lane = cuda.threadIdx.x
-    nl = cuda.blockDim.x
-    row = cuda.threadIdx.y
-    p = cuda.blockIdx.x * cuda.blockDim.y + row
     nm = len(us)
     acc = cuda.local.array(MAXM, float32)
     w = cuda.local.array(MAXM, float32)
     for m in range(nm):
         acc[m] = 0.0
     if p < p_:
-        n = p // c_
-        c = p - n * c_
-        for m in range(nm):
-            w[m] = ld(a[n, m, c])
+        if du is not None:
+            plane_weights(a, p, nm, w)
         i = lane
         while i + 3 * nl < l_:
             g0 = ld(dv[p, i])
@@ -179,47 +180,28 @@ def select_bwd_nchw(dv, us, a, da, du):
                 u = us[m]
                 acc[m] += (g0 * ld(u[p, i]) + g1 * ld(u[p, i + nl])) + (
                     g2 * ld(u[p, i + 2 * nl]) + g3 * ld(u[p, i + 3 * nl]))
-                du[m][p, i] = cv(w[m] * g0, du[m])
-                du[m][p, i + nl] = cv(w[m] * g1, du[m])
-                du[m][p, i + 2 * nl] = cv(w[m] * g2, du[m])
-                du[m][p, i + 3 * nl] = cv(w[m] * g3, du[m])
+                if du is not None:
+                    du[m][p, i] = cv(w[m] * g0, du[m])
+                    du[m][p, i + nl] = cv(w[m] * g1, du[m])
+                    du[m][p, i + 2 * nl] = cv(w[m] * g2, du[m])
+                    du[m][p, i + 3 * nl] = cv(w[m] * g3, du[m])
             i += 4 * nl
         while i < l_:
             g0 = ld(dv[p, i])
             for m in range(nm):
                 acc[m] += g0 * ld(us[m][p, i])
-                du[m][p, i] = cv(w[m] * g0, du[m])
+                if du is not None:
+                    du[m][p, i] = cv(w[m] * g0, du[m])
             i += nl
-    sh = cuda.shared.array(THREADS, float32)
-    for m in range(nm):
-        sh[row * nl + lane] = acc[m]
-        cuda.syncthreads()
-        step = nl // 2
-        while step > 0:
-            if lane < step:
-                sh[row * nl + lane] += sh[row * nl + lane + step]
-            cuda.syncthreads()
-            step //= 2
-        if lane == 0 and p < p_:
-            n = p // c_
-            da[n, m, p - n * c_] = cv(sh[row * nl], da)
-        cuda.syncthreads()
+    branch_sums_nchw(acc, nm, da, p, p_, c_)
 
 
 @cuda.jit
 def fused_bwd_nchw(dv, a, ds, du):
-    p_, l_ = dv.shape
-    c_ = a.shape[2]
-    lane = cuda.threadIdx.x
-    nl = cuda.blockDim.x
-    p = cuda.blockIdx.x * cuda.blockDim.y + cuda.threadIdx.y
+    lane, nl, p, p_, l_ = plane_of_thread(dv)
+    w = cuda.local.array(MAXM, float32)
     if p < p_:
-        n = p // c_
-        c = p - n * c_
-        nm = len(du)
-        w = cuda.local.array(MAXM, float32)
-        for m in range(nm):
-            w[m] = ld(a[n, m, c])
+        nm = plane_weights(a, p, len(du), w)
         b = ld(ds[p]) / float32(l_)
         i = lane
         while i + 3 * nl < l_:
@@ -247,6 +229,46 @@ def fused_bwd_nchw(dv, a, ds, du):
 # with the sample n in a grid dimension, so no thread divides an index. Reductions: one block per
 # (32-unit tile, n) walks all L rows, four rows per step; element-wise steps: each thread handles
 # ROWS_PER_THREAD rows of one unit.
+@cuda.jit(device=True)
+def branch_sums_nhwc(acc0, acc1, nm, da, n, k, k_, wd):
+    """da[n, m, channels of unit k]: each branch's per-row sums (``acc0``/``acc1``: the unit's first and
+    last channel) tree-summed over the block's rows, both channels at once."""
+    tx = cuda.threadIdx.x
+    ty = cuda.threadIdx.y
+    nr = cuda.blockDim.y
+    sh = cuda.shared.array(RED_SLOTS, float32)
+    for m in range(nm):
+        sh[ty * TILE_C + tx] = acc0[m]
+        sh[RED_PLANE + ty * TILE_C + tx] = acc1[m]
+        cuda.syncthreads()
+        tree_sum(sh, ty * TILE_C + tx, ty, nr, TILE_C, 2, RED_PLANE)
+        if ty == 0 and k < k_:
+            c = k * wd
+            da[n, m, c] = cv(sh[tx], da)
+            if wd == 2:
+                da[n, m, c + 1] = cv(sh[RED_PLANE + tx], da)
+        cuda.syncthreads()
+
+
+@cuda.jit(device=True)
+def unit_of_thread(x):
+    """(unit k, sample n, first row, row stride, rows L, units K, channels per unit) of this thread in a
+    channels_last element-wise block over ``x``."""
+    n_, l_, k_ = x.shape
+    nr = cuda.blockDim.y
+    i0 = cuda.blockIdx.y * (ROWS_PER_THREAD * nr) + cuda.threadIdx.y
+    return cuda.blockIdx.x * TILE_C + cuda.threadIdx.x, cuda.blockIdx.z, i0, nr, l_, k_, width(x)
+
+
+@cuda.jit(device=True)
+def unit_weights(a, n, c0, c1, nm, w0, w1):
+    """w0[m], w1[m] = a[n, m, c0], a[n, m, c1] as float32 (a unit's first and last channel); returns ``nm``."""
+    for m in range(nm):
+        w0[m] = ld(a[n, m, c0])
+        w1[m] = ld(a[n, m, c1])
+    return nm
+
+
 @cuda.jit
 def pool_nhwc(us, s):
     n_, l_, k_ = us[0].shape
@@ -275,41 +297,25 @@ def pool_nhwc(us, s):
                 acc0 += lo(x0)
                 acc1 += hi(x0)
                 i += nr
-    sh = cuda.shared.array((2, MAX_RED_ROWS, TILE_C), float32)
-    sh[0, ty, tx] = acc0
-    sh[1, ty, tx] = acc1
+    sh = cuda.shared.array(RED_SLOTS, float32)
+    sh[ty * TILE_C + tx] = acc0
+    sh[RED_PLANE + ty * TILE_C + tx] = acc1
     cuda.syncthreads()
-    step = nr // 2
-    while step > 0:
-        if ty < step:
-            sh[0, ty, tx] += sh[0, ty + step, tx]
-            sh[1, ty, tx] += sh[1, ty + step, tx]
-        cuda.syncthreads()
-        step //= 2
+    tree_sum(sh, ty * TILE_C + tx, ty, nr, TILE_C, 2, RED_PLANE)
     if ty == 0 and k < k_:
         c = k * wd
-        s[n, c] = cv(sh[0, 0, tx] / float32(l_), s)
+        s[n, c] = cv(sh[tx] / float32(l_), s)
         if wd == 2:
-            s[n, c + 1] = cv(sh[1, 0, tx] / float32(l_), s)
+            s[n, c + 1] = cv(sh[RED_PLANE + tx] / float32(l_), s)
 
 
 @cuda.jit
 def select_nhwc(us, a, v):
-    n_, l_, k_ = us[0].shape
-    wd = width(us[0])
-    nr = cuda.blockDim.y
-    k = cuda.blockIdx.x * TILE_C + cuda.threadIdx.x
-    n = cuda.blockIdx.z
+    k, n, i0, nr, l_, k_, wd = unit_of_thread(us[0])
+    w0 = cuda.local.array(MAXM, float32)
+    w1 = cuda.local.array(MAXM, float32)
     if k < k_:
-        nm = len(us)
-        c0 = k * wd
-        c1 = c0 + wd - 1
-        w0 = cuda.local.array(MAXM, float32)
-        w1 = cuda.local.array(MAXM, float32)
-        for m in range(nm):
-            w0[m] = ld(a[n, m, c0])
-            w1[m] = ld(a[n, m, c1])
-        i0 = cuda.blockIdx.y * (ROWS_PER_THREAD * nr) + cuda.threadIdx.y
+        nm = unit_weights(a, n, k * wd, k * wd + wd - 1, len(us), w0, w1)
         for r in range(ROWS_PER_THREAD):
             i = i0 + r * nr
             if i < l_:
@@ -324,127 +330,86 @@ def select_nhwc(us, a, v):
 
 @cuda.jit
 def attn_grad_nhwc(dv, us, da):
-    n_, l_, k_ = dv.shape
-    wd = width(dv)
-    tx = cuda.threadIdx.x
-    ty = cuda.threadIdx.y
-    nr = cuda.blockDim.y
-    k = cuda.blockIdx.x * TILE_C + tx
-    n = cuda.blockIdx.y
-    nm = len(us)
-    acc0 = cuda.local.array(MAXM, float32)
-    acc1 = cuda.local.array(MAXM, float32)
-    for m in range(nm):
-        acc0[m] = 0.0
-        acc1[m] = 0.0
-    if k < k_:
-        i = ty
-        while i + nr < l_:
-            g0 = dv[n, i, k]
-            g1 = dv[n, i + nr, k]
-            for m in range(nm):
-                u = us[m]
-                x0 = u[n, i, k]
-                x1 = u[n, i + nr, k]
-                acc0[m] += lo(g0) * lo(x0) + lo(g1) * lo(x1)
-                acc1[m] += hi(g0) * hi(x0) + hi(g1) * hi(x1)
-            i += 2 * nr
-        if i < l_:
-            g0 = dv[n, i, k]
-            for m in range(nm):
-                x0 = us[m][n, i, k]
-                acc0[m] += lo(g0) * lo(x0)
-                acc1[m] += hi(g0) * hi(x0)
-    sh = cuda.shared.array((2, MAX_RED_ROWS, TILE_C), float32)
-    for m in range(nm):  # fixed-order tree per branch, both channels of the unit at once
-        sh[0, ty, tx] = acc0[m]
-        sh[1, ty, tx] = acc1[m]
-        cuda.syncthreads()
-        step = nr // 2
-        while step > 0:
-            if ty < step:
-                sh[0, ty, tx] += sh[0, ty + step, tx]
-                sh[1, ty, tx] += sh[1, ty + step, tx]
-            cuda.syncthreads()
-            step //= 2
-        if ty == 0 and k < k_:
-            c = k * wd
-            da[n, m, c] = cv(sh[0, 0, tx], da)
-            if wd == 2:
-                da[n, m, c + 1] = cv(sh[1, 0, tx], da)
-        cuda.syncthreads()
+    dots_nhwc(dv, us, None, da, None)
 
 
 @cuda.jit
 def select_bwd_nhwc(dv, us, a, da, du):
+    dots_nhwc(dv, us, a, da, du)
+
+
+@cuda.jit(device=True)
+def dots_nhwc(dv, us, a, da, du):
+    """da = sum_L dv * u_m per channel unit; where ``du`` is not None (select_bwd) also du[m] = a_m * dv in
+    the same pass, one row per step (attn_grad alone: two rows per step)."""
     n_, l_, k_ = dv.shape
     wd = width(dv)
-    tx = cuda.threadIdx.x
     ty = cuda.threadIdx.y
     nr = cuda.blockDim.y
-    k = cuda.blockIdx.x * TILE_C + tx
+    k = cuda.blockIdx.x * TILE_C + cuda.threadIdx.x
     n = cuda.blockIdx.y
     nm = len(us)
     acc0 = cuda.local.array(MAXM, float32)
     acc1 = cuda.local.array(MAXM, float32)
-    w0 = cuda.local.array(MAXM, float32)
-    w1 = cuda.local.array(MAXM, float32)
     for m in range(nm):
         acc0[m] = 0.0
         acc1[m] = 0.0
     if k < k_:
-        c0 = k * wd
+        if du is None:
+            _dots_nhwc_pairs(dv, us, acc0, acc1, n, k, ty, nr, l_, nm)
+        else:
+            _dots_nhwc_du(dv, us, a, du, acc0, acc1, n, k, ty, nr, l_, nm, wd)
+    branch_sums_nhwc(acc0, acc1, nm, da, n, k, k_, wd)
+
+
+@cuda.jit(device=True)
+def _dots_nhwc_pairs(dv, us, acc0, acc1, n, k, ty, nr, l_, nm):
+    i = ty
+    while i + nr < l_:
+        g0 = dv[n, i, k]
+        g1 = dv[n, i + nr, k]
         for m in range(nm):
-            w0[m] = ld(a[n, m, c0])
-            w1[m] = ld(a[n, m, c0 + wd - 1])
-        i = ty
-        while i < l_:
-            g = dv[n, i, k]
-            for m in range(nm):
-                x = us[m][n, i, k]
-                acc0[m] += lo(g) * lo(x)
-                acc1[m] += hi(g) * hi(x)
-                du[m][n, i, k] = pk(w0[m] * lo(g), w1[m] * hi(g), du[m])
-            i += nr
-    sh = cuda.shared.array((2, MAX_RED_ROWS, TILE_C), float32)
-    for m in range(nm):  # fixed-order tree per branch, both channels of the unit at once
-        sh[0, ty, tx] = acc0[m]
-        sh[1, ty, tx] = acc1[m]
-        cuda.syncthreads()
-        step = nr // 2
-        while step > 0:
-            if ty < step:
-                sh[0, ty, tx] += sh[0, ty + step, tx]
-                sh[1, ty, tx] += sh[1, ty + step, tx]
-            cuda.syncthreads()
-            step //= 2
-        if ty == 0 and k < k_:
-            c = k * wd
-            da[n, m, c] = cv(sh[0, 0, tx], da)
-            if wd == 2:
-                da[n, m, c + 1] = cv(sh[1, 0, tx], da)
-        cuda.syncthreads()
+            u = us[m]
+            x0 = u[n, i, k]
+            x1 = u[n, i + nr, k]
+            acc0[m] += lo(g0) * lo(x0) + lo(g1) * lo(x1)
+            acc1[m] += hi(g0) * hi(x0) + hi(g1) * hi(x1)
+        i += 2 * nr
+    if i < l_:
+        g0 = dv[n, i, k]
+        for m in range(nm):
+            x0 = us[m][n, i, k]
+            acc0[m] += lo(g0) * lo(x0)
+            acc1[m] += hi(g0) * hi(x0)
+
+
+@cuda.jit(device=True)
+def _dots_nhwc_du(dv, us, a, du, acc0, acc1, n, k, ty, nr, l_, nm, wd):
+    w0 = cuda.local.array(MAXM, float32)
+    w1 = cuda.local.array(MAXM, float32)
+    unit_weights(a, n, k * wd, k * wd + wd - 1, nm, w0, w1)
+    i = ty
+    while i < l_:
+        g = dv[n, i, k]
+        for m in range(nm):
+            x = us[m][n, i, k]
+            acc0[m] += lo(g) * lo(x)
+            acc1[m] += hi(g) * hi(x)
+            du[m][n, i, k] = pk(w0[m] * lo(g), w1[m] * hi(g), du[m])
+        i += nr
 
 
 @cuda.jit
 def fused_bwd_nhwc(dv, a, ds, du):
-    n_, l_, k_ = dv.shape
-    wd = width(dv)
-    nr = cuda.blockDim.y
-    k = cuda.blockIdx.x * TILE_C + cuda.threadIdx.x
-    n = cuda.blockIdx.z
+    k, n, i0, nr, l_, k_, wd = unit_of_thread(dv)
+    w0 = cuda.local.array(MAXM, float32)
+    w1 = cuda.local.array(MAXM, float32)
     if k < k_:
-        nm = len(du)
         c0 = k * wd
         c1 = c0 + wd - 1
-        w0 = cuda.local.array(MAXM, float32)
-        w1 = cuda.local.array(MAXM, float32)
-        for m in range(nm):
-            w0[m] = ld(a[n, m, c0])
-            w1[m] = ld(a[n, m, c1])
+        nm = unit_weights(a, n, c0, c1, len(du), w0, w1)
         b0 = ld(ds[n, c0]) / float32(l_)
         b1 = ld(ds[n, c1]) / float32(l_)
-        i0 = cuda.blockIdx.y * (ROWS_PER_THREAD * nr) + cuda.threadIdx.y
         for r in range(ROWS_PER_THREAD):
             i = i0 + r * nr
             if i < l_:

@@ -1,8 +1,8 @@
 """Low-overhead launches of the numba-cuda kernels on torch tensors.
 
 numba's dispatcher types every argument on every call and wraps each tensor in a DeviceNDArray
-through ``__cuda_array_interface__``: 0.34-0.8 ms of host time per launch on an H100 machine
-(``tools/cuda_probe.py``), longer than the kernels themselves at batch 32. This launcher compiles
+through ``__cuda_array_interface__``, a host cost per launch that can exceed the kernels' own time
+(``tools/cuda_probe.py`` measures it; reports/kernels-h100.md has the figures). This launcher compiles
 each kernel once per argument signature with numba (every array C-contiguous), then passes the
 tensors in numba's array ABI (meminfo, parent, size, itemsize, data pointer, shape, byte strides)
 straight to ``cuda.core.launch`` on torch's current stream.

@@ -26,12 +26,6 @@ from . import ops
 _NS = "skmobile"
 
 
-def _backend(t: Tensor):
-    from .autograd import backend_for
-
-    return backend_for(t)
-
-
 def _in_layout(branches: Sequence[Tensor]):
     layout = ops.layout_of(branches[0])
     return [ops.to_layout(b, layout) for b in branches], layout
@@ -46,7 +40,7 @@ def _empty_in_layout(like: Tensor, dtype) -> Tensor:
 @torch.library.custom_op(f"{_NS}::sk_pool", mutates_args=())
 def sk_pool(branches: list[Tensor]) -> Tensor:
     us, layout = _in_layout(branches)
-    return ops.pool(_backend(us[0]), us, layout)
+    return ops.pool(ops.backend_for(us[0]), us, layout)
 
 
 @sk_pool.register_fake
@@ -73,7 +67,7 @@ sk_pool.register_autograd(_pool_backward, setup_context=_pool_setup)
 @torch.library.custom_op(f"{_NS}::sk_select", mutates_args=())
 def sk_select(branches: list[Tensor], attn: Tensor, out_dtype: torch.dtype) -> Tensor:
     us, layout = _in_layout(branches)
-    return ops.select(_backend(us[0]), us, attn.contiguous(), layout, out_dtype)
+    return ops.select(ops.backend_for(us[0]), us, attn.contiguous(), layout, out_dtype)
 
 
 @sk_select.register_fake
@@ -84,7 +78,7 @@ def _(branches, attn, out_dtype):
 @torch.library.custom_op(f"{_NS}::sk_select_backward", mutates_args=())
 def sk_select_backward(dv: Tensor, branches: list[Tensor], attn: Tensor) -> tuple[Tensor, Tensor]:
     us, layout = _in_layout(branches)
-    return ops.select_backward(_backend(us[0]), ops.to_layout(dv, layout), us, attn.contiguous(), layout,
+    return ops.select_backward(ops.backend_for(us[0]), ops.to_layout(dv, layout), us, attn.contiguous(), layout,
                                stacked=True)
 
 

@@ -108,7 +108,7 @@ class CudaBackend:
 
     On a GPU, tensors go to the kernels as they are and ``cuda_launch.Launcher`` passes them in
     numba's argument ABI (``fast=True``); ``fast=False`` goes through numba's dispatcher with
-    ``__cuda_array_interface__`` views, 0.3-0.8 ms of host time per launch.
+    ``__cuda_array_interface__`` views, at a higher host cost per launch (see ``cuda_launch``).
     """
 
     name = "cuda"
@@ -172,6 +172,19 @@ class CudaBackend:
         if isinstance(a, tuple):
             return tuple(self._numba_args(t) for t in a)
         return self.nb_cuda.as_cuda_array(a, sync=False) if isinstance(a, Tensor) else a
+
+
+_BACKENDS: dict[str, object] = {}
+
+
+def backend_for(t: Tensor):
+    """The kernel backend for tensors like ``t`` (created once), or None."""
+    kind = t.device.type
+    if kind not in ("cpu", "cuda"):
+        return None
+    if kind not in _BACKENDS:
+        _BACKENDS[kind] = CpuBackend() if kind == "cpu" else CudaBackend(sim=False)
+    return _BACKENDS[kind]
 
 
 # ---------------------------------------------------------------- the five steps

@@ -31,7 +31,19 @@ def proxy_fingerprint(budget: str) -> str:
     """A short hash of every family's proxy form and training recipe under ``budget``."""
     from skmobile.train.proxy import FAMILY_PROXIES
 
-    recipes = {name: {"model_kwargs": p.model_kwargs, "budget": p.budget(budget), "batch_size": p.batch_size,
+    if budget == "paper":  # the full-size models' recipe (skmobile.train.paper)
+        from skmobile.train.paper import PAPER_FAMILIES, PaperRecipe
+
+        text = json.dumps({"families": PAPER_FAMILIES, "recipe": PaperRecipe("", "").to_dict()}, sort_keys=True)
+        return f"{budget}:{hashlib.sha1(text.encode()).hexdigest()[:12]}"
+
+    def recipe(p):
+        try:
+            return p.budget(budget)
+        except (KeyError, ValueError):  # a budget this family's proxy does not define
+            return None
+
+    recipes = {name: {"model_kwargs": p.model_kwargs, "budget": recipe(p), "batch_size": p.batch_size,
                       "lr": p.lr, "weight_decay": p.weight_decay}
                for name, p in sorted(FAMILY_PROXIES.items())}
     text = json.dumps(recipes, sort_keys=True, default=str)
@@ -63,9 +75,9 @@ def stored(attrs: dict, directions: list[str]) -> dict:
     return old
 
 
-def _shown(value) -> str:
+def _shown(value, key: str = "") -> str:
     if value is None:
-        return "the recipe's default"
+        return "the recipe's default" if key in ("train_limit", "epochs") else "none"
     if isinstance(value, list):
         return "(" + ", ".join(str(v) for v in value) + ")"
     return str(value)
@@ -76,7 +88,7 @@ def mismatches(have: dict, want: dict) -> list[str]:
     out = []
     for key, flag in FIELDS.items():
         if key in have and key in want and have[key] != want[key]:
-            out.append(f"{key} {_shown(have[key])} (this run: {_shown(want[key])}, {flag})")
+            out.append(f"{key} {_shown(have[key], key)} (this run: {_shown(want[key], key)}, {flag})")
     return out
 
 

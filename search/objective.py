@@ -65,7 +65,7 @@ class Objective:
     max_params: float | None = None
     on_progress: Callable | None = None     # (trial number, epoch, metrics) for the live view
     device: str | None = None               # the device trials train on, recorded in every trial
-    latency: Callable | None = None         # (model, kwargs) -> latency attrs (skmobile.latency.provider)
+    latency: Callable | None = None         # (model, kwargs) -> latency attrs (.trial_latency)
     max_latency_ms: float | None = None
 
     def __call__(self, trial: optuna.Trial):

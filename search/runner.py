@@ -3,7 +3,7 @@
 Multi-objective (val error, full-size MFLOPs) with a seeded TPESampler by default;
 ``objective="error"`` is single-objective with median pruning on intermediate validation error.
 ``objective="error,latency"`` minimises (val error, full-size latency in ms); ``latency`` ("measure" |
-"predict", see :mod:`skmobile.latency.provider`) adds the latency to every trial without making it
+"predict", see :mod:`.trial_latency`) adds the latency to every trial without making it
 an objective, ``max_latency_ms`` makes it a constraint.
 ``workers > 1`` starts that many processes of this same command on one machine (journal file
 storage); on several machines, start the command on each against one PostgreSQL URL.
@@ -33,7 +33,7 @@ from .objective import OBJECTIVES, SECOND_OBJECTIVE, Objective, TrialFailed, spa
 from .trainer import trainer_from_env
 from .spaces import SPACES, get_space
 from . import identity
-from .storage import DEFAULT_JOURNAL, parse_storage, sweep_stale, vet_storage
+from .storage import DEFAULT_JOURNAL, existing_study, parse_storage, sweep_stale, vet_storage
 from .storage import open_study as storage_open_study
 
 DEFAULT_TRIALS = 6
@@ -74,7 +74,7 @@ class SearchConfig:
         choose("objective", self.objective, OBJECTIVES)
         if self.grid is not None:
             choose("grid", self.grid, GRIDS)
-        from skmobile.train import BUDGETS
+        from skmobile.train import TRAIN_BUDGETS as BUDGETS
 
         choose("budget", self.budget, BUDGETS)
         resolve_device(self.device)  # CUDA asked for where there is none: one line, before any study is opened
@@ -106,7 +106,7 @@ class SearchConfig:
         if self.latency_mode is None:
             return None
         from skmobile.latency.measure import Setting
-        from skmobile.latency.provider import TrialLatency
+        from .trial_latency import TrialLatency
 
         return TrialLatency(self.latency_mode, Setting(self.latency_runtime, "cpu", self.latency_threads),
                             cache_path=self.latency_cache, table_path=self.latency_table)
@@ -148,12 +148,24 @@ def objective_names(cfg: SearchConfig) -> list[str]:
     return ["val_error"] if cfg.objective == "error" else ["val_error", SECOND_OBJECTIVE[cfg.objective]]
 
 
+def _identity(cfg: SearchConfig) -> dict:
+    names = objective_names(cfg)
+    return identity.identity(cfg, names, ["minimize"] * len(names))
+
+
+def check_study(cfg: SearchConfig) -> None:
+    """Refuse, before any work, a run whose study already exists as another experiment."""
+    held = existing_study(cfg.storage_url, cfg.study_name)
+    if held is not None:
+        identity.checker(cfg.study_name, _identity(cfg))(*held)
+
+
 def open_study(cfg: SearchConfig) -> optuna.Study:
     """Create the study or continue the one of the same name; one of another experiment (objectives,
     directions, space, budget, data set, proxy: see :mod:`.identity`) is refused with nothing stored."""
     names = objective_names(cfg)
-    directions = ["minimize"] * len(names)
-    want = identity.identity(cfg, names, directions)
+    want = _identity(cfg)
+    directions = want["directions"]
     pruner = (optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0) if cfg.objective == "error"
               else optuna.pruners.NopPruner())
     study = storage_open_study(cfg.storage_url, cfg.study_name, create=True, directions=directions,
@@ -175,6 +187,13 @@ def _finished(study) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)))
 
 
+def _paper_trainer():
+    """The trainer class of ``--budget paper`` trials (full-size models on an ImageNet-layout folder)."""
+    from .paper_trainer import PaperTrainer
+
+    return PaperTrainer
+
+
 def run_search(cfg: SearchConfig, console: Console | None = None) -> dict:
     """Run ``cfg``; returns a summary (study, storage, counts, wall seconds)."""
     with warnings.catch_warnings():  # constant_liar, metric names, constraints: marked experimental
@@ -184,11 +203,17 @@ def run_search(cfg: SearchConfig, console: Console | None = None) -> dict:
 
 def _search(cfg: SearchConfig, console: Console | None) -> dict:
     cfg.validate()
+    check_study(cfg)  # another experiment under this name: refused before any data or latency work
     console = console or Console(stderr=False)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     device = resolve_device(cfg.device)
-    trainer = trainer_from_env(dataset=cfg.dataset, data_dir=cfg.data_dir, budget=cfg.budget,
-                               train_limit=cfg.train_limit, epochs=cfg.epochs, device=device)
+    if cfg.budget == "paper":  # one full-size trial per GPU: local worker i trains on cuda:i-1
+        from skmobile.train.distributed import pin_device
+
+        device = pin_device(device, cfg.worker_index)
+    trainer = trainer_from_env(default=_paper_trainer() if cfg.budget == "paper" else None, dataset=cfg.dataset,
+                               data_dir=cfg.data_dir, budget=cfg.budget, train_limit=cfg.train_limit,
+                               epochs=cfg.epochs, device=device)
     trainer.prepare(check_data=True)
     latency = cfg.latency_provider()   # a missing predictor table fails here, before any trial
     study = open_study(cfg)

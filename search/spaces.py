@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from skmobile.errors import SKMobileError, choose
+from skmobile.specs import parse_paths, paths_to_str
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,9 @@ class Space:
 # --- the SKNet ablation ---------------------------------------------------------------------
 
 #: Path sets by M. K3/K5/K7 = 3x3 at dilation 1/2/3 (Table 7); the M=2 list also holds Table 6's
-#: second branches (3x3 D=1 G=32, 5x5 G=64, 7x7 G=128; 3x3 D=2/D=3 are K5/K7 already).
+#: second branches (3x3 D=1 G=32, 5x5 G=64, 7x7 G=128; 3x3 D=2/D=3 are K5/K7 already). These are
+#: the stored choices (a study keeps them as they are); a candidate names its paths canonically, so
+#: "K3+3x3" builds, labels and reports as K3+K3.
 ABLATION_PATHS = {
     1: ("K3", "K5", "K7"),
     2: ("K3+K5", "K3+K7", "K5+K7", "K3+3x3", "K3+5x5g64", "K3+7x7g128"),
@@ -135,7 +138,7 @@ def _strip(p: dict, prefix: str) -> dict:
 def _build_ablation(p: dict) -> Candidate:
     m = p["M"]
     attention = bool(p.get("attention", False)) and m >= 2
-    sk = {"paths": p[f"paths_m{m}"], "groups": int(p["G"]), "attention": attention}
+    sk = {"paths": paths_to_str(parse_paths(p[f"paths_m{m}"])), "groups": int(p["G"]), "attention": attention}
     if attention:
         sk.update(reduction=p["r"], min_attn=int(p["L"]))
     return Candidate("sknet50", {"sk": sk})
@@ -171,15 +174,21 @@ def _dw_sk(p: dict, prefix: str) -> dict:
 SHUFFLE_WIDTHS = {"0.5": "x0_5", "1.0": "x1_0", "1.5": "x1_5", "2.0": "x2_0"}
 
 
+def _is_sk(prefix: str, when):
+    """The condition of the SK choices: the family is chosen (``when``) and its block is ``sk``."""
+    return lambda p: (when is None or when(p)) and p.get(prefix + "block") == "sk"
+
+
+def _unit_params(size: Choice, prefix: str, when, block_help: str) -> tuple[Choice, ...]:
+    """``size`` (a width or a variant), the block variant (base, se, sk) and, for sk, the SK choices."""
+    block = Choice(prefix + "block", ("base", "se", "sk"), when, block_help)
+    return (size, block, *_sk_params(prefix, _is_sk(prefix, when)))
+
+
 def _lightweight_params(prefix: str = "", when=None) -> tuple[Choice, ...]:
-    n = prefix
-    is_sk = lambda p: (when is None or when(p)) and p.get(n + "block") == "sk"  # noqa: E731
-    return (
-        Choice(n + "width", tuple(SHUFFLE_WIDTHS), when, "ShuffleNetV2 width"),
-        Choice(n + "block", ("base", "se", "sk"), when, "unit variant"),
-        *_sk_params(n, is_sk),
-        Choice(n + "sk_downsample", (False, True), is_sk, "SK in the stride-2 units too"),
-    )
+    width = Choice(prefix + "width", tuple(SHUFFLE_WIDTHS), when, "ShuffleNetV2 width")
+    return (*_unit_params(width, prefix, when, "unit variant"),
+            Choice(prefix + "sk_downsample", (False, True), _is_sk(prefix, when), "SK in the stride-2 units too"))
 
 
 def _build_lightweight(p: dict, prefix: str = "") -> Candidate:
@@ -198,13 +207,8 @@ MOBILE_VARIANTS = {"v2-0.5": "mobilenetv2_050", "v2-0.75": "mobilenetv2_075", "v
 
 
 def _mobile_params(prefix: str = "", when=None) -> tuple[Choice, ...]:
-    n = prefix
-    is_sk = lambda p: (when is None or when(p)) and p.get(n + "block") == "sk"  # noqa: E731
-    return (
-        Choice(n + "variant", tuple(MOBILE_VARIANTS), when, "MobileNet version and width"),
-        Choice(n + "block", ("base", "se", "sk"), when, "block variant"),
-        *_sk_params(n, is_sk),
-    )
+    variant = Choice(prefix + "variant", tuple(MOBILE_VARIANTS), when, "MobileNet version and width")
+    return _unit_params(variant, prefix, when, "block variant")
 
 
 def _build_mobile(p: dict, prefix: str = "") -> Candidate:

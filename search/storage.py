@@ -103,7 +103,6 @@ def vet_storage(url: str | None, create: bool = True) -> StorageSpec:
     path = storage_file(spec.url)
     if path is None:
         return spec
-    example = path.parent / ("skmobile.journal" if spec.kind == "journal" else "skmobile.db")
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
@@ -113,7 +112,7 @@ def vet_storage(url: str | None, create: bool = True) -> StorageSpec:
                             "file") from None
     if mode is not None and not stat.S_ISREG(mode):
         what = next((name for test, name in _KINDS if test(mode)), "not a regular file")
-        shown = f"journal:{example}" if spec.kind == "journal" else f"sqlite:///{example}"
+        shown = f"journal:{DEFAULT_JOURNAL}" if spec.kind == "journal" else DEFAULT_STORAGE
         raise SKMobileError(f"--storage {spec.url} is {what}; allowed: a regular file (existing or new), "
                             f"e.g. {shown}")
     if mode is None and not create:
@@ -224,6 +223,21 @@ def open_study(url: str | None, name: str, *, create: bool = False, directions=N
         raise
     except Exception as exc:  # noqa: BLE001 - storage errors surface as one line
         raise SKMobileError(f"cannot open study {name!r} in {shown}: {storage_error(exc)}") from None
+
+
+def existing_study(url: str | None, name: str) -> tuple[dict, list[str]] | None:
+    """(user attributes, directions) of study ``name`` in ``url``; None when the storage or the study does
+    not exist yet. Creates nothing, so a run can be checked against its study before any work."""
+    if not storage_exists(url):
+        return None
+    store = open_storage(url, create=False)
+    try:
+        study_id = store.get_study_id_from_name(name)
+    except KeyError:
+        return None
+    except Exception as exc:  # noqa: BLE001 - a damaged database, a server gone
+        raise SKMobileError(f"cannot read studies in {parse_storage(url).redacted()}: {storage_error(exc)}") from None
+    return store.get_study_user_attrs(study_id), [d.name.lower() for d in store.get_study_directions(study_id)]
 
 
 def study_names(store) -> list[str]:

@@ -10,28 +10,14 @@ from __future__ import annotations
 
 import importlib
 import os
-from dataclasses import dataclass, field
 from typing import Callable, Protocol, runtime_checkable
 
 from skmobile.data import make_loaders
 from skmobile.errors import SKMobileError
 from skmobile.train import proxy_recipe, train_proxy
 
+from .outcome import TrainOutcome
 from .spaces import Candidate
-
-
-@dataclass
-class TrainOutcome:
-    """What a trainer reports: errors in percent (as ``fit``), throughput, and the proxy it trained."""
-
-    val_error: float
-    test_error: float | None
-    epochs: int
-    images_per_s: float
-    seconds: float
-    status: str = "ok"                      # "ok" | "nan"
-    proxy: dict = field(default_factory=dict)  # proxy model name/kwargs/params/macs/input size
-    protocol: dict = field(default_factory=dict)  # data set, train images, batch size, lr, ...
 
 
 @runtime_checkable
@@ -123,11 +109,11 @@ def _limit_test(loaders, limit: int | None):
     return dataclasses.replace(loaders, test=test)
 
 
-def trainer_from_env(**kwargs):
-    """The trainer class named by SKMOBILE_SEARCH_TRAINER (module:Class), else ProxyTrainer."""
+def trainer_from_env(default=None, **kwargs):
+    """The trainer class named by SKMOBILE_SEARCH_TRAINER (module:Class), else ``default`` (ProxyTrainer)."""
     target = os.environ.get("SKMOBILE_SEARCH_TRAINER")
     if not target:
-        return ProxyTrainer(**kwargs)
+        return (default or ProxyTrainer)(**kwargs)
     module, _, attr = target.partition(":")
     try:
         cls = getattr(importlib.import_module(module), attr)

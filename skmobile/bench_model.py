@@ -14,6 +14,7 @@ can reach in that network. Its outputs are wrong; it is registered only while ti
 from __future__ import annotations
 
 import copy
+import warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
@@ -148,13 +149,12 @@ def images_per_second(step, batch: int, iters: int, warmup: int = 1) -> float:
 
 
 def time_training(model, batch_size: int, in_chans: int, image_size: int, num_classes: int, steps: int,
-                  warmup: int = 2, device="cpu", mode: Mode | None = None) -> float:
-    """Training images/s of ``model`` with the proxy trainer's optimizer (``skmobile bench train``);
-    ``mode`` (default: a plain training step) sets autocast and the memory format."""
-    from .train.optim import default_weight_decay, make_optimizer
-
+                  warmup: int = 2, device="cpu", mode: Mode | None = None, optimizer=None) -> float:
+    """Training images/s of ``model`` (``skmobile bench train``) with ``optimizer(model)`` (the trainer's:
+    :func:`skmobile.train.optim.timing_optimizer`; default SGD with momentum); ``mode`` (default: a plain
+    training step) sets autocast and the memory format."""
     step = make_step(model, batch_size, image_size, device, mode or Mode(train=True), in_chans, num_classes,
-                     optimizer=lambda m: make_optimizer(m, 0.01, default_weight_decay(m)))
+                     optimizer=optimizer)
     return images_per_second(step, batch_size, steps, warmup)
 
 
@@ -175,6 +175,7 @@ def compare(model_name: str, baseline: str, fusions, device="cpu", batch=8, inpu
     warmup = 2 if mode.compile else 1
     results: dict[str, list[float]] = {"baseline": []}
     results.update({f: [] for f in fusions})
+    fell_back: dict[str, set] = {f: set() for f in fusions}
     with timing_only_fusions():
         for _ in range(rounds):
             step = make_step(base_model, batch, input_size, device, mode)
@@ -182,21 +183,54 @@ def compare(model_name: str, baseline: str, fusions, device="cpu", batch=8, inpu
             for f in fusions:
                 sk.load_state_dict(start)
                 set_fusion(sk, f)
-                step = make_step(sk, batch, input_size, device, mode)
-                results[f].append(images_per_second(step, batch, iters, warmup))
+                with _fallbacks(fell_back[f]):
+                    step = make_step(sk, batch, input_size, device, mode)
+                    results[f].append(images_per_second(step, batch, iters, warmup))
         set_fusion(sk, "torch")
     base = median(results["baseline"])
     rows = [dict(model=baseline, fusion="-", images_per_s=round(base, 2), vs_baseline=1.0)]
     for f in fusions:
         ips = median(results[f])
-        rows.append(dict(model=model_name, fusion=f, images_per_s=round(ips, 2), vs_baseline=round(ips / base, 3)))
+        ran = {"fusion": "torch", "asked": f, "fallback": "; ".join(sorted(fell_back[f]))} if fell_back[f] else {"fusion": f}
+        rows.append(dict(model=model_name, **ran, images_per_s=round(ips, 2), vs_baseline=round(ips / base, 3)))
     return rows
+
+
+@contextmanager
+def _fallbacks(seen: set):
+    """Collect into ``seen`` why the fusion fell back to torch inside the block (its warnings are kept
+    quiet: the row is labelled with the fusion that ran instead)."""
+    from skmobile.kernels.warn import FALLBACKS
+
+    before = dict(FALLBACKS)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="skmobile.kernels: ", category=RuntimeWarning)
+        yield
+    seen.update(k for k, n in FALLBACKS.items() if n > before.get(k, 0))
 
 
 # ---------------------------------------------------------------- where a step's time goes
 #: Profiler event names of the numba fusion: its eager autograd Functions and its custom ops.
 FUSION_EVENTS = ("_Pool", "_Select", "_PoolBackward", "_SelectBackward")
 FUSION_EVENT_PREFIX = "skmobile::"
+
+
+@contextmanager
+def _native_stderr_quiet():
+    """Silence what C++ libraries print on file descriptor 2 inside the block: the profiler's own log
+    lines (and, on a machine without a GPU, its "gpuGetDeviceCount failed"). Python errors still raise."""
+    import os
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def fusion_profile(model_name: str, fusion: str, batch: int, input_size: int, device="cpu",
@@ -216,7 +250,7 @@ def fusion_profile(model_name: str, fusion: str, batch: int, input_size: int, de
     model = set_fusion(create_model(model_name), fusion)
     step = make_step(model, batch, input_size, device, mode)
     step()
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
+    with _native_stderr_quiet(), profile(activities=[ProfilerActivity.CPU]) as prof:
         step_ms = call_seconds(step) * 1e3
     fusion_us = sum(e.cpu_time_total for e in prof.key_averages()
                     if e.key in FUSION_EVENTS or e.key.startswith(FUSION_EVENT_PREFIX))

@@ -109,7 +109,10 @@ def _run(argv: list[str] | None) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """The console entry point: run one command and exit with its code."""
+    from .provenance import set_argv
+
     _load_commands()
+    set_argv(argv)
     with warnings.catch_warnings():
         # third-party notices about their own internals are not the user's business on the CLI;
         # restored on return, so callers embedding main() keep their filters

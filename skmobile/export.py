@@ -130,12 +130,8 @@ def tensor_ranks(onnx_model) -> dict[str, tuple]:
     return shapes
 
 
-def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: int = 224, opset: int = 18,
-                exporter: str = "auto", batch_size: int = 1, in_chans: int | None = None, verify: bool = True,
-                rtol: float = RTOL, atol: float = ATOL, seed: int = 0) -> ExportResult:
-    """Export ``model`` (switched to eval mode) to ONNX at ``path``; check ranks; verify outputs."""
-    import onnx
-
+def check_options(opset: int, exporter: str, rtol: float, atol: float, input_size: int, batch_size: int) -> str:
+    """Refuse impossible export options (before any model is built); returns the exporter "auto" picks."""
     choose("exporter", exporter, EXPORTERS)
     if not (rtol >= 0 and atol >= 0):
         raise SKMobileError(f"tolerances must be >= 0; got rtol={rtol}, atol={atol}")
@@ -148,6 +144,16 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: int = 224
     if exporter == "dynamo" and opset < 18:
         raise SKMobileError(f"the dynamo exporter in torch {torch.__version__} starts at opset 18; "
                             f"use opset 18+ or exporter 'legacy' for opset {opset}")
+    return exporter
+
+
+def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: int = 224, opset: int = 18,
+                exporter: str = "auto", batch_size: int = 1, in_chans: int | None = None, verify: bool = True,
+                rtol: float = RTOL, atol: float = ATOL, seed: int = 0) -> ExportResult:
+    """Export ``model`` (switched to eval mode) to ONNX at ``path``; check ranks; verify outputs."""
+    import onnx
+
+    exporter = check_options(opset, exporter, rtol, atol, input_size, batch_size)
     if in_chans is None:
         in_chans = next((m.in_channels for m in model.modules() if isinstance(m, nn.Conv2d)), 3)
     path = Path(path)
@@ -156,10 +162,20 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: int = 224
     model.eval()
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(batch_size, in_chans, input_size, input_size, generator=gen)
-    with torch.no_grad():
-        _export(model, x, str(path), opset, exporter)
+    from .outputs import replacing
 
-    proto = onnx.load(str(path))
+    with replacing(path) as tmp:  # a full disk leaves the previous file at ``path`` whole
+        with torch.no_grad():
+            _export(model, x, str(tmp), opset, exporter)
+        proto = onnx.load(str(tmp))
+        max_abs_diff = compare_outputs(tmp, model, x) if verify else None
+    return _result(proto, path, exporter, x, rtol, atol, max_abs_diff)
+
+
+def _result(proto, path: Path, exporter: str, x: torch.Tensor, rtol: float, atol: float, diff) -> ExportResult:
+    """Check the exported graph ``proto`` and describe it (``diff``: (max |ort - torch|, max |torch|) or None)."""
+    import onnx
+
     onnx.checker.check_model(proto)
     actual_opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0)
     shapes = tensor_ranks(proto)
@@ -168,8 +184,8 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, input_size: int = 224
     result = ExportResult(str(path), actual_opset, exporter, tuple(x.shape),
                           max((len(s) for s in known.values()), default=0), high,
                           len(shapes) - len(known), rtol=rtol, atol=atol)
-    if verify:
-        result.max_abs_diff, result.output_scale = compare_outputs(path, model, x)
+    if diff is not None:
+        result.max_abs_diff, result.output_scale = diff
     return result
 
 

@@ -7,6 +7,9 @@
   CSV column with values, a markdown or HTML heading or table column), unless ``force``. A refusal
   is one line naming the file and what it would lose; nothing in ``--out`` is written or lost.
 * :func:`check_train_out`: ``train`` refuses a non-empty ``--out`` unless it resumes or is forced.
+* :func:`replacing` / :func:`write_text`: a file is written to a temporary file in its own folder and
+  renamed into place, so a full disk or a crash leaves the previous file whole; the failure is one
+  line naming the flag.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -112,6 +116,46 @@ def dropped(old: Path, new: Path) -> list[str]:
     return sorted(measured(old) - measured(new))
 
 
+# --- atomic files -------------------------------------------------------------------------------------
+
+@contextmanager
+def replacing(path: Path, flag: str = "--out") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it over ``path``. An OSError (a full
+    disk, a folder gone) becomes one line naming ``flag``; the previous file at ``path`` is unchanged."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part{path.suffix}", dir=path.parent)
+        os.close(fd)
+        os.chmod(tmp, _mode(path))
+    except OSError as exc:
+        raise SKMobileError(f"{flag} {path} cannot be written ({exc.strerror or exc})") from None
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise SKMobileError(f"{flag} {path} cannot be written ({exc.strerror or exc}); the previous file "
+                            "there, if any, is unchanged") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _mode(path: Path) -> int:
+    """The permissions a new file gets here (mkstemp's are 0600): the old file's, else 0666 less the umask."""
+    if path.is_file():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_text(path: Path, text: str, flag: str = "--out") -> Path:
+    """Write ``text`` to ``path`` through :func:`replacing`."""
+    with replacing(path, flag) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
 # --- staged writing ------------------------------------------------------------------------------------
 
 @contextmanager
@@ -138,8 +182,12 @@ def staged(out: Path, force: bool = False) -> Iterator[Path]:
                                         "anything: pass --force to replace it, or write elsewhere with --out DIR")
         for f in files:
             target = out / f.relative_to(stage)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(f), str(target))
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SKMobileError(f"--out {out} cannot be written ({exc.strerror or exc})") from None
+            with replacing(target) as tmp:  # a full disk leaves the previous file whole
+                shutil.copyfile(f, tmp)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 

@@ -5,8 +5,29 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 import subprocess
+import sys
 from pathlib import Path
+
+_ARGV: list[str] | None = None
+
+
+def set_argv(argv: list[str] | None) -> None:
+    """Remember the arguments the ``skmobile`` command runs with (``main(argv)``; None: ``sys.argv``)."""
+    global _ARGV
+    _ARGV = None if argv is None else list(argv)
+
+
+def current_argv() -> list[str]:
+    """The arguments of the running ``skmobile`` command (without the program name)."""
+    return list(_ARGV if _ARGV is not None else sys.argv[1:])
+
+
+def command_line() -> str:
+    """The command as the user typed it, every option included: ``skmobile ARGS`` (the one way a command
+    records itself in its outputs)."""
+    return "skmobile " + shlex.join(str(a) for a in current_argv())
 
 
 @functools.lru_cache(maxsize=1)

@@ -53,4 +53,4 @@ def test_unknown_budget_is_one_line_exit_2(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["reproduce", "--table", "7", "--train", "--budget", "huge", "--storage", "sqlite:///:memory:"])
     err = capsys.readouterr().err.strip()
-    assert exc.value.code == 2 and err == "error: unknown budget 'huge'; allowed: default, trial, table"
+    assert exc.value.code == 2 and err == "error: unknown budget 'huge'; allowed: default, trial, table, paper"

@@ -109,3 +109,10 @@ def test_import_skmobile_is_lazy_and_its_names_resolve():
             "'torch' in sys.modules)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.split() == ["True", "SKConv2d", "sknet", "True"]
+
+
+def test_printed_counts_take_the_number_of_their_count():
+    from skmobile.commands._text import counted
+
+    assert [counted(n, "paper row") for n in (0, 1, 2)] == ["0 paper rows", "1 paper row", "2 paper rows"]
+    assert counted(1, "epoch") == "1 epoch" and counted(3, "entry", "entries") == "3 entries"

@@ -32,10 +32,17 @@ def test_cuda_kernels_in_simulator_match_torch():
         assert f"'{step}/pairs'" in launches, launches
 
 
-def test_cuda_kernels_compile_to_ptx():
+def test_cuda_kernels_compile_to_ptx(monkeypatch):
+    from types import SimpleNamespace
+
     from numba import cuda, types
+    from numba.cuda import dispatcher
 
     from skmobile.kernels import cuda as kc
+
+    # the shared device function (tree_sum) compiles for the current device's compute capability:
+    # give it one without a driver, the one the kernels are compiled for
+    monkeypatch.setattr(dispatcher, "get_current_device", lambda: SimpleNamespace(compute_capability=(7, 5)))
 
     def arr(dt, nd):
         return types.Array(dt, nd, "C")
@@ -58,6 +65,7 @@ def test_cuda_kernels_compile_to_ptx():
             for step, sig in sigs.items():
                 ptx, _ = cuda.compile_ptx(kc.KERNELS[layout][step].py_func, sig, cc=(7, 5))
                 assert ".entry" in ptx and "atom" not in ptx, (layout, step)  # no atomics anywhere
+                assert "call" not in ptx, (layout, step)  # the reduction tree is inlined
                 if step in ("fused_bwd", "select"):  # per-branch weights held in registers
                     assert ".local" not in ptx, (layout, step, dt)
                 if layout == "nhwc":  # 64-bit integer division costs more than the element's bytes

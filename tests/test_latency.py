@@ -1,4 +1,4 @@
-"""skmobile.latency: statistics on a fake clock, the cache's hit logic, the predictor's sums, CLI errors.
+"""skmobile.latency: statistics on a fake clock, the cache's hit logic, measuring, CLI errors, search trials.
 
 No timed assertions: timing logic runs on a fake clock; real runs use tiny models and only check
 structure. Real measuring stays well under a few seconds.
@@ -14,7 +14,6 @@ import torch
 from torch import nn
 
 from skmobile.errors import SKMobileError
-from skmobile.latency import predictor
 from skmobile.latency.cache import LatencyCache, cache_key
 from skmobile.latency.measure import Arch, Setting
 from skmobile.measure.stats import Spread, median_halfwidth, percentile
@@ -90,6 +89,29 @@ def test_time_rounds_alternates_order_and_stops_at_max_rounds_when_noisy():
     assert len(out.samples["x"]) == 8
 
 
+def test_a_plan_times_by_its_named_clock(monkeypatch):
+    from skmobile.measure import timing as timer
+
+    class Fake:
+        now = 0.0
+
+        def __call__(self):
+            return self.now
+
+    fake = Fake()
+
+    def work():
+        fake.now += 0.004
+
+    monkeypatch.setitem(timer.CLOCKS, "cpu", fake)
+    plan = timer.TimingPlan(warmup_calls=1, warmup_s=0.0, round_s=0.0, min_calls=2, max_calls=2, min_rounds=2,
+                            max_rounds=2, clock="cpu")
+    out = timer.time_rounds({"a": work}, plan)
+    assert out.spread("a").p50 == pytest.approx(0.004) and out.samples["a"] == [pytest.approx(0.004)] * 4
+    with pytest.raises(SKMobileError, match="unknown clock 'sundial'; allowed: wall, cpu"):
+        timer.time_rounds({"a": work}, timer.TimingPlan(clock="sundial"))
+
+
 def test_cache_hits_only_for_the_same_spec(tmp_path):
     cache = LatencyCache(tmp_path / "lat.sqlite")
     calls = []
@@ -143,50 +165,6 @@ class Tiny(nn.Module):
         return self.fc(self.pool(x).flatten(1))
 
 
-def test_collect_units_records_layers_and_glue_in_order():
-    units = predictor.collect_units(Tiny(), (1, 3, 16, 16))
-    kinds = [u.kind for u in units]
-    assert kinds == ["ConvBnAct", "ConvBnAct", "glue:add", "ConvBnAct", "SqueezeExcite",
-                     "AdaptiveAvgPool2d", "glue:flatten", "Linear"]
-    assert units[1].key == units[3].key and units[0].key != units[1].key
-    assert "dilation=(2, 2)" in units[1].key and "groups=8" in units[1].key and "[(1, 8, 8, 8)]" in units[1].key
-    assert units[2].shapes == [(1, 8, 8, 8), (1, 8, 8, 8)]
-    glue = units[2].make()
-    out = glue(torch.ones(1, 8, 8, 8), torch.ones(1, 8, 8, 8))
-    assert torch.equal(out, torch.full((1, 8, 8, 8), 2.0))
-
-
-def test_predictor_sums_a_known_table_with_overhead_once():
-    units = predictor.collect_units(Tiny(), (1, 3, 16, 16))
-    table = predictor.LatencyTable({}, {}, overhead_ms=0.5)
-    for i, u in enumerate(units):
-        table.entries.setdefault(u.key, {"kind": u.kind, "ms": float(i + 1)})
-    ms, missing = table.predict_units(units)
-    # entry values by first occurrence: 1, 2, 3, (c repeats b: 2), 5, 6, 7, 8
-    assert ms == pytest.approx(0.5 + 1 + 2 + 3 + 2 + 5 + 6 + 7 + 8) and missing == []
-    del table.entries[units[-1].key]
-    ms, missing = table.predict_units(units)
-    assert [u.kind for u in missing] == ["Linear"] and ms == pytest.approx(0.5 + 1 + 2 + 3 + 2 + 5 + 6 + 7)
-    table.skipped[units[-1].key] = "cannot export alone"
-    assert table.predict_units(units)[1] == []
-    table.node_ms = 0.25                  # one node's dispatch, per layer found (7 of the 8 here)
-    assert table.predict_units(units)[0] == pytest.approx(0.5 + 1 + 2 + 3 + 2 + 5 + 6 + 7 + 7 * 0.25)
-
-
-def test_predictor_adds_a_reorder_only_where_the_layout_changes():
-    u = [predictor.Unit(k, f"{k}{i}", []) for i, k in enumerate(["ConvBnAct", "ConvBnAct", "glue:add", "ConvBnAct",
-                                                                     "glue:reshape", "ConvBnAct"])]
-    e = lambda kind: {"kind": kind, "ms": 1.0, "reorder_in_ms": 0.1, "reorder_out_ms": 0.2}  # noqa: E731
-    table = predictor.LatencyTable({}, {}, overhead_ms=0.0, entries={
-        "ConvBnAct0": e("ConvBnAct"), "ConvBnAct1": e("ConvBnAct"), "glue:add2": {"kind": "glue:add", "ms": 1.0},
-        "ConvBnAct3": e("ConvBnAct"), "glue:reshape4": {"kind": "glue:reshape", "ms": 1.0},
-        "ConvBnAct5": {"kind": "ConvBnAct", "ms": 1.0, "reorder_in_ms": 0.1}})
-    ms, _ = table.predict_units(u)
-    # in (0.1) at the first conv; blocked through conv, add, conv; out (0.2) before the reshape;
-    # in (0.1) at the last conv, whose output stays plain
-    assert ms == pytest.approx(6.0 + 0.1 + 0.2 + 0.1)
-
-
 def test_time_rounds_leaves_a_prepare_step_out_of_the_samples_but_sizes_turns_with_it():
     clock = FakeClock()
     plan = TimingPlan(warmup_calls=1, warmup_s=0.0, round_s=0.05, min_calls=1, max_calls=100, min_rounds=2,
@@ -230,126 +208,6 @@ def test_time_rounds_pools_the_samples_of_a_callable_with_several_turns():
     first_round = seen[len(fns):len(fns) + 6 * 2 + 3 * 4]             # after one warm-up call each
     turns_seen = [n for i, n in enumerate(first_round) if i == 0 or first_round[i - 1] != n]
     assert turns_seen.count("noop") == 3 and len(turns_seen) == 9     # three separate turns
-
-
-def test_new_layers_are_timed_together_with_the_noop_and_their_reorders(monkeypatch):
-    """One interleaved timing for all new layers (a burst of load hits them alike); each entry is net
-    of the no-op and its reorders timed in the same rounds; a layer that cannot export is skipped."""
-    clock, calls, shared = FakeClock(), [], {}
-    cost_ms = {"conv": 5.0, "glue": 2.0}
-
-    def fake_unit_runner(make, shapes, setting, workdir):
-        name = make()
-        if name == "noop":
-            return clock.work(1e-3), {}
-        if name == "bad":
-            return None, {}
-        return clock.work(cost_ms[name] * 1e-3), ({"in": [1, 8, 4, 4], "out": [1, 8, 4, 4]} if name == "conv" else {})
-
-    def fake_time_rounds(fns, plan=None, clock_=None, on_round=None, prepare=None, turns=None):
-        calls.append(sorted(fns))
-        shared.update(turns)
-        return time_rounds(fns, plan, clock=clock, turns=turns)
-
-    monkeypatch.setattr(predictor, "_noop_module", lambda: "noop")
-    monkeypatch.setattr(predictor, "unit_runner", fake_unit_runner)
-    monkeypatch.setattr(predictor, "reorder_pair_runner", lambda shape, setting: clock.work(1.6e-3))
-    monkeypatch.setattr(predictor, "node_chain_runner",
-                        lambda nodes, setting: clock.work((1.0 + 0.05 * (nodes - 1)) * 1e-3))
-    monkeypatch.setattr(predictor, "time_rounds", fake_time_rounds)
-    table = predictor.LatencyTable({}, {}, overhead_ms=0.5)
-    units = [predictor.Unit(k, k, [], make=lambda k=k: k) for k in ("conv", "glue", "bad", "conv")]
-    assert table.add_units(units, Setting(), TINY) == 3
-    assert len(calls) == 1 and len(calls[0]) == 5   # conv, glue, the no-op, the node chain, a reorder pair
-    assert shared == {predictor._NOOP: predictor.SHARED_TURNS,       # what layers are netted against:
-                      predictor._CHAIN: predictor.SHARED_TURNS,      # several turns a round
-                      predictor._REORDER + "[1, 8, 4, 4]": predictor.SHARED_TURNS}
-    assert table.node_ms == pytest.approx(0.05)                                # one more node's dispatch
-    assert table.reorders == {"[1, 8, 4, 4]": pytest.approx(0.3)}              # (1.6 - 1.0) / 2
-    assert table.entries["conv"]["ms"] == pytest.approx(5.0 - 1.0 - 0.3 - 0.3)
-    assert table.entries["glue"] == {"kind": "glue", "ms": pytest.approx(1.0)}
-    assert table.skipped == {"bad": "cannot export alone"}
-    assert table.add_units(units, Setting(), TINY) == 0 and len(calls) == 1   # nothing new: nothing timed
-
-
-def test_weight_heavy_layers_are_also_timed_cold_in_the_same_rounds(monkeypatch):
-    """A CPU table with a cache term times each layer holding >= COLD_MIN_BYTES of weights a second
-    time after a flush and a read of its activations (untimed), net of a no-op timed the same way."""
-    clock, state, warmed = FakeClock(), {"cold": False}, []
-
-    def work(hot_ms, cold_ms):
-        def fn():
-            clock.now += (cold_ms if state["cold"] else hot_ms) * 1e-3
-            state["cold"] = False
-        fn.inputs, fn.outputs = [_Array("in", warmed)], [_Array("out", warmed)]
-        return fn
-
-    def fake_unit_runner(make, shapes, setting, workdir):
-        return {"noop": work(1.0, 1.5), "big": work(5.0, 9.5), "small": work(2.0, 8.0), "wide": work(3.0, 9.0)}[make()], {}
-
-    def fake_time_rounds(fns, plan=None, clock_=None, on_round=None, prepare=None, turns=None):
-        fake_time_rounds.turns = turns
-        return time_rounds(fns, plan, clock=clock, prepare=prepare, turns=turns)
-
-    monkeypatch.setattr(predictor, "_noop_module", lambda: "noop")
-    monkeypatch.setattr(predictor, "unit_runner", fake_unit_runner)
-    monkeypatch.setattr(predictor, "time_rounds", fake_time_rounds)
-    monkeypatch.setattr(predictor, "_flush_reader", lambda: lambda: state.update(cold=True))
-    big, small = predictor.COLD_MIN_BYTES, predictor.COLD_MIN_BYTES - 4
-    units = [predictor.Unit("conv", k, [], make=lambda k=k: k, weight_bytes=w) for k, w in (("big", big), ("small", small))]
-    side = int((big / 16) ** 0.5)   # input and output of big / 4 bytes each: weights are only 2x them
-    units.append(predictor.Unit("conv", "wide", [(1, 1, side, side)], make=lambda: "wide", weight_bytes=big,
-                                out_bytes=4 * side * side))
-    table = predictor.LatencyTable({"device": "cpu"}, {}, memory=predictor.memory.MemoryCurve([4096], [0.02]).as_json())
-    assert table.add_units(units, Setting(), TINY) == 3
-    assert table.entries["big"] == {"kind": "conv", "ms": pytest.approx(4.0), "cold_ms": pytest.approx(8.0)}
-    assert table.entries["small"] == {"kind": "conv", "ms": pytest.approx(1.0)}   # too light: hot only
-    assert "cold_ms" in table.entries["wide"] and predictor.times_cold(units[2])     # weights = 2x activations
-    units[2].out_bytes += 4                                                         # now just under 2x
-    assert not predictor.times_cold(units[2]) and table.cold_extra_ms(units[2]) is None
-    assert fake_time_rounds.turns[predictor._COLD + predictor._NOOP] == predictor.SHARED_TURNS
-    assert {"in", "out"} <= set(warmed)                   # activations read after the flush
-    no_curve = predictor.LatencyTable({"device": "cpu"}, {})   # no cache term: nothing timed cold
-    no_curve.add_units(units, Setting(), TINY)
-    assert "cold_ms" not in no_curve.entries["big"]
-
-
-class _Array:
-    """Stands for a bound input or output array: records that it was read."""
-
-    def __init__(self, name, log):
-        self.name, self.log = name, log
-
-    def max(self):
-        self.log.append(self.name)
-
-
-def test_build_table_and_predict_on_a_tiny_model(monkeypatch, tmp_path):
-    from skmobile.models import _registry
-
-    monkeypatch.setitem(_registry._REGISTRY, "tiny_latency", _registry.ModelEntry(
-        "tiny_latency", "test-cifar", lambda **kw: Tiny(), "tiny", False))
-    monkeypatch.setattr(predictor, "UNIT_PLAN", TINY)
-    monkeypatch.setattr(predictor.memory, "measure_curve", lambda **kw: predictor.memory.MemoryCurve([4096], [0.02]))
-    setting = Setting(runtime="torch")
-    table = predictor.new_table(setting, plan=TINY)
-    table = predictor.build_table(["tiny_latency"], setting, table, check=True, check_plan=TINY,
-                                  save_to=tmp_path / "t.json")
-    row = table.models["tiny_latency"]
-    assert row["layers"] == 8 and len(table.entries) == 7
-    assert row["measured_p10_ms"] <= row["measured_ms"] <= row["measured_p90_ms"]
-    assert row["error_pct"] == pytest.approx(100 * (row["predicted_ms"] - row["measured_ms"]) / row["measured_ms"],
-                                             abs=0.05)
-    loaded = predictor.LatencyTable.load(tmp_path / "t.json")
-    assert loaded.entries == table.entries
-    again = predictor.predict(loaded, Arch("tiny_latency"), setting)
-    assert again["layers_timed_now"] == 0 and again["layers_missing"] == 0
-    assert again["predicted_ms"] == pytest.approx(row["predicted_ms"], abs=1e-3)
-    with pytest.raises(SKMobileError, match="built for"):
-        predictor.predict(loaded, Arch("tiny_latency"), Setting(runtime="torch", threads=2))
-    summary = predictor.error_summary(table)
-    assert summary["models"] == 1 and summary["within"] + len(summary["misses"]) == 1
-    assert "| tiny_latency |" in predictor.error_markdown(table, "skmobile bench latency --build-table")
 
 
 def test_measure_one_on_a_tiny_model_records_the_setting(monkeypatch):
@@ -447,44 +305,6 @@ def test_cli_measures_a_tiny_model_as_json(monkeypatch, capsys):
     assert out["setting"]["runtime"] == "torch" and out["machine"]["cpu"]
 
 
-def test_cli_build_table_times_all_layers_and_models_in_one_timing(monkeypatch, cli, tmp_path):
-    from skmobile.models import _registry
-
-    for name in ("tiny_latency", "tiny_latency2"):
-        monkeypatch.setitem(_registry._REGISTRY, name, _registry.ModelEntry(name, "test-cifar", lambda **kw: Tiny(),
-                                                                             "tiny", False))
-    monkeypatch.setattr(predictor, "UNIT_PLAN", TINY)
-    monkeypatch.setattr(predictor, "CHECK_PLAN", replace(TINY, max_rounds=3, min_rounds=3))
-    monkeypatch.setattr(predictor.memory, "measure_curve", lambda **kw: predictor.memory.MemoryCurve([4096], [0.02]))
-    timings, real, rounds_turns, real_rounds = [], predictor.LatencyTable.time_units, [], predictor.time_rounds
-
-    def spy(self, units, setting, plan=None, alongside=None, **kwargs):
-        timings.append((len(units), sorted(alongside or {}), plan.max_rounds))
-        return real(self, units, setting, plan, alongside, **kwargs)
-
-    def spy_rounds(fns, plan=None, clock=None, on_round=None, prepare=None, turns=None):
-        rounds_turns.append({k.replace(predictor._ALONGSIDE, ""): n for k, n in (turns or {}).items()})
-        return real_rounds(fns, plan, clock=clock, on_round=on_round, prepare=prepare, turns=turns)
-
-    monkeypatch.setattr(predictor.LatencyTable, "time_units", spy)
-    monkeypatch.setattr(predictor, "time_rounds", spy_rounds)
-    code, out, err = cli(["bench", "latency", "--build-table", "tiny_latency", "tiny_latency2", "--runtime", "torch",
-                          "--max-rounds", "2", "--table", str(tmp_path / "t.json"), "--format", "json"])
-    assert code == 0, err
-    # both models' 8 layers, both whole models and the curve's paused reads (overhead and one size,
-    # after 1, 4 and 16 ms), one timing; --max-rounds lowers the check's rounds
-    reads = [f"read {s} B after {p} ms" for p in (1, 16, 4) for s in (4096, "overhead")]
-    assert timings == [(16, sorted(reads + ["tiny_latency", "tiny_latency2"]), 2)]
-    models_turns = {k: n for k, n in rounds_turns[-1].items() if k.startswith("tiny")}
-    assert models_turns == {"tiny_latency": predictor.MODEL_TURNS, "tiny_latency2": predictor.MODEL_TURNS} \
-        and predictor.MODEL_TURNS > 1                                 # each model: several turns a round
-    curve = predictor.LatencyTable.load(tmp_path / "t.json").curve()
-    assert curve.pauses_ms == [1.0, 4.0, 16.0] and len(curve.paused_ns_per_byte) == 3
-    rows = json.loads(out)["models"]
-    assert set(rows) == {"tiny_latency", "tiny_latency2"} and all("error_pct" in r for r in rows.values())
-    assert all(r["measured_ms"] > 0 for r in rows.values())
-
-
 # --- search integration (fake trainer, fake timing: no training, no measuring) ----------------------
 
 @pytest.fixture
@@ -550,14 +370,69 @@ def test_search_error_latency_stores_latency_and_a_rerun_hits_the_cache(fake_sea
     assert all(t.user_attrs["latency_cached"] for t in again)
 
 
+def _latency_cases(tmp_path, study):
+    from optuna.trial import TrialState
+
+    trials = _study_trials(tmp_path, study)
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    assert len(done) + len(pruned) == len(trials)
+    return done, pruned
+
+
 def test_search_max_latency_is_a_constraint_and_multi_keeps_mflops(fake_search, tmp_path):
     search, _ = fake_search
-    out = search(space="mobile", trials=2, study="c", max_latency_ms=1.05)
-    for t in _study_trials(tmp_path, "c"):
+    out = search(space="mobile", trials=2, study="c", max_latency_ms=1.1)
+    done, pruned = _latency_cases(tmp_path, "c")
+    for t in done + pruned:
         cons = t.constraints   # {name: value}, value <= 0 when satisfied
-        assert cons["latency_ms"] == pytest.approx(t.user_attrs["latency_ms"] - 1.05)
-        assert t.values[1] == pytest.approx(t.user_attrs["mflops"])
+        assert cons["latency_ms"] == pytest.approx(t.user_attrs["latency_ms"] - 1.1)
+    for t in done:
+        assert t.user_attrs["latency_ms"] <= 1.1 and t.values[1] == pytest.approx(t.user_attrs["mflops"])
+    for t in pruned:   # over the limit: never trained
+        assert t.user_attrs["latency_ms"] > 1.1 and "val_error" not in t.user_attrs
+        assert t.user_attrs["rejected"].endswith("above --max-latency-ms 1.1: not trained")
     assert out["latency"]["trials"] == 2
+
+
+def test_search_predict_with_max_latency_on_a_small_table(fake_search, tmp_path, monkeypatch, cli):
+    """`search --latency predict --max-latency-ms`: every trial's latency is the table's sum (layers it
+    lacks timed and saved), and a trial predicted above the limit never trains."""
+    from skmobile.latency import timing
+    from skmobile.latency.capture import units_of
+    from skmobile.latency.table import LatencyTable
+
+    search, measured = fake_search
+    path = tmp_path / "table.json"
+    LatencyTable(json.loads(json.dumps(Setting().__dict__)), {}, overhead_ms=0.25).save(path)
+    timed = []
+
+    def fake_add(table, units, setting, plan=None):   # a layer's "time": 0.001 ms per character of its key
+        new = {u.key: u for u in units if u.key not in table.entries}
+        table.entries.update({k: {"kind": u.kind, "ms": 1e-3 * len(k)} for k, u in new.items()})
+        timed.extend(new)
+        return len(new)
+
+    monkeypatch.setattr(timing, "add_units", fake_add)
+    free = search(space="mobile", trials=3, study="free", seed=3, latency="predict", latency_table=str(path))
+    assert measured == [] and free["latency"]["predicted"] == 3
+    latencies = sorted(t.user_attrs["latency_ms"] for t in _study_trials(tmp_path, "free"))
+    limit = round((latencies[0] + latencies[-1]) / 2, 3)
+    code, _, err = cli(["search", "--space", "mobile", "--trials", "3", "--study", "capped", "--seed", "3",
+                        "--latency", "predict", "--latency-table", str(path), "--max-latency-ms", str(limit),
+                        "--storage", f"sqlite:///{tmp_path}/s.db", "--no-live"])
+    assert code == 0, err
+    done, pruned = _latency_cases(tmp_path, "capped")
+    assert done and pruned
+    table = LatencyTable.load(path)
+    for t in done + pruned:
+        a = t.user_attrs
+        units = units_of(Arch(a["model"], {k: v for k, v in a["spec"].items() if k != "num_classes"}))
+        assert a["latency_source"] == "predicted"
+        assert a["latency_ms"] == pytest.approx(0.25 + sum(table.entries[u.key]["ms"] for u in units), abs=1e-3)
+    assert all(t.user_attrs["latency_ms"] <= limit and "val_error" in t.user_attrs for t in done)
+    assert all(t.user_attrs["latency_ms"] > limit and "val_error" not in t.user_attrs for t in pruned)
+    assert len(table.entries) == len(set(timed)) and measured == []
 
 
 def test_search_bad_latency_options_are_one_line(fake_search, tmp_path):
@@ -569,30 +444,6 @@ def test_search_bad_latency_options_are_one_line(fake_search, tmp_path):
     with pytest.raises(SKMobileError, match="does not exist"):
         search(space="mobile", trials=1, latency="predict", latency_table=str(tmp_path / "none.json"))
     assert measured == [] and not (tmp_path / "s.db").exists()
-
-
-def test_search_predict_sums_the_table(fake_search, tmp_path, monkeypatch):
-    search, measured = fake_search
-    table = predictor.LatencyTable({**json.loads(json.dumps(Setting().__dict__))}, {}, overhead_ms=0.25)
-    table.save(tmp_path / "table.json")
-    timed = []
-
-    def fake_add(self, units, setting, plan=None, on_unit=None):
-        new = [u for u in units if u.key not in self.entries]
-        for u in new:
-            self.entries[u.key] = {"kind": u.kind, "ms": 0.01}
-        timed.extend(new)
-        return len(new)
-
-    monkeypatch.setattr(predictor.LatencyTable, "add_units", fake_add)
-    out = search(space="mobile", trials=2, study="p", latency="predict", latency_table=str(tmp_path / "table.json"))
-    assert measured == [] and out["latency"]["predicted"] == 2 and out["latency"]["measured"] == 0
-    for t in _study_trials(tmp_path, "p"):
-        a = t.user_attrs
-        units = predictor.units_of(Arch(a["model"], {k: v for k, v in a["spec"].items() if k != "num_classes"}))
-        assert a["latency_source"] == "predicted"
-        assert a["latency_ms"] == pytest.approx(0.25 + 0.01 * len(units), abs=1e-3)
-    assert len(predictor.LatencyTable.load(tmp_path / "table.json").entries) == len({u.key for u in timed})
 
 
 def test_live_view_and_trial_line_show_latency():
@@ -616,88 +467,3 @@ def test_live_view_and_trial_line_show_latency():
     assert "latency ms" in text and "3.50" in text and "val error vs full-size latency (ms)" in text
 
 
-def test_a_diagnostic_tool_turns_bad_input_into_one_line_and_exit_2(capsys):
-    """tools/*.py run their main through run_or_exit: an unknown model is one line, exit 2."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from skmobile.errors import run_or_exit
-
-    def main():
-        raise SKMobileError("unknown model 'nosuch'; allowed: a, b")
-
-    with pytest.raises(SystemExit) as exc:
-        run_or_exit(main)
-    assert exc.value.code == 2 and capsys.readouterr().err == "error: unknown model 'nosuch'; allowed: a, b\n"
-    tool = Path(__file__).resolve().parents[1] / "tools" / "predictor_prefixes.py"
-    done = subprocess.run([sys.executable, str(tool), "nosuchmodel"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and done.stderr.startswith("error: unknown model 'nosuchmodel'")
-    assert "Traceback" not in done.stderr
-
-
-def test_predictor_rules_re_predicts_a_checked_table_under_each_rule(tmp_path):
-    """tools/predictor_rules.py: every rule on the same measurements; a missing table is one line, exit 2."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from skmobile.latency import memory
-
-    units = predictor.units_of(Arch("shufflenetv2_x0_5"))
-    entries = {u.key: {"kind": u.kind, "ms": 0.01} for u in units}
-    heavy = [u for u in units if predictor.times_cold(u)]
-    assert heavy                                        # the classifier at least
-    for u in heavy:
-        entries[u.key]["cold_ms"] = 0.51                # cold extra 0.5 ms each
-    curve = memory.MemoryCurve([2 ** 18, 2 ** 27], [0.02, 0.10])   # the 7 MiB footprint: share ~0.7
-    table = predictor.LatencyTable({"runtime": "onnxruntime", "device": "cpu", "threads": 1, "batch": 1}, {},
-                                   entries=entries, memory=curve.as_json(), node_ms=0.001,
-                                   models={"shufflenetv2_x0_5": {"measured_ms": 1.0}})
-    path = table.save(tmp_path / "t.json")
-    tool = Path(__file__).resolve().parents[1] / "tools" / "predictor_rules.py"
-    done = subprocess.run([sys.executable, str(tool), str(path)], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    rows = {line.split()[0]: line for line in done.stdout.splitlines() if "within" in line}
-    assert set(rows) == {r + n for r in ("none", "stream", "cold", "cold-scaled") for n in ("", "+nodes")}
-    errors = dict(zip(["none", "none+nodes", "stream", "stream+nodes", "cold", "cold+nodes", "cold-scaled",
-                       "cold-scaled+nodes"], map(float, done.stdout.splitlines()[-1].replace("%", "").split()[1:])))
-    hot = 0.01 * len(units)                             # every layer 0.01 ms; no overhead, no reorders
-    assert errors["none"] == pytest.approx(100 * (hot - 1.0), abs=0.1)       # % of the measured 1 ms
-    assert errors["none+nodes"] - errors["none"] == pytest.approx(100 * 0.001 * len(units), abs=0.2)
-    assert errors["cold"] - errors["stream"] > 0        # 0.5 ms a heavy layer in full, more than streaming
-    assert errors["stream"] < errors["cold-scaled"] < errors["cold"]    # the cold extra scaled by the share
-    missing = subprocess.run([sys.executable, str(tool), str(tmp_path / "none.json")], capture_output=True,
-                             text=True, timeout=120)
-    assert missing.returncode == 2 and missing.stderr.startswith("error: latency table") and "Traceback" not in missing.stderr
-
-
-def test_predictor_residuals_fits_a_per_node_charge_to_the_other_models(tmp_path, load_tool):
-    """tools/predictor_residuals.py: a residual that is exactly 2 us per graph node is recovered, left
-    one model out at a time; a per-layer charge does not fit it; a torch table is one line, exit 2."""
-    import subprocess
-    import sys
-
-    tool, path = load_tool("predictor_residuals")
-    assert tool.loo_charges({"a": 2.0, "b": 6.0, "c": 3.0}, {"a": 1, "b": 3, "c": 1}) == pytest.approx(
-        {"a": 2.1, "b": 2.5, "c": 2.0})                  # (6*3 + 3)/10, (2 + 3)/2, (2 + 18)/10
-    names = ["mobilenetv1_050", "mobilenetv1_050_se"]
-    nodes = {n: sum(tool.graph_ops(n, str(tmp_path)).values()) for n in names}
-    layers = {n: len(predictor.units_of(Arch(n))) for n in names}
-    assert nodes["mobilenetv1_050_se"] > nodes["mobilenetv1_050"] >= layers["mobilenetv1_050"] - 5
-    assert nodes["mobilenetv1_050_se"] / layers["mobilenetv1_050_se"] > nodes["mobilenetv1_050"] / layers["mobilenetv1_050"]
-    models = {n: {"measured_ms": 2.0 + 0.002 * nodes[n], "predicted_ms": 2.0,
-                  "error_pct": 100 * (-0.002 * nodes[n]) / (2.0 + 0.002 * nodes[n])} for n in names}
-    table = predictor.LatencyTable({"runtime": "onnxruntime", "device": "cpu", "threads": 1, "batch": 1}, {},
-                                   models=models)
-    done = subprocess.run([sys.executable, str(path), str(table.save(tmp_path / "t.json")), "--workdir", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300)   # reuses the graphs exported above
-    assert done.returncode == 0, done.stderr
-    fits = {line.split()[3]: line for line in done.stdout.splitlines() if line.startswith("a charge per")}
-    assert "2 of 2 within" in fits["node"] and "mean abs error 0.0 %" in fits["node"] and "+2.00 us per node" in fits["node"]
-    assert "mean abs error 0.0 %" not in fits["layer"]
-    table.setting["runtime"] = "torch"
-    done = subprocess.run([sys.executable, str(path), str(table.save(tmp_path / "torch.json"))], capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 2 and "graph nodes are counted for: onnxruntime" in done.stderr
-    assert "Traceback" not in done.stderr

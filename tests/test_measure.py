@@ -51,5 +51,11 @@ def test_versions_names_the_interpreter_and_none_for_a_missing_library():
 def test_device_name_on_cpu_names_the_cpu_model_and_threads():
     import torch
 
-    name = machine.device_name("cpu")
-    assert name.startswith(machine.cpu_model()) and name.endswith(f"({torch.get_num_threads()} threads)")
+    n = torch.get_num_threads()
+    try:
+        for threads, says in ((1, "(1 thread)"), (2, "(2 threads)")):
+            torch.set_num_threads(threads)
+            name = machine.device_name("cpu")
+            assert name.startswith(machine.cpu_model()) and name.endswith(says)
+    finally:
+        torch.set_num_threads(n)

@@ -103,3 +103,20 @@ def test_registry_says_which_families_have_depthwise_sk():
         assert family_of(name).depthwise_sk
     with pytest.raises(SKMobileError, match="unknown model"):
         family_of("nosuch")
+
+
+@pytest.mark.parametrize("name, kwargs, says", [
+    ("sknet50", {"attn": "se"}, "model 'sknet50' sets 'attn' itself"),
+    ("sknet50", {"layers": (1, 1, 1, 1)}, "model 'sknet50' sets 'layers' itself"),
+    ("shufflenetv2_x1_0_sk", {"block": "se"}, "model 'shufflenetv2_x1_0_sk' sets 'block' itself"),
+    ("mobilenetv2_050", {"atn": "se"}, "model 'mobilenetv2_050' takes no argument 'atn'"),
+])
+def test_a_bad_keyword_is_one_line_naming_it_and_what_the_model_accepts(name, kwargs, says):
+    with pytest.raises(SKMobileError) as exc:
+        skmobile.create_model(name, **kwargs)
+    text = str(exc.value)
+    assert text.startswith(says) and "\n" not in text
+    allowed = text.split("allowed: ", 1)[1].split(", ")
+    assert "num_classes" in allowed and list(kwargs)[0] not in allowed
+    with torch.device("meta"):  # what the message allows is taken
+        skmobile.create_model(name, num_classes=10, drop_rate=0.1)

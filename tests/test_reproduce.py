@@ -128,5 +128,5 @@ def test_reproduce_threads_sets_the_trial_threads_and_names_them_in_the_command(
         torch.set_num_threads(before)
     assert code in (0, None), err
     md = (tmp_path / "rep/table6.md").read_text()
-    assert f"--seeds 1 --storage sqlite:///{tmp_path}/s.db --threads {want} --out" in md
+    assert f"--seeds 1 --threads {want} --storage sqlite:///{tmp_path}/s.db --out" in md  # as typed
     assert f"- threads: {want}" in md

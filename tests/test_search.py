@@ -66,6 +66,15 @@ def test_ablation_never_yields_an_impossible_model():
     assert {c["paths_m2"] for c in m2} >= {"K3+5x5g64", "K3+7x7g128"}  # Table 6 branches are in the space
 
 
+def test_a_path_set_is_named_one_way_in_labels_and_reports():
+    from skmobile.report.factors import factors
+
+    cand = get_space("ablation").candidate({"M": 2, "paths_m2": "K3+3x3", "attention": True, "G": 32,
+                                            "r": 16, "L": 32})
+    assert cand.kwargs["sk"]["paths"] == "K3+K3" and "[K3+K3 SK" in cand.label()
+    assert factors(cand.model, cand.kwargs)["kernels"] == "K3+K3"
+
+
 def test_proxy_groups_fit_a_narrow_proxy():
     cand = get_space("ablation").candidate({"M": 2, "paths_m2": "K3+7x7g128", "attention": True, "G": 64,
                                             "r": 16, "L": 32})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 
 import pytest
 import torch
@@ -12,8 +13,8 @@ from torch import nn
 from skmobile.data import make_loaders
 from skmobile.errors import SKMobileError
 from skmobile.models import list_models, model_entry
-from skmobile.train import (FAMILY_PROXIES, build_proxy_model, default_weight_decay, evaluate, fit, load_model,
-                            lr_at, proxy_recipe, read_checkpoint)
+from skmobile.train import (FAMILY_PROXIES, FitConfig, build_proxy_model, default_weight_decay, evaluate, fit,
+                            load_model, lr_at, proxy_recipe, read_checkpoint)
 from skmobile.train.optim import param_groups
 
 from test_data import write_fmnist
@@ -50,8 +51,8 @@ def tiny_sknet(loaders):
 def test_fit_few_batches(loaders):
     seen = []
     model = tiny_sknet(loaders)
-    res = fit(model, loaders, epochs=2, progress=False, max_steps_per_epoch=2,
-              on_epoch=lambda e, m: seen.append((e, m["val_error"])))
+    res = fit(model, loaders, FitConfig(epochs=2, progress=False, max_steps_per_epoch=2,
+                                        on_epoch=lambda e, m: seen.append((e, m["val_error"]))))
     assert res.status == "ok" and res.epochs == 2 and len(res.history) == 2
     assert [e for e, _ in seen] == [1, 2] and all(0 <= v <= 100 for _, v in seen)
     assert 0 <= res.test_error <= 100 and res.test_accuracy == pytest.approx(100 - res.test_error)
@@ -61,7 +62,7 @@ def test_fit_few_batches(loaders):
 
 def test_fit_learns_tiny_problem(loaders):
     torch.manual_seed(0)
-    res = fit(Tiny(), loaders, epochs=6, lr=0.2, weight_decay=0.0, progress=False)
+    res = fit(Tiny(), loaders, FitConfig(epochs=6, lr=0.2, weight_decay=0.0, progress=False))
     assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
 
 
@@ -73,11 +74,11 @@ def test_on_epoch_exception_propagates(loaders):
         raise Pruned()
 
     with pytest.raises(Pruned):
-        fit(Tiny(), loaders, epochs=3, progress=False, on_epoch=prune, max_steps_per_epoch=1)
+        fit(Tiny(), loaders, FitConfig(epochs=3, progress=False, on_epoch=prune, max_steps_per_epoch=1))
 
 
 def test_nan_guard(loaders):
-    res = fit(Tiny(poison=True), loaders, epochs=3, progress=False)
+    res = fit(Tiny(poison=True), loaders, FitConfig(epochs=3, progress=False))
     assert res.status == "nan" and res.epochs == 0 and res.test_error is None and math.isnan(res.val_error)
 
 
@@ -92,17 +93,17 @@ def test_checkpoint_resume_same_epochs_and_weights(loaders, tmp_path):
     torch.manual_seed(1)
     ref = Tiny()
     start = {k: v.clone() for k, v in ref.state_dict().items()}
-    full = fit(ref, loaders, epochs=4, progress=False, out_dir=tmp_path / "full")
+    full = fit(ref, loaders, FitConfig(epochs=4, progress=False, out_dir=tmp_path / "full"))
 
     interrupted = Tiny()
     interrupted.load_state_dict(start)
     with pytest.raises(Killed):
-        fit(interrupted, loaders, epochs=4, progress=False, out_dir=tmp_path / "run", on_epoch=kill_after_2)
+        fit(interrupted, loaders, FitConfig(epochs=4, progress=False, out_dir=tmp_path / "run", on_epoch=kill_after_2))
     tensors, state = read_checkpoint(tmp_path / "run")
     assert state["epochs_done"] == 2 and any(k.startswith("optim.") for k in tensors)
     resumed = Tiny()
     resumed.load_state_dict(start)
-    res = fit(resumed, loaders, epochs=4, progress=False, out_dir=tmp_path / "run", resume=True)
+    res = fit(resumed, loaders, FitConfig(epochs=4, progress=False, out_dir=tmp_path / "run", resume=True))
     assert res.epochs == 4 == full.epochs and [h["epoch"] for h in res.history] == [1, 2, 3, 4]
     for k, v in ref.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[k].float(), v.float(), atol=1e-4, rtol=1e-4)
@@ -111,7 +112,7 @@ def test_checkpoint_resume_same_epochs_and_weights(loaders, tmp_path):
 
 def test_checkpoint_files_are_not_pickle_and_reload(loaders, tmp_path):
     model = tiny_sknet(loaders)
-    fit(model, loaders, epochs=1, progress=False, out_dir=tmp_path, max_steps_per_epoch=1)
+    fit(model, loaders, FitConfig(epochs=1, progress=False, out_dir=tmp_path, max_steps_per_epoch=1))
     state = json.loads((tmp_path / "state.json").read_text())
     assert state["model"] == "sknet50" and state["model_kwargs"]["width_mult"] == 0.125
     assert (tmp_path / "checkpoint.safetensors").read_bytes()[8:9] == b"{"  # safetensors JSON header
@@ -141,11 +142,11 @@ def test_schedule_and_weight_decay_groups(loaders):
 
 def test_fit_rejects_bad_input(loaders):
     with pytest.raises(SKMobileError, match="epochs"):
-        fit(Tiny(), loaders, epochs=0)
+        fit(Tiny(), loaders, FitConfig(epochs=0))
     with pytest.raises(SKMobileError, match="CUDA"):
         if torch.cuda.is_available():
             raise SKMobileError("CUDA present; skip")
-        fit(Tiny(), loaders, epochs=1, device="cuda")
+        fit(Tiny(), loaders, FitConfig(epochs=1, device="cuda"))
 
 
 # --- proxy recipes --------------------------------------------------------------------------------
@@ -208,8 +209,9 @@ def test_cli_train_eval_bench(fmnist_dir, tmp_path, cli):
     result = json.loads((rep / "attention.json").read_text())
     ck = result["checkpoints"][0]
     assert ck["model"] == "sknet50" and ck["command_recorded"] and len(result["stages"]) > 0
-    assert ck["command"].startswith("skmobile train sknet50 --dataset fashion-mnist --budget default --seed 0 "
-                                    "--batch-size 16 --val-size 8 --epochs 1")
+    assert ck["command"] == ("skmobile train sknet50 --data-dir " + shlex.quote(str(fmnist_dir)) + " --epochs 1 "
+                             "--val-size 8 --batch-size 16 --out " + shlex.quote(str(out)) + " --no-progress "
+                             "--threads 1")  # as typed, every option included
     assert all(e["verdict"].startswith("not tested (1 model") for s in result["stages"] for e in s["changes"])
     assert {"attention.md", "attention.png", "attention.svg"} <= {p.name for p in rep.iterdir()}
 
@@ -314,9 +316,9 @@ def test_cli_train_and_a_search_trial_build_the_same_network(fmnist_dir, monkeyp
     built = []
     real_fit = proxy_fit.fit
 
-    def spy(model, loaders, **kw):
+    def spy(model, loaders, config):
         built.append(model)
-        return real_fit(model, loaders, **kw)
+        return real_fit(model, loaders, config)
 
     monkeypatch.setattr(proxy_fit, "fit", spy)
     code, _, err = cli(["train", "sknet26", "--data-dir", str(fmnist_dir), "--budget", "table", "--epochs", "1",

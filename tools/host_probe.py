@@ -18,8 +18,8 @@ import time
 
 import torch
 
-from skmobile.kernels import autograd, cuda_launch
-from skmobile.kernels.bench import _attention, attention_weights
+from skmobile.kernels import autograd, cuda_launch, ops
+from skmobile.kernels.bench import attention, attention_weights
 from skmobile.layers.sk_fusion import torch_pool, torch_select
 
 N, M, C, HW = 1, 2, 8, 4
@@ -49,15 +49,15 @@ def main() -> None:
     s0 = torch.zeros(N, C, device=device, requires_grad=True)
 
     def fusion_step(pool, select):
-        return lambda: select(branches, _attention(pool(branches), w)).sum().backward()
+        return lambda: select(branches, attention(pool(branches), w)).sum().backward()
 
-    backend = type(autograd.backend_for(branches[0]))
+    backend = type(ops.backend_for(branches[0]))
     real_launch = backend.launch
     rows = {
         "torch fusion": fusion_step(torch_pool, torch_select),
         "numba": fusion_step(autograd.pool, autograd.select),
         "numba, launches stubbed": fusion_step(autograd.pool, autograd.select),
-        "attention alone": lambda: _attention(s0, w).sum().backward(),
+        "attention alone": lambda: attention(s0, w).sum().backward(),
     }
     times: dict = {k: [] for k in rows}
     for _ in range(args.rounds):

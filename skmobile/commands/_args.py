@@ -49,11 +49,18 @@ def check_out_dir(path: Path, flag: str = "--out") -> Path:
     return path
 
 
-def check_out_file(path: Path, flag: str = "--out") -> Path:
-    """``path`` as an output file: not a folder, in a folder that exists."""
+def check_out_file(path: Path, flag: str = "--out", example: str = "model.onnx", make_parent: bool = False) -> Path:
+    """``path`` as an output file: a regular file or a new one, in a folder that exists (or, with
+    ``make_parent``, can be made) and can be written (never a device, FIFO or socket: writes go to a
+    temporary file renamed over it)."""
     path = Path(path)
+    if make_parent and not path.is_dir():
+        check_out_dir(path.parent, flag)
     if path.is_dir():
-        raise SKMobileError(f"{flag} {path} is a folder; allowed: a file name, e.g. {path / 'model.onnx'}")
+        raise SKMobileError(f"{flag} {path} is a folder; allowed: a file name, e.g. {path / example}")
+    if path.exists() and not path.is_file():
+        raise SKMobileError(f"{flag} {path} is not a regular file (a device, FIFO or socket); allowed: a file "
+                            f"in a writable folder, e.g. runs/{example}")
     if not path.parent.is_dir():
         raise SKMobileError(f"{flag} {path}: folder {path.parent} does not exist; allowed: a file in an "
                             "existing folder")
@@ -66,3 +73,16 @@ def check_at_least(flag: str, value, minimum: int, why: str = "") -> None:
     """Raise unless ``value`` (None = the default) is >= ``minimum``."""
     if value is not None and value < minimum:
         raise SKMobileError(f"{flag} {value} is not allowed; allowed: >= {minimum}" + (f" ({why})" if why else ""))
+
+
+def check_model_name(name: str) -> None:
+    """Refuse an unregistered model name from the generated index, before torch or any model loads."""
+    import difflib
+
+    from ..model_index import index_entries
+
+    names = [e.name for e in index_entries()]
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
+        hint = ", ".join(close) if close else ", ".join(names[:8]) + ", ..."
+        raise SKMobileError(f"unknown model {name!r}; allowed: {hint} (`skmobile models` lists all {len(names)})")

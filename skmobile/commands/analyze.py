@@ -54,7 +54,8 @@ def attention_cmd(
     factors: str = typer.Option("1.0,1.5,2.0", "--factors", help="centre enlargements, the paper's 1.0,1.5,2.0"),
     limit: int = typer.Option(None, "--limit", help="use only the first N test images"),
     seed: int = typer.Option(0, "--seed", help="data seed (for seeded data sets)"),
-    out: Path = typer.Option(Path("reports"), "--out", help="output directory"),
+    out: Path = typer.Option(None, "--out", help="output directory (default: a new folder runs/attention-DATE-TIME; "
+                             "`--out reports` replaces the committed report)"),
 ) -> None:
     """Per-channel attention to the larger kernel minus the smaller, per stage, as the same images' centre
     is enlarged 1.0x/1.5x/2.0x, over several trained models (the paper's Figures 3 and 4)."""
@@ -62,9 +63,11 @@ def attention_cmd(
     from ..layers import SKConv2d
     from ..report import attention as att
 
+    from ..outputs import final_paths, fresh_dir, staged
+
     steps = _factors(factors)
     check_at_least("--limit", limit, 1)
-    check_out_dir(out)
+    out = check_out_dir(out) if out is not None else fresh_dir("attention")
     records = [_provenance(ck) for ck in checkpoints]  # also checks every checkpoint exists and reads
     hashes = {}
     for ck, rec in zip(checkpoints, records):
@@ -98,11 +101,15 @@ def attention_cmd(
     except ValueError as exc:
         raise SKMobileError(str(exc)) from None
     result.update(dataset=dataset, n_images=min(limit or len(test), len(test)), checkpoints=records)
-    command = ("skmobile analyze attention " + " ".join(str(c) for c in checkpoints) + f" --dataset {dataset}"
-               + (f" --factors {factors}" if steps != att.FACTORS else "") + (f" --limit {limit}" if limit else "")
-               + f" --out {out}")
-    paths = att.write(result, out, command)
+    command = _command(checkpoints, dataset, factors if steps != att.FACTORS else None, limit, out)
+    with staged(out, force=True) as stage:  # each file renamed into place: a full disk keeps the old ones
+        paths = final_paths(att.write(result, stage, command), stage, out)
     console.print(att.verdict_summary(result) + " -> " + ", ".join(str(p) for p in paths))
+
+
+def _command(checkpoints, dataset: str, factors: str | None, limit: int | None, out: Path) -> str:
+    return ("skmobile analyze attention " + " ".join(str(c) for c in checkpoints) + f" --dataset {dataset}"
+            + (f" --factors {factors}" if factors else "") + (f" --limit {limit}" if limit else "") + f" --out {out}")
 
 
 def register(app: typer.Typer) -> None:

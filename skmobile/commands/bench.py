@@ -4,8 +4,7 @@ measured figures. Heavy imports (torch, numba, timm) stay inside the commands.""
 from __future__ import annotations
 
 import json
-import shlex
-import sys
+import logging
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +13,8 @@ import typer
 
 from ..device import resolve_device
 from ..errors import SKMobileError, choose
+from ..provenance import command_line
+from ._args import check_out_file
 
 bench_app = typer.Typer(help="Benchmarks that print measured figures (kernels, whole models, training).",
                         no_args_is_help=True)
@@ -54,7 +55,8 @@ def kernels(
     rounds: int = typer.Option(5, help="interleaved timing rounds (the median is reported)"),
     channels_last: bool = typer.Option(False, "--channels-last", help="branches in channels_last"),
     fmt: str = typer.Option("table", "--format", help="table or json"),
-    out: str = typer.Option("reports/kernels.md", help="markdown report to write ('-' for none)"),
+    out: str = typer.Option(None, help="markdown report to write ('-' for none; default: a new file "
+                            "runs/kernels-DATE-TIME.md; `--out reports/kernels.md` replaces the committed one)"),
 ) -> None:
     """Time the SK fusion (forward, forward+backward) per backend and shape; write reports/kernels.md."""
     import torch
@@ -62,6 +64,8 @@ def kernels(
     from ..kernels import bench
 
     dev = resolve_device(device)
+    if not dev.startswith("cuda"):  # importing torch's compile stack on a CPU-only machine warns of CUDA
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     choose("format", fmt, ["table", "json"])
     choose("dtype", dtype, ["float32", "float16"] if dev.startswith("cuda") else ["float32"])
     batches = _csv(batch or ("1,32,256" if dev.startswith("cuda") else "1,32"), "batch", cast=int)
@@ -72,6 +76,12 @@ def kernels(
     fams = _csv(family, "family", bench.SHAPES)
     bks = _csv(backends, "backend", bench.BACKENDS)
     pss = _csv(passes, "pass", bench.PASSES)
+    if out is None:
+        from ..outputs import fresh_dir
+
+        out = str(fresh_dir("kernels")) + ".md"
+    if out != "-":
+        check_out_file(Path(out), "--out", "kernels.md", make_parent=True)  # before any timing
 
     def progress(recs):
         if fmt == "table":
@@ -81,7 +91,7 @@ def kernels(
 
     result = bench.run(dev, batches, fams, bks, pss, paths, getattr(torch, dtype), rounds, channels_last,
                        progress=progress)
-    command = "skmobile " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line()
     if fmt == "json":
         typer.echo(json.dumps([r.as_json() for r in result["records"]], indent=1))
     else:
@@ -90,12 +100,18 @@ def kernels(
             for shape, a, b, ratio in bench.ratios(result["records"], vs=vs):
                 typer.echo(f"sknet50 batch 32 fwd+bwd {shape}: numba {a:.2f} ms, {vs} {b:.2f} ms, {ratio:.2f}x")
     if out != "-":
-        path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        old = path.read_text() if path.exists() else ""
-        path.write_text(bench.keep_notes(bench.to_markdown(result, command, _versions()), old))
-        if fmt == "table":
-            typer.echo(f"wrote {path}")
+        _write_kernels(Path(out), result, command, fmt == "table")
+
+
+def _write_kernels(path: Path, result: dict, command: str, say: bool) -> None:
+    from ..kernels import bench
+    from ..outputs import write_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = path.read_text() if path.exists() else ""
+    write_text(path, bench.keep_notes(bench.to_markdown(result, command, _versions()), old))
+    if say:
+        typer.echo(f"wrote {path}")
 
 
 def model(
@@ -138,7 +154,7 @@ def model(
     rows = bench_model.compare(name, vs, fus, dev, batch, input_size, iters, rounds, mode)
     if profile:
         for r in rows:
-            if r["fusion"] in ("numba", "auto"):
+            if r["fusion"] in ("numba", "auto"):  # a row that fell back ran torch: nothing to profile
                 r["profiled_step"] = bench_model.fusion_profile(name, r["fusion"], batch, input_size, dev, mode)
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=1))
@@ -146,8 +162,9 @@ def model(
     where = device_name(dev) if dev.startswith("cuda") else "cpu"
     typer.echo(f"{mode.describe()}, batch {batch}, {input_size}x{input_size}, device {where}")
     for r in rows:
+        asked = f" (asked {r['asked']}: fell back: {r['fallback']})" if "asked" in r else ""
         typer.echo(f"{r['model']:24s} fusion={r['fusion']:6s} {r['images_per_s']:10.2f} img/s  "
-                   f"{r['vs_baseline']:.3f}x of {vs}")
+                   f"{r['vs_baseline']:.3f}x of {vs}{asked}")
     for r in rows:
         if "profiled_step" in r:
             p = r["profiled_step"]
@@ -164,40 +181,61 @@ def train(
     image_size: int = typer.Option(28, "--image-size"),
     in_chans: int = typer.Option(1, "--in-chans"),
     num_classes: int = typer.Option(10, "--num-classes"),
-    budget: str = typer.Option("trial", "--budget", help="recipe whose trial cost is estimated"),
+    budget: str = typer.Option("trial", "--budget", help="recipe whose trial cost is estimated: trial | table | "
+                               "default (proxies), paper (full size, 224 px: data and training images/s)"),
     threads: int = typer.Option(0, "--threads", help="CPU threads (0 = auto)"),
     device: str = typer.Option("cpu", "--device"),
+    data_dir: Path = typer.Option(None, "--data-dir", help="paper: an ImageNet-layout folder to read (default: "
+                                  "generated JPEGs)"),
+    workers: int = typer.Option(4, "--workers", help="paper: DataLoader worker processes"),
+    compile_: bool = typer.Option(False, "--compile", help="paper: torch.compile the model"),
 ) -> None:
-    """Training images/s of MODEL's proxy per fusion backend, and what one search trial costs."""
+    """Training images/s of MODEL's proxy per fusion backend, and what one search trial costs; with
+    --budget paper, images/s of the input pipeline and of training the full-size model."""
+    from .train import _threads
+
+    if steps < 1 or warmup < 0:
+        raise SKMobileError(f"--steps must be >= 1 and --warmup >= 0; got {steps}, {warmup}")
+    device = resolve_device(device)
+    choose("budget", budget, ("trial", "table", "default", "paper"))
+    n_threads = _threads(threads)
+    if budget == "paper":
+        _bench_paper(model, batch_size, steps, warmup, device, data_dir, workers, compile_, n_threads)
+        return
+    _bench_proxy(model, fusion, budget, batch_size, (image_size, in_chans, num_classes), steps, warmup, device,
+                 n_threads)
+
+
+def _bench_proxy(model, fusion, budget, batch_size, data_shape, steps, warmup, device, n_threads) -> None:
+    """``bench train`` for a proxy budget: training images/s per fusion and one trial's training time."""
     from rich.console import Console
     from rich.table import Table
 
     from ..bench_model import Mode, time_training
     from ..layers import set_fusion
     from ..train import build_proxy_model, proxy_recipe
+    from ..train.optim import timing_optimizer
+    from ..train.precision import step_format
     from ..train.proxy import ProxyInput
-    from .train import _threads
 
-    if steps < 1 or warmup < 0:
-        raise SKMobileError(f"--steps must be >= 1 and --warmup >= 0; got {steps}, {warmup}")
-    device = resolve_device(device)
-    n_threads = _threads(threads)
+    image_size, in_chans, num_classes = data_shape
     recipe = proxy_recipe(model, budget)
     bs = batch_size or recipe.batch_size
     # what a trial runs: the recipe's input side (images repeated up to min_input) and, on CUDA, the
     # trainer's bf16 autocast + channels_last (skmobile.train.loop)
     data = ProxyInput(image_size, num_classes, in_chans)
-    cuda = device.startswith("cuda")
-    mode = Mode(train=True, amp="bf16" if cuda else "none", channels_last=cuda or recipe.channels_last)
+    fmt = step_format("cuda" if device.startswith("cuda") else "cpu")
+    mode = Mode(train=True, amp=fmt.amp, channels_last=fmt.channels_last or recipe.channels_last)
     table = Table()
-    for col in ("fusion", "images/s", "ms/step", f"{budget} trial (train)"):
+    for col in ("fusion", "images/s", "ms/step", f"one trial ({budget} budget, training)"):
         table.add_column(col, justify="right" if col != "fusion" else "left")
     base = None
     for name in [f.strip() for f in fusion.split(",") if f.strip()]:
         try:
             net = build_proxy_model(model, data, budget)
             set_fusion(net, name)
-            ips = time_training(net, bs, in_chans, image_size, num_classes, steps, warmup, device, mode)
+            ips = time_training(net, bs, in_chans, image_size, num_classes, steps, warmup, device, mode,
+                                timing_optimizer)
         except (SKMobileError, ImportError) as exc:
             table.add_row(name, "unavailable", "-", str(exc).splitlines()[0][:70])
             continue
@@ -207,8 +245,50 @@ def train(
                       f"{1000 * bs / ips:.1f}", f"{images / ips:.0f} s for {images} images")
         up = getattr(getattr(net, "upsample", None), "scale_factor", None) or 1  # the side the timed net sees
     table.title = (f"skmobile bench train {model} ({budget} proxy, batch {bs}, {image_size} px images, net input "
-                   f"{image_size * int(up) if base else '?'} px, {'bf16 autocast, ' if cuda else ''}{n_threads} thread{'' if n_threads == 1 else 's'})")
+                   f"{image_size * int(up) if base else '?'} px, {'bf16 autocast, ' if fmt.amp == 'bf16' else ''}"
+                   f"{n_threads} thread{'' if n_threads == 1 else 's'})")
     Console().print(table)
+
+
+def _bench_paper(model, batch_size, steps, warmup, device, data_dir, workers, compile_, n_threads) -> None:
+    """``bench train --budget paper``: data and training images/s of the full-size model at 224 px."""
+    from ..train.paper import paper_recipe
+    from ..train.paper_bench import data_images_per_s
+    from ._args import check_at_least
+
+    recipe = paper_recipe(model)
+    check_at_least("--workers", workers, 0)
+    check_at_least("--batch-size", batch_size, 2, "batch norm needs two images per batch")
+    cuda = device.startswith("cuda")
+    batch = batch_size or (recipe.batch_size if cuda else 8)
+    data_ips, source = data_images_per_s(recipe, data_dir, steps, workers)
+    train_ips, fmt = _paper_training_rate(recipe, batch, steps, warmup, device, compile_)
+    typer.echo(f"skmobile bench train {model} --budget paper: full size, {recipe.image_size} px, batch {batch}, "
+               f"device {device}, {'bf16 autocast' if fmt.amp == 'bf16' else 'float32'}, "
+               f"{'channels_last' if fmt.channels_last else 'NCHW'}{', torch.compile' if compile_ else ''}, "
+               f"{n_threads} thread(s)")
+    typer.echo(f"data:     {data_ips:10.1f} images/s  ({workers} worker(s), batches of 32, decode + random-resized crop + flip, "
+               f"start-up included; {source})")
+    typer.echo(f"training: {train_ips:10.1f} images/s  (forward + backward + SGD step, {steps} timed steps)")
+    typer.echo(f"limit: {'data loading' if data_ips < train_ips else 'training'} "
+               f"({min(data_ips, train_ips) / max(data_ips, train_ips):.2f}x of the other)")
+
+
+def _paper_training_rate(recipe, batch: int, steps: int, warmup: int, device: str, compile_: bool) -> tuple:
+    """(images/s, StepFormat) of SGD steps of the full-size model (1000 classes, 224 px) with the trainer's
+    per-device defaults (:func:`skmobile.train.precision.step_format`)."""
+    import torch
+
+    from ..bench_model import Mode, time_training
+    from ..models import create_model
+    from ..train.optim import timing_optimizer
+    from ..train.precision import step_format
+
+    fmt = step_format(torch.device(device).type)
+    torch.manual_seed(0)
+    net = create_model(recipe.model, num_classes=1000)
+    mode = Mode(train=True, amp=fmt.amp, channels_last=fmt.channels_last, compile=compile_)
+    return time_training(net, batch, 3, recipe.image_size, 1000, steps, warmup, device, mode, timing_optimizer), fmt
 
 
 # --- bench latency -------------------------------------------------------------------------
@@ -267,7 +347,7 @@ def latency(
     input_size: int = typer.Option(None, "--input-size", help="input height = width (default: the model's, 224 or 32)"),
     opset: int = typer.Option(17, help="ONNX opset (17 uses torch's legacy exporter: fastest to export)"),
     max_rounds: int = typer.Option(40, "--max-rounds", help="interleaved rounds at most (stops earlier once stable; "
-                                   "--build-table: at most 16)"),
+                                   "--build-table: at most 15)"),
     max_seconds: float = typer.Option(60.0, "--max-seconds", help="time budget of the timed rounds (not with "
                                       "--build-table: its rounds bound it)"),
     clock: str = typer.Option("wall", "--clock", help="wall, or cpu: this thread's CPU time (--device cpu "
@@ -276,16 +356,17 @@ def latency(
     build_table: bool = typer.Option(False, "--build-table", help="time every layer of MODELS alone into --table"),
     table: Path = typer.Option(None, "--table", help="layer lookup table JSON (default: in the latency cache folder)"),
     predict: bool = typer.Option(False, "--predict", help="print the latency predicted from --table; measure nothing"),
-    check: bool = typer.Option(True, "--check/--no-check", help="with --build-table: also measure each model, in the "
-                               "same rounds as the layers, and report the predictor's error"),
-    report: Path = typer.Option(None, "--report", help="with --build-table: write the error table as markdown here"),
+    check: bool = typer.Option(True, "--check/--no-check", help="with --build-table: also time each model in the same "
+                               "rounds; print Kendall's tau, the median absolute error and the noise floor (3 runs)"),
+    report: Path = typer.Option(None, "--report", help="with --build-table: write the check as markdown here"),
 ) -> None:
     """Batch-N inference latency of full-size MODELS: p10/p50/p90 ms, and the ratio to --vs."""
     from ..latency.measure import Arch, Setting
-    from ..latency.predictor import check_clock
+    from ..latency.timing import check_clock
     from ..measure.timing import TimingPlan
 
     choose("format", fmt, ["table", "json"])
+    _check_latency_args(runtime, opset, report, table)
     setting = Setting(runtime, resolve_device(device), threads, batch, opset)
     setting.check()
     check_clock(clock, setting)
@@ -302,63 +383,85 @@ def latency(
         return
     if not models:
         raise SKMobileError("no model given; name at least one registered model (`skmobile models` lists them)")
+    _measure(models, setting, vs, plan, input_size, fmt)
+
+
+def _measure(models, setting, vs, plan, input_size, fmt) -> None:
+    """``bench latency MODELS``: each model's latency (and the ratio to ``vs``), printed or as JSON."""
     from ..latency.measure import measure
 
     with _progress("measuring", fmt == "table") as update:
         result = measure(models, setting, vs=vs, plan=plan, input_size=input_size,
                          on_round=lambda done, total: update(done, total, "rounds"))
-    result["command"] = "skmobile " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    result["command"] = command_line()
     if fmt == "json":
         typer.echo(json.dumps(result, indent=1))
     else:
         _print_measured(result)
 
 
+def _check_latency_args(runtime: str, opset: int, report: Path | None, table: Path | None) -> None:
+    """--opset and the files --report and --table name, before any timing: a bad path must not throw
+    measured work away."""
+    if runtime == "onnxruntime" and opset < 17:
+        raise SKMobileError(f"--opset {opset} is too old; allowed: 17 or later")
+    for flag, given, example in (("--report", report, "errors.md"), ("--table", table, "table.json")):
+        if given is not None:
+            check_out_file(given, flag, example, make_parent=True)
+
+
 def _table(models, setting, path, build, predict, check, report, fmt, plan) -> None:
-    from ..latency import predictor
+    from ..latency import table as lt
+    from ..latency import timing
+    from ..latency.capture import light_models
     from ..latency.measure import Arch
 
-    path = Path(path) if path is not None else predictor.default_table_path(setting)
+    path = Path(path) if path is not None else lt.default_table_path(setting)
     if build:
-        models = models or predictor.light_models()
-        table = predictor.LatencyTable.load(path) if path.is_file() else None
-        rounds = predictor.CHECK_PLAN   # layers and models together: --max-rounds can only lower it
-        check_plan = replace(rounds, max_rounds=min(plan.max_rounds, rounds.max_rounds),
-                             min_rounds=min(plan.max_rounds, rounds.min_rounds))
-        with _progress("timing layers", fmt == "table") as update:
-            table = predictor.build_table(models, setting, table,
-                                          on_model=lambda name, i, n: update(i - 1, n, f"preparing {name}"),
-                                          check=check, check_plan=check_plan, save_to=path, clock=plan.clock,
-                                          on_layers=update)
-        table.save(path)
-        command = "skmobile " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        if report is not None:
-            report.parent.mkdir(parents=True, exist_ok=True)
-            report.write_text(predictor.error_markdown(table, command))
-        if fmt == "json":
-            typer.echo(json.dumps({"table": str(path), "models": {m: table.models[m] for m in models},
-                                   "summary": predictor.error_summary(table)}, indent=1))
-            return
-        typer.echo(f"wrote {path} ({len(table.entries)} layers; per-call overhead {table.overhead_ms:.4f} ms)")
-        if check:
-            typer.echo(predictor.error_markdown(table, command))
+        _build_table(models or light_models(), setting, path, check, report, fmt, plan)
         return
     if not models:
         raise SKMobileError("no model given; name the models to predict")
-    table = predictor.LatencyTable.load(path)
+    table = lt.LatencyTable.load(path)
     table.check_setting(setting, plan.clock)
-    rows = {m: predictor.predict(table, Arch(m), setting) for m in models}
+    rows = {m: timing.predict(table, Arch(m), setting) for m in models}
     table.save(path)   # layers timed for missing entries are kept
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=1))
         return
-    if table.memory is None:
-        typer.echo(f"note: {path} has no memory curve (format version 2): predictions are the layers' sum "
-                   "without the cache term; rebuild with --build-table for it")
     for m, r in rows.items():
-        typer.echo(f"{m:28s} predicted {r['predicted_ms']:9.3f} ms = layers alone {r['layers_alone_ms']:.3f} + cache "
-                   f"term {r['cache_term_ms']:.3f} (footprint {r['footprint_mib']:.1f} MiB; {r['layers']} layers, "
+        typer.echo(f"{m:28s} predicted {r['predicted_ms']:9.3f} ms ({r['layers']} layers, "
                    f"{r['layers_timed_now']} timed now, {r['layers_missing']} missing)")
+
+
+def _build_table(models, setting, path, check, report, fmt, plan) -> None:
+    from ..latency import table as lt
+    from ..latency import timing
+    from ..report.latency_check import check_markdown, figures
+
+    table = lt.LatencyTable.load(path) if path.is_file() else None
+    rounds = timing.CHECK_PLAN   # layers and models together: --max-rounds can only lower it
+    check_plan = replace(rounds, max_rounds=min(plan.max_rounds, rounds.max_rounds),
+                         min_rounds=min(plan.max_rounds, rounds.min_rounds))
+    with _progress("timing layers", fmt == "table") as update:
+        table = timing.build_table(models, setting, table, check=check, clock=plan.clock, check_plan=check_plan,
+                                   on_model=lambda name, i, n: update(i - 1, n, f"preparing {name}"),
+                                   on_unit=lambda i, n: update(i, n, "exporting layers"),
+                                   on_round=lambda i, n: update(i, n, "timing rounds"))
+    table.save(path)
+    command = command_line()
+    if report is not None and check:
+        from ..outputs import write_text
+
+        report.parent.mkdir(parents=True, exist_ok=True)
+        write_text(report, check_markdown(table, command), "--report")
+    if fmt == "json":
+        typer.echo(json.dumps({"table": str(path), "models": {m: table.models[m] for m in models if m in table.models},
+                               "check": figures(table.check) if check else None}, indent=1))
+        return
+    typer.echo(f"wrote {path} ({len(table.entries)} layers; per-call overhead {table.overhead_ms:.4f} ms)")
+    if check:
+        typer.echo(check_markdown(table, command))
 
 
 def register(app: typer.Typer) -> None:

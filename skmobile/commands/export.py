@@ -28,13 +28,14 @@ def export(
 ) -> None:
     """Export MODEL in eval mode; fail (exit 1) on a rank > 4 tensor, or when onnxruntime and PyTorch
     differ by more than float32 rounding explains (rtol x max |torch output| + atol)."""
+    check_out_file(out)  # before torch loads
     import torch
 
-    from ..export import FORMATS, calibrate_bn, export_onnx, load_state_dict
+    from ..export import FORMATS, calibrate_bn, check_options, export_onnx, load_state_dict
     from ..models import create_model
 
     choose("format", format, FORMATS)
-    check_out_file(out)
+    check_options(opset, exporter, rtol, atol, input_size, batch_size)  # before the model is built
     if checkpoint is not None and not checkpoint.is_file():
         raise SKMobileError(f"--checkpoint {checkpoint} is not a file; allowed: a state dict file (.pt, .pth)")
     kwargs = {"num_classes": num_classes}

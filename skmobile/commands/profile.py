@@ -27,9 +27,12 @@ def profile_cmd(
     sk: str = typer.Option(None, "--sk", help='SK spec as JSON, e.g. \'{"paths": "K3+K5+K7"}\''),
 ) -> None:
     """Parameters and multiply-adds (MACs) of MODEL under a named counting convention."""
-    from ..profile import profile_model
+    from ._args import check_model_name
 
     choose("format", fmt, FORMATS)
+    check_model_name(model)  # before torch loads
+    from ..profile import profile_model
+
     kwargs = {}
     if sk:
         try:

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from ..errors import SKMobileError
 from ._args import LATENCY_CACHE, LATENCY_RUNTIMES, LATENCY_THREADS, check_out_dir
+from ._text import counted
 
 console = Console()
 
@@ -50,7 +51,8 @@ def report_tables(records, tables, out: Path, command: str, shown: Path, latency
             res = write_table_report(number, records, out, command, latency=rows_latency)
         n = sum(1 for r in res["rows"] if (r["measured"] or {}).get("top1_err") is not None)
         verdicts = ", ".join(f"{c['id']}={c['verdict']}" for c in res["conclusions"]) or "no claims"
-        lines.append(f"Table {number}: {n} rows with proxy accuracy; {verdicts} -> {shown / f'table{number}.html'}")
+        lines.append(f"Table {number}: {counted(n, 'row')} with proxy accuracy; {verdicts} -> "
+                     f"{shown / f'table{number}.html'}")
     return lines
 
 
@@ -77,30 +79,53 @@ def report_cmd(
     """Render paper-table reports (tableN.{md,csv,json,html}) or a search-study report from a study.
 
     Without --study: the tables of every grid study, plus a report per search study in OUT/STUDY/."""
-    from ..outputs import fresh_dir, staged
-    from ..report import DEFAULT_STORAGE, REPORT_TABLES, load_records
-    from ..report.search_study import is_search_study, open_study, write_study_report
+    if rerender is None:
+        from ..search.storage import vet_storage
+
+        if out is not None:
+            check_out_dir(out)  # the defaults are new folders under runs/
+        vet_storage(storage, create=False)  # a device, FIFO or missing file: one line, before the heavy imports
+    from ..report import DEFAULT_STORAGE, REPORT_TABLES
+    from ..report.search_study import is_search_study, open_study
 
     request = latency_request(latency, latency_runtimes, latency_threads, latency_cache)
     if rerender is not None:
-        return _rerender_attention(rerender, out or rerender) if attention else \
-            _rerender(rerender, list(table or REPORT_TABLES), out or rerender, request)
-    if out is not None:
-        check_out_dir(out)  # the defaults below are new folders under runs/
+        if attention:
+            _rerender_attention(rerender, out or rerender)
+        else:
+            _rerender(rerender, list(table or REPORT_TABLES), out or rerender, request, force)
+        return
     url = storage or DEFAULT_STORAGE
     _check_tables(table or [], REPORT_TABLES)
     searches = _search_studies(url, study, is_search_study, open_study)
     if study and searches:
-        if table:
-            raise SKMobileError(f"--table applies to paper-grid studies; {study!r} is a search study (drop --table)")
-        if request is not None:
-            raise SKMobileError(f"--latency applies to paper-table reports; search study {study!r} shows the latency "
-                                "its trials recorded (skmobile search --latency measure|predict)")
-        out = out or Path("runs") / f"report-{_safe(study)}"
-        with staged(out, force) as stage:
-            res = write_study_report(storage, study, stage, _command(storage, study, table, out))
-        _print_study(res, out / res["html"].name)
-        return
+        _search_report(storage, study, table, request, out, force)
+    else:
+        _all_reports(url, storage, study, table, request, out, force, searches)
+
+
+def _search_report(storage, study: str, table, request, out: Path | None, force: bool) -> None:
+    """The report of one search study (``--study NAME``)."""
+    from ..outputs import staged
+    from ..report.search_study import write_study_report
+
+    if table:
+        raise SKMobileError(f"--table applies to paper-grid studies; {study!r} is a search study (drop --table)")
+    if request is not None:
+        raise SKMobileError(f"--latency applies to paper-table reports; search study {study!r} shows the latency "
+                            "its trials recorded (skmobile search --latency measure|predict)")
+    out = out or Path("runs") / f"report-{_safe(study)}"
+    with staged(out, force) as stage:
+        res = write_study_report(storage, study, stage, _command(storage, study, table, out))
+    _print_study(res, out / res["html"].name)
+
+
+def _all_reports(url, storage, study, table, request, out: Path | None, force: bool, searches: list[str]) -> None:
+    """The paper-table reports of the grid studies, and a report per search study (``OUT/NAME/``)."""
+    from ..outputs import fresh_dir, staged
+    from ..report import REPORT_TABLES, load_records
+    from ..report.search_study import write_study_report
+
     records = [r for r in load_records(url, study) if r.study not in searches]
     wanted = list(table) if table else sorted({r.table for r in records if r.table in REPORT_TABLES})
     if not wanted and not searches:
@@ -156,9 +181,10 @@ def _search_studies(url: str, study: str | None, is_search_study, open_study) ->
 def _print_study(res: dict, html: Path) -> None:
     d = res["data"]
     front = sum(1 for c in d["configs"] if c.get("front_mflops"))
-    console.print(f"study {d['study']}: {d['complete']} complete trials, {d['configurations']} configurations, "
-                  f"{front} on the error/MFLOPs front, {sum(1 for c in d['configs'] if c['paper_rows'])} paper rows "
-                  f"-> {html}", highlight=False, soft_wrap=True)
+    paper = sum(1 for c in d["configs"] if c["paper_rows"])
+    console.print(f"study {d['study']}: {counted(d['complete'], 'complete trial')}, "
+                  f"{counted(d['configurations'], 'configuration')}, {front} on the error/MFLOPs front, "
+                  f"{counted(paper, 'paper row')} -> {html}", highlight=False, soft_wrap=True)
 
 
 def _check_tables(tables: list[int], allowed) -> None:
@@ -168,17 +194,24 @@ def _check_tables(tables: list[int], allowed) -> None:
 
 
 def _rerender_attention(src: Path, out: Path) -> None:
-    from ..report.attention_summary import rerender
+    from ..report.attention import rerender
 
     rerender(src, out, f"skmobile report --rerender {src} --attention --out {out}")
     console.print(f"attention: re-rendered from {src / 'attention.json'} -> {out / 'attention.md'}")
 
 
-def _rerender(src: Path, tables: list[int], out: Path, request=None) -> None:
+def _rerender(src: Path, tables: list[int], out: Path, request=None, force: bool = False) -> None:
     from ..report import REPORT_TABLES, write_table_report
     from ..report.rerender import latency_from_report, records_from_report
 
     _check_tables(tables, REPORT_TABLES)
+    check_out_dir(out)
+    for number in tables:  # before any timing: measured latencies are not replaced by surprise
+        if request is not None and not force and (out / f"table{number}.json").is_file() \
+                and latency_from_report(out, number) is not None:
+            raise SKMobileError(f"{out / f'table{number}.json'} holds latencies measured on its own machine and load; "
+                                "--latency would replace them with ones measured here and now: pass --force, or "
+                                "write elsewhere with --out DIR")
     for number in tables:
         records, metadata, command = records_from_report(src, number)
         rendered_by = (f"skmobile report --rerender {src} --table {number}" + (request.flags() if request else "")
@@ -186,9 +219,11 @@ def _rerender(src: Path, tables: list[int], out: Path, request=None) -> None:
         latency = (table_latency(number, request, rendered_by) if request is not None
                    else latency_from_report(src, number))
         with console.status(f"Table {number}: re-rendering..."):
-            write_table_report(number, records, out, command, metadata=metadata, rendered_by=rendered_by,
-                               latency=latency)
-        console.print(f"Table {number}: re-rendered from {src / f'table{number}.json'} -> {out / f'table{number}.html'}")
+            res = write_table_report(number, records, out, command, metadata=metadata, rendered_by=rendered_by,
+                                     latency=latency)
+        files = ", ".join(p.name for p in res["paths"])
+        console.print(f"Table {number}: re-rendered from {src / f'table{number}.json'} -> {len(res['paths'])} files "
+                      f"in {out}: {files}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from ..errors import SKMobileError
 from ._args import LATENCY_CACHE, LATENCY_RUNTIMES, LATENCY_THREADS, check_at_least, check_out_dir
+from ._text import counted
 
 console = Console()
 
@@ -22,7 +23,9 @@ def reproduce_cmd(
     study: str = typer.Option(None, "--study", help="study name for --train (default grid-tableN)"),
     dataset: str = typer.Option("fashion-mnist", "--dataset", help="proxy data set for --train"),
     data_dir: str = typer.Option(None, "--data-dir", help="data set directory for --train"),
-    budget: str = typer.Option("trial", "--budget", help="proxy budget for --train: trial | table | default"),
+    budget: str = typer.Option("trial", "--budget", help="budget for --train: trial | table | default (proxies), "
+                               "paper (full-size models on --dataset folder, ImageNet layout; one process per "
+                               "trial)"),
     device: str = typer.Option("cpu", "--device", help="device for --train: cpu | cuda | cuda:N | auto"),
     threads: int = typer.Option(None, "--threads", help="with --train: torch CPU threads per trial (default: torch's); "
                                 "a seed's error moves by about 0.5 pp with it, so committed reports name it"),
@@ -69,6 +72,7 @@ def reproduce_cmd(
 def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, out, force, device="cpu",
                      latency=None, threads=None) -> None:
     from ..outputs import staged
+    from ..provenance import command_line
     from ..report import REPORT_TABLES
     from ..search import run_search
     from ..search.runner import SearchConfig
@@ -84,14 +88,9 @@ def _reproduce_train(table, seeds, storage, study, dataset, data_dir, budget, ou
     cfg = SearchConfig(grid=f"table{table}", seeds=seeds, storage=storage, study=study, dataset=dataset,
                        data_dir=data_dir, budget=budget, device=device)
     summary = run_search(cfg, console)
-    console.print(f"Table {table}: {summary['added']} trials run into {summary['storage']} (study {summary['study']})")
-    command = (f"skmobile reproduce --table {table} --train --seeds {seeds}"
-               + (f" --storage {storage}" if storage else "") + (f" --study {study}" if study else "")
-               + (f" --dataset {dataset}" if dataset != "fashion-mnist" else "")
-               + (f" --budget {budget}" if budget != "trial" else "")
-               + (f" --device {device}" if device != "cpu" else "")
-               + (f" --threads {threads}" if threads is not None else "") + (latency.flags() if latency else "")
-               + f" --out {out}")
+    console.print(f"Table {table}: {counted(summary['added'], 'trial')} run into {summary['storage']} "
+                  f"(study {summary['study']})")
+    command = command_line()
     records = _table_runs(cfg, table, study)
     with staged(out, force) as stage:
         lines = report_tables(records, [table], stage, command, shown=out, latency=latency)

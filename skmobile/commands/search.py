@@ -20,7 +20,9 @@ def search_cmd(
                                                       "grid: all missing rows)"),
     storage: str = typer.Option(None, "--storage", help="Optuna storage URL: sqlite:///runs/skmobile.db (default), "
                                                        "journal:FILE, postgresql://USER:PASS@HOST/DB"),
-    study: str = typer.Option(None, "--study", help="study name (default: the space, or grid-tableN)"),
+    study: str = typer.Option(None, "--study", help="study name (default: the space, or grid-tableN, plus one suffix "
+                              "per non-default objective, budget, data set, --train-limit, --epochs: e.g. "
+                              "ablation-error, ablation-limit256-epochs1)"),
     workers: int = typer.Option(1, "--workers", help="worker processes on this machine (journal file storage)"),
     objective: str = typer.Option("multi", "--objective", help="multi (error + MFLOPs) | error (with pruning) | "
                                                               "error,latency (error + full-size latency)"),
@@ -37,7 +39,9 @@ def search_cmd(
     seeds: int = typer.Option(1, "--seeds", help="grid: repeats of each row (seeds SEED..SEED+N-1)"),
     dataset: str = typer.Option("fashion-mnist", "--dataset", help="proxy training data set"),
     data_dir: str = typer.Option(None, "--data-dir", help="data set folder (default: the installed one)"),
-    budget: str = typer.Option("trial", "--budget", help="proxy recipe budget: trial | table | default"),
+    budget: str = typer.Option("trial", "--budget", help="recipe budget: trial | table | default (proxies), paper "
+                               "(full-size models on --dataset folder, ImageNet layout; with --workers N and "
+                               "--device cuda, worker i trains on cuda:i-1)"),
     seed: int = typer.Option(0, "--seed", help="sampler and training seed"),
     train_limit: int = typer.Option(None, "--train-limit", help="training images per trial (default: the recipe's)"),
     epochs: int = typer.Option(None, "--epochs", help="epochs per trial (default: the recipe's)"),
@@ -48,6 +52,7 @@ def search_cmd(
     worker_index: int = typer.Option(0, "--worker-index", hidden=True),
 ) -> None:
     """Search SK architectures with Optuna; every trial's FLOPs, params and accuracy go to the study."""
+    _early_checks(study, space, storage, workers)
     from skmobile.search.runner import SearchConfig, run_search
 
     choose("format", fmt, ["text", "json"])
@@ -68,16 +73,29 @@ def search_cmd(
     if fmt == "json":
         typer.echo(json.dumps(summary, indent=1))
     elif worker_index == 0:
-        c = summary["counts"]
-        console.print(f"study {summary['study']} in {summary['storage']}: {c['complete']} complete, {c['fail']} failed, "
-                      f"{c['pruned']} pruned, {c['running']} running ({summary['added']} finished in this run, "
-                      f"{summary['wall_s']} s)", highlight=False, soft_wrap=True)
-        if "latency" in summary:
-            lat = summary["latency"]
-            console.print(f"latency ({lat['latency_runtime']}, {lat['latency_threads']} thread(s), "
-                          f"{lat['latency_machine']}): {lat['trials']} trial(s), {lat['measured']} measured, "
-                          f"{lat['cache_hits']} cache hit(s), {lat['predicted']} predicted ({lat['store']})",
-                          highlight=False, soft_wrap=True)
+        _print_summary(summary)
+
+
+def _early_checks(study: str | None, space: str | None, storage: str | None, workers: int) -> None:
+    """An empty --study and a storage path that is no regular file: one line, before torch and optuna load."""
+    from skmobile.search.storage import DEFAULT_JOURNAL, vet_storage
+
+    if study is not None and not study.strip():
+        raise SKMobileError(f"--study {study!r} is empty; allowed: a name, e.g. --study {space or 'ablation'}")
+    vet_storage(storage or (f"journal:{DEFAULT_JOURNAL}" if workers > 1 else None))
+
+
+def _print_summary(summary: dict) -> None:
+    c = summary["counts"]
+    console.print(f"study {summary['study']} in {summary['storage']}: {c['complete']} complete, {c['fail']} failed, "
+                  f"{c['pruned']} pruned, {c['running']} running ({summary['added']} finished in this run, "
+                  f"{summary['wall_s']} s)", highlight=False, soft_wrap=True)
+    if "latency" in summary:
+        lat = summary["latency"]
+        console.print(f"latency ({lat['latency_runtime']}, {lat['latency_threads']} thread(s), "
+                      f"{lat['latency_machine']}): {lat['trials']} trial(s), {lat['measured']} measured, "
+                      f"{lat['cache_hits']} cache hit(s), {lat['predicted']} predicted ({lat['store']})",
+                      highlight=False, soft_wrap=True)
 
 
 def _print_spaces(fmt: str) -> None:

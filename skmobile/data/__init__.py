@@ -142,7 +142,10 @@ def _loader(ds, batch_size: int, shuffle: bool, seed: int, num_workers: int) -> 
 
 
 def set_epoch(loader: DataLoader, epoch: int, seed: int = 0) -> None:
-    """Make epoch ``epoch``'s order and augmentation depend only on (seed, epoch): resumes repeat them."""
+    """Make epoch ``epoch``'s order and augmentation depend only on (seed, epoch): resumes repeat them
+    (a DistributedSampler is seeded at construction and reshuffled by its ``set_epoch``)."""
+    if hasattr(getattr(loader, "sampler", None), "set_epoch"):
+        loader.sampler.set_epoch(epoch)
     inner = getattr(getattr(loader, "sampler", None), "sampler", None)
     gen = getattr(inner, "generator", None)
     if gen is not None:

@@ -1,7 +1,3 @@
-"""Measured batch-N inference latency: timing, runtimes, machine records, a cache and a predictor.
-
-``measure`` times whole models (torch or onnxruntime, cpu or cuda); ``cache`` keeps measured
-latencies by full-size architecture spec; ``predictor`` sums a per-layer lookup table measured on
-this machine (the approach of nn-Meter and of FBNet's latency tables). Import the submodules; this
-package file imports nothing heavy.
-"""
+"""Batch-N inference latency: measured (``measure``, kept by ``cache``) or predicted from a per-layer
+lookup table measured on this machine (``capture``, ``graph``, ``table``, ``timing``: the approach of
+FBNet's latency tables and nn-Meter). Import the submodules; this file imports nothing heavy."""

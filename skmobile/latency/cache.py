@@ -67,18 +67,12 @@ class LatencyCache:
             return db.execute("SELECT COUNT(*) FROM latency").fetchone()[0]
 
     def latency(self, arch: Arch, setting: Setting, measure: Callable[[Arch, Setting], dict] | None = None) -> dict:
-        """The stored record for ``arch`` under ``setting``, or a fresh measurement (then stored).
+        """The stored record for ``arch`` under ``setting`` (``latency_cached`` True), or a fresh
+        measurement (``measure``, default :func:`measure_one`), then stored."""
+        def one(archs, s):
+            return {label: (measure or measure_one)(a, s) for label, a in archs.items()}
 
-        The returned record carries ``latency_cached`` (True on a hit).
-        """
-        found = self.get(arch, setting)
-        if found is not None:
-            self.hits += 1
-            return {**found, "latency_cached": True}
-        self.misses += 1
-        record = (measure or measure_one)(arch, setting)
-        self.put(arch, setting, record)
-        return {**record, "latency_cached": False}
+        return self.latencies({"arch": arch}, setting, one)["arch"]
 
     def latencies(self, archs: Mapping[str, Arch], setting: Setting,
                   measure: Callable[[Mapping[str, Arch], Setting], dict] | None = None) -> dict[str, dict]:

@@ -1,9 +1,6 @@
-"""Batch-N inference latency of registered models, alone or side by side (``--vs``).
-
-A model is built at full size (its registered defaults: 1000 classes, 224 px; 32 px for the CIFAR
-families) unless kwargs say otherwise, in eval mode with random weights, and timed by
-:mod:`.timer` under one :class:`Setting`. Results are in milliseconds per call (a whole batch).
-"""
+"""Batch-N inference latency of registered models, alone or side by side (``--vs``): each built at full
+size (1000 classes, 224 px; 32 px for the CIFAR families) unless kwargs say otherwise, in eval mode
+with random weights, timed by :mod:`skmobile.measure.timing` under one :class:`Setting`; ms per call."""
 
 from __future__ import annotations
 

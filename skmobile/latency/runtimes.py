@@ -1,8 +1,5 @@
-"""Callables that run one inference of a model: eager torch or an onnxruntime session.
-
-The ONNX graph comes from :func:`skmobile.export.export_onnx` (eval mode, fixed input shape). Each
-runner is a zero-argument callable that returns only when the result is ready (CUDA synchronised).
-"""
+"""Callables that run one inference of a model (eager torch, or an onnxruntime session on the graph of
+:func:`skmobile.export.export_onnx`); each returns only when the result is ready (CUDA synchronised)."""
 
 from __future__ import annotations
 
@@ -40,17 +37,13 @@ def quiet_fds():
     """Send file descriptors 1 and 2 to /dev/null for the block (exporters print C++ graph dumps there)."""
     import sys
 
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    null = os.open(os.devnull, os.O_WRONLY)
+    sys.stdout.flush(), sys.stderr.flush()
+    saved, null = [os.dup(1), os.dup(2)], os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(null, 1)
-        os.dup2(null, 2)
+        os.dup2(null, 1), os.dup2(null, 2)
         yield
     finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
+        os.dup2(saved[0], 1), os.dup2(saved[1], 2)
         for fd in saved + [null]:
             os.close(fd)
 
@@ -68,17 +61,22 @@ def torch_threads(threads: int):
         torch.set_num_threads(before)
 
 
-def torch_runner(model, shape: tuple[int, ...], device: str = "cpu") -> Callable[[], object]:
-    """Eager inference (eval, inference_mode) of ``model`` on a fixed random input."""
+def _shapes(shape) -> list:
+    return [shape] if isinstance(shape[0], int) else list(shape)
+
+
+def torch_runner(model, shape, device: str = "cpu") -> Callable[[], object]:
+    """Eager inference (eval, inference_mode) of ``model`` on fixed random inputs of ``shape`` (one
+    shape, or a list of shapes for several inputs)."""
     import torch
 
     model = model.eval().to(device)
-    x = torch.randn(*shape, device=device)
+    xs = [torch.randn(*s, device=device) for s in _shapes(shape)]
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def run():
         with torch.inference_mode():
-            out = model(x)
+            out = model(*xs)
         sync()
         return out
 
@@ -105,11 +103,9 @@ def export(model, path: str | os.PathLike, shape: tuple[int, ...], opset: int = 
     return str(path)
 
 
-def ort_runner(onnx_path: str, shape, device: str = "cpu", threads: int = 1,
-               optimized_path: str | None = None) -> Callable[[], object]:
+def ort_runner(onnx_path: str, shape, device: str = "cpu", threads: int = 1) -> Callable[[], object]:
     """An onnxruntime session (all graph optimisations, sequential, ``threads`` intra-op threads) on
-    random inputs of ``shape`` (one shape, or a list of shapes for several inputs). With
-    ``optimized_path``, the graph as optimised for this machine is written there."""
+    random inputs of ``shape`` (one shape, or a list of shapes for several inputs)."""
     import numpy as np
     import onnxruntime as ort
 
@@ -119,13 +115,10 @@ def ort_runner(onnx_path: str, shape, device: str = "cpu", threads: int = 1,
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
-    if optimized_path is not None:
-        opts.optimized_model_filepath = optimized_path
     providers = ["CUDAExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
     sess = ort.InferenceSession(onnx_path, opts, providers=providers)
     rng = np.random.default_rng(0)
-    inputs = [rng.standard_normal(s, dtype=np.float32)
-              for s in ([shape] if isinstance(shape[0], int) else shape)]
+    inputs = [rng.standard_normal(s, dtype=np.float32) for s in _shapes(shape)]
     return bound_run(sess, inputs, device)
 
 
@@ -151,6 +144,4 @@ def bound_run(sess, inputs, device: str = "cpu") -> Callable[[], object]:
         sess.run_with_iobinding(io)
         return io
 
-    run.inputs = list(inputs)   # the bound arrays (onnxruntime reads them in place on the CPU) ...
-    run.outputs = outputs       # ... and writes its results into these
     return run

@@ -20,9 +20,8 @@ from ..errors import choose
 
 _BF16 = torch.bfloat16
 #: (device type, compute dtype, layout) where the dense form runs; everything else stays dilated.
-#: Measured by tools/dilated_probe.py on an H200 (reports/kernels-h100.md): in bf16 channels_last
-#: the dilated conv took 2.2-4.7x the dense one; in fp16 channels_last, fp32 and bf16 NCHW the
-#: dense form was the slower (0.35-0.9x).
+#: The rule follows tools/dilated_probe.py's GPU comparison of the two forms (reports/kernels-h100.md):
+#: the dense form wins only in bf16 channels_last.
 DENSE_RULES = {("cuda", _BF16, "nhwc")}
 FORMS = ("rule", "dense", "dilated")
 

@@ -7,7 +7,7 @@
 The torch versions below never build a 5-D tensor, so exported graphs stay rank <= 4.
 Other backends (``skmobile.kernels`` adds "numba" and "auto") register themselves with
 :func:`register_fusion`. The default, "default", runs "auto" on CUDA tensors (loading the kernels on
-first use; measured faster than torch in training on an H200, reports/kernels-h100.md) and torch's
+first use; reports/kernels-h100.md compares it with torch in training) and torch's
 ops elsewhere, so CPU users never load numba unless they ask for it.
 """
 

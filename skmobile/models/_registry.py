@@ -123,11 +123,7 @@ def create_model(name: str, *, fusion: str | None = None, **kwargs):
     try:
         model = entry.fn(**kwargs)
     except TypeError as exc:
-        bad = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
-        if bad is None:
-            raise
-        raise SKMobileError(f"model {name!r} takes no argument {bad.group(1)!r}; allowed: "
-                            f"{', '.join(_keyword_arguments(entry))}") from None
+        raise _bad_keyword(entry, exc) from None
     if kwargs.get("sk") is not None:
         _check_sk_applies(name, model, kwargs["sk"])
     if fusion is not None:
@@ -161,13 +157,52 @@ def _check_sk_applies(name: str, model, sk) -> None:
                                 f"allowed: sk= without {key}")
 
 
+def _bad_keyword(entry: ModelEntry, exc: TypeError) -> Exception:
+    """The one-line error for a keyword ``entry`` does not take (unknown, or one its entrypoint sets
+    itself, as ``attn`` of ``sknet50``), naming what it accepts; ``exc`` itself for any other TypeError."""
+    unknown = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+    fixed = re.search(r"multiple values for (?:keyword )?argument '(\w+)'", str(exc))
+    if unknown is None and fixed is None:
+        return exc
+    allowed = ", ".join(_keyword_arguments(entry))
+    if unknown is not None:
+        return SKMobileError(f"model {entry.name!r} takes no argument {unknown.group(1)!r}; allowed: {allowed}")
+    return SKMobileError(f"model {entry.name!r} sets {fixed.group(1)!r} itself (another value makes another "
+                         f"model: `skmobile models` lists them); allowed: {allowed}")
+
+
 def _keyword_arguments(entry: ModelEntry) -> list[str]:
-    """The keyword arguments of the class ``entry`` builds (its default model, built on the meta device)."""
+    """The keyword arguments ``entry`` accepts: those of the class it builds (its default model, built on
+    the meta device) less those its entrypoint passes itself."""
     import inspect
 
     import torch
 
     with torch.device("meta"):
         cls = type(entry.fn())
-    params = inspect.signature(cls.__init__).parameters.values()
-    return [p.name for p in params if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    params = [p.name for p in inspect.signature(cls.__init__).parameters.values()
+              if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    fixed = _set_by_entrypoint(entry.fn, params)
+    return [p for p in params if p not in fixed]
+
+
+def _set_by_entrypoint(fn: Callable, params: list[str]) -> set[str]:
+    """The class arguments ``fn`` passes itself in the call that forwards ``**kwargs`` (those it does not
+    take as its own parameters); empty where its source cannot be read."""
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return set()
+    node = tree.body[0]
+    if not isinstance(node, ast.FunctionDef):
+        return set()
+    own = {a.arg for a in node.args.args + node.args.kwonlyargs}
+    for call in ast.walk(node):
+        if isinstance(call, ast.Call) and any(k.arg is None for k in call.keywords):
+            named = {k.arg for k in call.keywords if k.arg is not None}
+            return (named | set(params[:len(call.args)])) - own
+    return set()

@@ -416,3 +416,18 @@ def write(result: dict, out_dir: str | Path, command: str) -> list[Path]:
     figs = save(plot(result, f"SK attention vs enlargement, {result['models']} models on {result['dataset']}"),
                 out, "attention")
     return [md, js, figs["png"], figs["svg"]]
+
+
+def rerender(src: str | Path, out: str | Path, rendered_by: str) -> list[Path]:
+    """Re-render ``src/attention.json`` (a committed attention report) into ``out`` with today's rules;
+    the report keeps the command that measured it and names ``rendered_by``."""
+    from ..errors import SKMobileError
+
+    path = Path(src) / "attention.json"
+    if not path.is_file():
+        raise SKMobileError(f"{path} not found; --rerender DIR --attention needs the attention.json of an attention "
+                            "report (skmobile analyze attention)")
+    data = json.loads(path.read_text())
+    command = data.pop("command")
+    data["rendered_by"] = rendered_by
+    return write(judge_changes(data), out, command)

@@ -1,11 +1,7 @@
-"""The one-screen summary attention.md opens with, and a re-rendering of a committed attention report
-from its own ``attention.json`` (per-model values are stored, so the tests and verdicts are recomputed
-by :func:`skmobile.report.attention.judge_changes` without the checkpoints)."""
+"""The one-screen summary attention.md opens with (its re-rendering from a committed attention.json is
+:func:`skmobile.report.attention.rerender`)."""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 from .resolving import MAX_SEEDS, one_sample_detectable
 
@@ -76,20 +72,3 @@ def summary_lines(result: dict) -> list[str]:
                      "table budget's input (images repeated to 56 px: stages at 56/28/14/7 px, the full model's "
                      "maps); for the fair stages, the models per line above.")
     return lines
-
-
-def rerender(src: str | Path, out: str | Path, rendered_by: str) -> list[Path]:
-    """Re-render ``src/attention.json`` (a committed attention report) into ``out`` with today's rules;
-    the report keeps the command that measured it and names ``rendered_by``."""
-    from .attention import judge_changes, write
-
-    from ..errors import SKMobileError
-
-    path = Path(src) / "attention.json"
-    if not path.is_file():
-        raise SKMobileError(f"{path} not found; --rerender DIR --attention needs the attention.json of an attention "
-                            "report (skmobile analyze attention)")
-    data = json.loads(path.read_text())
-    command = data.pop("command")
-    data["rendered_by"] = rendered_by
-    return write(judge_changes(data), out, command)

@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")  # headless, explicit
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .pareto import pareto_front  # noqa: E402
+
 plt.rcParams.update({"svg.hashsalt": "skmobile", "font.size": 9, "axes.spines.top": False,
                      "axes.spines.right": False, "figure.dpi": 110})
 
@@ -21,16 +23,6 @@ def _to_mflops(value: float | None, key: str) -> float | None:
     if value is None:
         return None
     return value * 1000 if key == "gflops" else value
-
-
-def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Non-dominated points (both coordinates minimised), sorted by the first."""
-    front, best = [], float("inf")
-    for x, y in sorted(points):
-        if y < best:
-            front.append((x, y))
-            best = y
-    return front
 
 
 def save(fig, out_dir: Path, stem: str) -> dict[str, Path]:

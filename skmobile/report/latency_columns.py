@@ -328,7 +328,7 @@ def finding_lines(rows: list[dict], flops_key: str | None) -> list[str]:
 
 def front_line(rows: list[dict], flops_key: str | None) -> str | None:
     """Which rows are on the Pareto front of proxy error vs MFLOPs, and vs each runtime's latency."""
-    from .figures import pareto_front
+    from .pareto import pareto_front
 
     measured = [(r["label"], r["measured"]) for r in rows if (r["measured"] or {}).get("top1_err") is not None]
     if len(measured) < 2 or not runtimes_in(rows):

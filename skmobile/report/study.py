@@ -9,7 +9,7 @@ file, PostgreSQL) can be reported.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from ..errors import SKMobileError
 from ..search.storage import DEFAULT_STORAGE
@@ -103,6 +103,18 @@ def load_records(storage: str | None = None, study: str | None = None) -> list[R
             raise SKMobileError(f"cannot read studies in {url}: {storage_error(exc)}") from None
     records = []
     for name in names:
-        for t in open_study(url, name).get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            records.append(records_from_trial(name, t))
+        study = open_study(url, name)
+        note = budget_overrides(study.user_attrs)
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            r = records_from_trial(name, t)
+            records.append(replace(r, budget=f"{r.budget} ({note})") if note and r.budget else r)
     return sorted(records, key=lambda r: (r.study, r.number))
+
+
+def budget_overrides(study_attrs: dict) -> str:
+    """``train-limit N, epochs E`` for a study run with budget overrides (see :mod:`skmobile.search.identity`),
+    else "". A record's budget carries it, so a report never pools such runs with the recipe's."""
+    ident = study_attrs.get("identity") if isinstance(study_attrs.get("identity"), dict) else {}
+    parts = [f"{flag} {ident[key]}" for key, flag in (("train_limit", "train-limit"), ("epochs", "epochs"))
+             if ident.get(key) is not None]
+    return ", ".join(parts)

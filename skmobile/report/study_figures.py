@@ -3,7 +3,8 @@ factor importances, and mean error per factor level."""
 
 from __future__ import annotations
 
-from .figures import pareto_front, plt  # plt: matplotlib on the Agg backend, the reports' style
+from .figures import plt  # plt: matplotlib on the Agg backend, the reports' style
+from .pareto import pareto_front
 
 _TRIAL, _FRONT, _PAPER, _REUSED = "#9aa5b1", "#2a9d8f", "#d1495b", "#6c757d"
 COST_LABELS = {"mflops": "full-size MFLOPs (multiply-adds, 224 px)", "params_m": "full-size parameters (M)"}

@@ -46,7 +46,7 @@ def _proxy_forms(table: Table, rows: list[dict], budget: str, dataset: str | Non
         text = (f"{r.family}: width x{kw.get('width_mult', 1):g}" + groups
                 + (f", depth x{kw['depth_mult']:g}" if "depth_mult" in kw else ", full depth")
                 + f", 3x3/{kw.get('stem_stride', 1)} stem, stage maps {'/'.join(map(str, px.get('stage_maps') or []))} px"
-                + f", {r.train_limit or 'all':,} training images, {r.epochs} epoch(s), lr {r.lr:g} per {r.batch_size}"
+                + f", {f'{r.train_limit:,}' if r.train_limit else 'all'} training images, {r.epochs} epoch(s), lr {r.lr:g} per {r.batch_size}"
                 + ("" if r.warmup_epochs is None else f", warm-up {r.warmup_epochs:g} epoch"))
         forms.setdefault(text, None)
     return list(forms)

@@ -40,6 +40,15 @@ def save_checkpoint(out_dir, model, optimizer, state: dict) -> Path:
     return out / WEIGHTS
 
 
+def update_state(out_dir, **fields) -> Path:
+    """Add ``fields`` to the checkpoint's state.json, written atomically like the checkpoint itself."""
+    _, path = checkpoint_paths(out_dir)
+    state = json.loads(path.read_text())
+    state.update(fields)
+    _atomic(path, lambda p: p.write_text(json.dumps(state, indent=1, default=_json_default)))
+    return path
+
+
 def _json_default(obj):
     if hasattr(obj, "to_dict"):
         return obj.to_dict()
@@ -121,4 +130,4 @@ def load_checkpoint(path, device: str = "cpu"):
 
 
 __all__ = ["save_checkpoint", "read_checkpoint", "load_into", "load_model", "load_checkpoint", "has_checkpoint",
-           "checkpoint_paths"]
+           "checkpoint_paths", "update_state"]

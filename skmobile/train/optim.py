@@ -67,3 +67,8 @@ def lr_at(step: int, total_steps: int, base_lr: float, warmup_steps: int) -> flo
     span = max(1, total_steps - warmup_steps)
     t = min(1.0, (step - warmup_steps) / span)
     return 0.5 * base_lr * (1.0 + math.cos(math.pi * t))
+
+
+def timing_optimizer(model: nn.Module) -> torch.optim.Optimizer:
+    """The trainer's optimizer at a fixed learning rate, for timing its SGD steps (``bench train``)."""
+    return make_optimizer(model, 0.01, default_weight_decay(model))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from .loop import FitResult, fit
+from .loop import FitConfig, FitResult, fit
 from .proxy import Recipe, build_proxy_model, proxy_recipe
 
 
@@ -62,8 +62,9 @@ def train_proxy(model_name: str, loaders, *, budget: str = "default", seed: int 
     model = build_proxy_model(model_name, loaders, budget, **(overrides or {}))
     cx = _complexity(model, loaders.image_size)
     shape = _shape(model, loaders.image_size)
-    result = fit(model, loaders, epochs=epochs or recipe.epochs, lr=lr, weight_decay=recipe.weight_decay,
-                 label_smoothing=recipe.label_smoothing, warmup_epochs=recipe.warmup_epochs, seed=seed, device=device, out_dir=out_dir, resume=resume,
-                 progress=progress, on_epoch=on_epoch, meta={"recipe": recipe.to_dict(), **(meta or {})},
-                 channels_last=True if recipe.channels_last else None)
+    result = fit(model, loaders, FitConfig(
+        epochs=epochs or recipe.epochs, lr=lr, weight_decay=recipe.weight_decay,
+        label_smoothing=recipe.label_smoothing, warmup_epochs=recipe.warmup_epochs, seed=seed, device=device, out_dir=out_dir, resume=resume,
+        progress=progress, on_epoch=on_epoch, meta={"recipe": recipe.to_dict(), **(meta or {})},
+        channels_last=True if recipe.channels_last else None))
     return ProxyRun(model, dict(model.skmobile_kwargs), recipe, result, cx, float(lr), shape)

@@ -1,10 +1,8 @@
 """Latency for a search trial: measured once per full-size architecture (cached), or predicted.
 
-``TrialLatency(mode="measure")`` times the full-size model under one :class:`Setting` on the
-machine running the trial and keeps the result in the :class:`LatencyCache`, so repeated
-configurations and seeds do not pay again; ``mode="predict"`` sums the layer table built by
-``skmobile bench latency --build-table`` (layers it lacks are timed and added to it). Either way
-the trial gets ``latency_ms`` with the runtime, threads and machine beside it.
+``mode="measure"`` times the full-size model on the trial's machine through the :class:`LatencyCache`;
+``mode="predict"`` sums the layer table of ``bench latency --build-table`` (layers it lacks are timed
+and added). Either way the trial gets ``latency_ms`` with the runtime, threads and machine beside it.
 """
 
 from __future__ import annotations
@@ -12,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import choose
-from .measure import Arch, Setting, record_setting
+from skmobile.errors import choose
+from skmobile.latency.measure import Arch, Setting, record_setting
 
 MODES = ("measure", "predict")
 
@@ -33,15 +31,15 @@ class TrialLatency:
         self.setting.check()
         self._cache = self._table = None
         if self.mode == "measure":
-            from .cache import LatencyCache
+            from skmobile.latency.cache import LatencyCache
 
             self._cache = LatencyCache(self.cache_path)
         else:
-            from . import predictor
+            from skmobile.latency.table import LatencyTable, default_table_path
 
-            path = Path(self.table_path) if self.table_path else predictor.default_table_path(self.setting)
+            path = Path(self.table_path) if self.table_path else default_table_path(self.setting)
             self._table_file = path
-            self._table = predictor.LatencyTable.load(path)
+            self._table = LatencyTable.load(path)
             self._table.check_setting(self.setting)
 
     @staticmethod
@@ -59,9 +57,9 @@ class TrialLatency:
             else:
                 self.measured += 1
             return {**rec, "latency_source": "measured"}
-        from . import predictor
+        from skmobile.latency.timing import predict
 
-        out = predictor.predict(self._table, arch, self.setting)
+        out = predict(self._table, arch, self.setting)
         if out["layers_timed_now"]:
             self._table.save(self._table_file)
         self.predicted += 1
