@@ -146,16 +146,6 @@ def select_nchw(us, a, v):
             i += nl
 
 
-@cuda.jit
-def attn_grad_nchw(dv, us, da):
-    dots_nchw(dv, us, None, da, None)
-
-
-@cuda.jit
-def select_bwd_nchw(dv, us, a, da, du):
-    dots_nchw(dv, us, a, da, du)
-
-
 @cuda.jit(device=True)
 def dots_nchw(dv, us, a, da, du):
     """da = sum_L dv * u_m per plane; where ``du`` is not None (select_bwd) also du[m] = a_m * dv in the
@@ -328,16 +318,6 @@ def select_nhwc(us, a, v):
                 v[n, i, k] = pk(x0, x1, v)
 
 
-@cuda.jit
-def attn_grad_nhwc(dv, us, da):
-    dots_nhwc(dv, us, None, da, None)
-
-
-@cuda.jit
-def select_bwd_nhwc(dv, us, a, da, du):
-    dots_nhwc(dv, us, a, da, du)
-
-
 @cuda.jit(device=True)
 def dots_nhwc(dv, us, a, da, du):
     """da = sum_L dv * u_m per channel unit; where ``du`` is not None (select_bwd) also du[m] = a_m * dv in
@@ -418,6 +398,25 @@ def fused_bwd_nhwc(dv, a, ds, du):
                 g1 = hi(g)
                 for m in range(nm):
                     du[m][n, i, k] = pk(w0[m] * g0 + b0, w1[m] * g1 + b1, du[m])
+
+
+def _backward_kernels(dots):
+    """The two backward kernels of one layout, both one pass of its ``dots`` device function: attn_grad
+    (da only; the ``du`` branch compiles away for ``None``) and select_bwd (da and du)."""
+
+    @cuda.jit
+    def attn_grad(dv, us, da):
+        dots(dv, us, None, da, None)
+
+    @cuda.jit
+    def select_bwd(dv, us, a, da, du):
+        dots(dv, us, a, da, du)
+
+    return attn_grad, select_bwd
+
+
+attn_grad_nchw, select_bwd_nchw = _backward_kernels(dots_nchw)
+attn_grad_nhwc, select_bwd_nhwc = _backward_kernels(dots_nhwc)
 
 
 KERNELS = {
