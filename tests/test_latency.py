@@ -18,24 +18,10 @@ from skmobile.latency.cache import LatencyCache, cache_key
 from skmobile.latency.measure import Arch, Setting
 from skmobile.measure.stats import Spread, median_halfwidth, percentile
 from skmobile.measure.timing import TimingPlan, spread_turns, time_rounds
+from latency_support import FakeClock, Tiny
 
 TINY = TimingPlan(warmup_calls=1, warmup_s=0.0, round_s=0.0, min_calls=2, max_calls=2, min_rounds=2,
                   max_rounds=2, max_s=5.0)
-
-
-class FakeClock:
-    """A clock that only moves when a fake workload says so."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def work(self, seconds):
-        def fn():
-            self.now += seconds
-        return fn
 
 
 def test_percentiles_interpolate_between_ranks():
@@ -142,27 +128,6 @@ def test_cache_rejects_a_file_that_is_not_sqlite(tmp_path):
     with pytest.raises(SKMobileError, match="not a readable SQLite"):
         LatencyCache(bad)
     assert bad.read_text().startswith("not a database")   # nothing overwritten
-
-
-class Tiny(nn.Module):
-    """conv-bn-relu, a residual add, pool, linear: layers and glue of known kinds."""
-
-    def __init__(self):
-        super().__init__()
-        from skmobile.layers import ConvBnAct, SqueezeExcite
-
-        self.a = ConvBnAct(3, 8, 3, stride=2)
-        self.b = ConvBnAct(8, 8, 3, groups=8, dilation=2)
-        self.c = ConvBnAct(8, 8, 3, groups=8, dilation=2)   # same config and shape as b: one table entry
-        self.se = SqueezeExcite(8, 4, 2)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(8, 5)
-
-    def forward(self, x):
-        x = self.a(x)
-        x = x + self.b(x)
-        x = self.se(self.c(x))
-        return self.fc(self.pool(x).flatten(1))
 
 
 def test_time_rounds_leaves_a_prepare_step_out_of_the_samples_but_sizes_turns_with_it():

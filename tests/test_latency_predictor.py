@@ -20,30 +20,10 @@ from skmobile.latency.measure import Arch, Setting
 from skmobile.latency.table import TABLE_VERSION, LatencyTable
 from skmobile.measure.timing import TimingPlan, time_rounds
 from skmobile.report import latency_check
+from latency_support import FakeClock, Tiny
 
 TINY = TimingPlan(warmup_calls=1, warmup_s=0.0, round_s=0.0, min_calls=2, max_calls=2, min_rounds=3,
                   max_rounds=3, max_s=5.0)
-
-
-class Tiny(nn.Module):
-    """conv-bn-relu, a residual add, SE, pool, linear: layers and glue of known kinds."""
-
-    def __init__(self):
-        super().__init__()
-        from skmobile.layers import ConvBnAct, SqueezeExcite
-
-        self.a = ConvBnAct(3, 8, 3, stride=2)
-        self.b = ConvBnAct(8, 8, 3, groups=8, dilation=2)
-        self.c = ConvBnAct(8, 8, 3, groups=8, dilation=2)   # same config and shape as b: one table entry
-        self.se = SqueezeExcite(8, 4, 2)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(8, 5)
-
-    def forward(self, x):
-        x = self.a(x)
-        x = x + self.b(x)
-        x = self.se(self.c(x))
-        return self.fc(self.pool(x).flatten(1))
 
 
 @pytest.fixture
@@ -85,18 +65,6 @@ def test_prediction_is_the_overhead_once_plus_every_layer():
     other = {u.key: {"ms": 1.0} for u in units}               # a run's own times replace the table's
     assert table.predict_units(units, other, 0.25)[0] == pytest.approx(0.25 + 8)
 
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def work(self, seconds):
-        def fn():
-            self.now += seconds
-        return fn
 
 
 def test_layers_are_timed_together_net_of_the_noop_and_one_that_cannot_run_is_skipped(monkeypatch):
