@@ -18,6 +18,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from .steps import backward_steps
+
 # Which thread pool runs the prange loops matters as much as the loops. numba's "workqueue" pool
 # competes for the cores with torch's OpenMP threads, which keep spinning after each torch op.
 # numba's "omp" layer binds its GOMP_* calls to the libgomp torch has already loaded into the
@@ -93,18 +95,6 @@ def select_nchw(us, a, v):
             w = a[n, m, c]
             for i in range(l_):
                 v[p, i] = v[p, i] + u[p, i] * w
-
-@njit(**_RED)
-def attn_grad_nchw(dv, us, da):
-    """da[n, m, c] = sum_L dv * us[m] (the select backward for a; branch grads come later)."""
-    _plane_dots(dv, us, None, da, None)
-
-
-@njit(**_RED)
-def select_bwd_nchw(dv, us, a, da, du):
-    """Select backward alone, one pass: du[m] = a_m * dv and da = sum_L dv * u_m."""
-    _plane_dots(dv, us, a, da, du)
-
 
 @njit(**_RED)
 def _plane_dots(dv, us, a, da, du):
@@ -198,18 +188,6 @@ def select_nhwc(us, a, v):
 
 
 @njit(**_RED)
-def attn_grad_nhwc(dv, us, da):
-    """da[n, m, c] = sum_L dv * us[m], by row blocks as pool_nhwc."""
-    _dot_blocks(dv, us, None, da, None)
-
-
-@njit(**_RED)
-def select_bwd_nhwc(dv, us, a, da, du):
-    """du[m] = a_m * dv and da = sum_L dv * u_m, one pass, by row blocks as pool_nhwc."""
-    _dot_blocks(dv, us, a, da, du)
-
-
-@njit(**_RED)
 def _dot_blocks(dv, us, a, da, du):
     """da = sum_L dv * u_m by row blocks; where ``du`` is not None, also du[m] = a_m * dv in the same pass
     (numba compiles the branch for ``None`` away)."""
@@ -249,6 +227,9 @@ def fused_bwd_nhwc(dv, a, ds, du):
             for c in range(c_):
                 du[m, n, i, c] = a[n, m, c] * dv[n, i, c] + ds[n, c] * inv
 
+
+attn_grad_nchw, select_bwd_nchw = backward_steps(_plane_dots)
+attn_grad_nhwc, select_bwd_nhwc = backward_steps(_dot_blocks)
 
 KERNELS = {
     "nchw": dict(pool=pool_nchw, select=select_nchw, attn_grad=attn_grad_nchw,

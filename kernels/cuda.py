@@ -15,6 +15,7 @@ from __future__ import annotations
 from numba import cuda, float32
 
 from .cuda_dtypes import cv, hi, ld, lo, pk, width
+from .steps import backward_steps
 
 MAXM = 8  # most branches the da kernels keep accumulators for
 TILE_C = 32  # channel units per channels_last block
@@ -49,6 +50,15 @@ def tree_sum(sh, i, k, n, stride, planes, plane):
 
 
 @cuda.jit(device=True)
+def row_sum(sh, x, lane, nl, row):
+    """Tree-sum each row's per-lane values ``x`` over the row's ``nl`` lanes; the sum ends in ``sh[row * nl]``.
+    Every thread of the block calls it (it synchronises)."""
+    sh[row * nl + lane] = x
+    cuda.syncthreads()
+    tree_sum(sh, row * nl + lane, lane, nl, 1, 1, 0)
+
+
+@cuda.jit(device=True)
 def branch_sums_nchw(acc, nm, da, p, p_, c_):
     """da[n, m, c] of plane p = (n, c): each branch's per-lane sums ``acc`` tree-summed over the row."""
     lane = cuda.threadIdx.x
@@ -56,9 +66,7 @@ def branch_sums_nchw(acc, nm, da, p, p_, c_):
     row = cuda.threadIdx.y
     sh = cuda.shared.array(THREADS, float32)
     for m in range(nm):
-        sh[row * nl + lane] = acc[m]
-        cuda.syncthreads()
-        tree_sum(sh, row * nl + lane, lane, nl, 1, 1, 0)
+        row_sum(sh, acc[m], lane, nl, row)
         if lane == 0 and p < p_:
             n = p // c_
             da[n, m, p - n * c_] = cv(sh[row * nl], da)
@@ -83,34 +91,60 @@ def plane_weights(a, p, nm, w):
     return nm
 
 
-@cuda.jit
-def pool_nchw(us, s):
-    p_, l_ = us[0].shape
-    lane = cuda.threadIdx.x
-    nl = cuda.blockDim.x
-    row = cuda.threadIdx.y
-    p = cuda.blockIdx.x * cuda.blockDim.y + row
+@cuda.jit(device=True)
+def ld4(x, p, i, nl):
+    """Elements i, i + nl, i + 2 nl, i + 3 nl of plane ``p`` of ``x`` as float32."""
+    return ld(x[p, i]), ld(x[p, i + nl]), ld(x[p, i + 2 * nl]), ld(x[p, i + 3 * nl])
+
+
+@cuda.jit(device=True)
+def scaled_grad(du, w, nm, p, i, g, b):
+    """du[m][p, i] = w[m] * g + b for each of the ``nm`` branches."""
+    for m in range(nm):
+        du[m][p, i] = cv(w[m] * g + b, du[m])
+
+
+@cuda.jit(device=True)
+def scaled_grad4(du, w, nm, p, i, nl, g0, g1, g2, g3, b):
+    """``scaled_grad`` at elements i, i + nl, i + 2 nl, i + 3 nl (gradients g0..g3)."""
+    for m in range(nm):
+        d = du[m]
+        d[p, i] = cv(w[m] * g0 + b, d)
+        d[p, i + nl] = cv(w[m] * g1 + b, d)
+        d[p, i + 2 * nl] = cv(w[m] * g2 + b, d)
+        d[p, i + 3 * nl] = cv(w[m] * g3 + b, d)
+
+
+@cuda.jit(device=True)
+def lane_sum(u, p, lane, nl, l_):
+    """This lane's share of the sum of plane ``p`` of ``u``: elements lane, lane + nl, ..., four per step."""
     x0 = float32(0.0)
     x1 = float32(0.0)
     x2 = float32(0.0)
     x3 = float32(0.0)
+    i = lane
+    while i + 3 * nl < l_:
+        x0 += ld(u[p, i])
+        x1 += ld(u[p, i + nl])
+        x2 += ld(u[p, i + 2 * nl])
+        x3 += ld(u[p, i + 3 * nl])
+        i += 4 * nl
+    while i < l_:
+        x0 += ld(u[p, i])
+        i += nl
+    return (x0 + x1) + (x2 + x3)
+
+
+@cuda.jit
+def pool_nchw(us, s):
+    lane, nl, p, p_, l_ = plane_of_thread(us[0])
+    x = float32(0.0)
     if p < p_:
         for m in range(len(us)):
-            u = us[m]
-            i = lane
-            while i + 3 * nl < l_:
-                x0 += ld(u[p, i])
-                x1 += ld(u[p, i + nl])
-                x2 += ld(u[p, i + 2 * nl])
-                x3 += ld(u[p, i + 3 * nl])
-                i += 4 * nl
-            while i < l_:
-                x0 += ld(u[p, i])
-                i += nl
+            x += lane_sum(us[m], p, lane, nl, l_)
+    row = cuda.threadIdx.y
     sh = cuda.shared.array(THREADS, float32)
-    sh[row * nl + lane] = (x0 + x1) + (x2 + x3)
-    cuda.syncthreads()
-    tree_sum(sh, row * nl + lane, lane, nl, 1, 1, 0)
+    row_sum(sh, x, lane, nl, row)
     if lane == 0 and p < p_:
         s[p] = cv(sh[row * nl] / float32(l_), s)
 
@@ -162,26 +196,19 @@ def dots_nchw(dv, us, a, da, du):
             plane_weights(a, p, nm, w)
         i = lane
         while i + 3 * nl < l_:
-            g0 = ld(dv[p, i])
-            g1 = ld(dv[p, i + nl])
-            g2 = ld(dv[p, i + 2 * nl])
-            g3 = ld(dv[p, i + 3 * nl])
+            g0, g1, g2, g3 = ld4(dv, p, i, nl)
             for m in range(nm):
-                u = us[m]
-                acc[m] += (g0 * ld(u[p, i]) + g1 * ld(u[p, i + nl])) + (
-                    g2 * ld(u[p, i + 2 * nl]) + g3 * ld(u[p, i + 3 * nl]))
-                if du is not None:
-                    du[m][p, i] = cv(w[m] * g0, du[m])
-                    du[m][p, i + nl] = cv(w[m] * g1, du[m])
-                    du[m][p, i + 2 * nl] = cv(w[m] * g2, du[m])
-                    du[m][p, i + 3 * nl] = cv(w[m] * g3, du[m])
+                u0, u1, u2, u3 = ld4(us[m], p, i, nl)
+                acc[m] += (g0 * u0 + g1 * u1) + (g2 * u2 + g3 * u3)
+            if du is not None:
+                scaled_grad4(du, w, nm, p, i, nl, g0, g1, g2, g3, float32(0.0))
             i += 4 * nl
         while i < l_:
             g0 = ld(dv[p, i])
             for m in range(nm):
                 acc[m] += g0 * ld(us[m][p, i])
-                if du is not None:
-                    du[m][p, i] = cv(w[m] * g0, du[m])
+            if du is not None:
+                scaled_grad(du, w, nm, p, i, g0, float32(0.0))
             i += nl
     branch_sums_nchw(acc, nm, da, p, p_, c_)
 
@@ -195,20 +222,11 @@ def fused_bwd_nchw(dv, a, ds, du):
         b = ld(ds[p]) / float32(l_)
         i = lane
         while i + 3 * nl < l_:
-            g0 = ld(dv[p, i])
-            g1 = ld(dv[p, i + nl])
-            g2 = ld(dv[p, i + 2 * nl])
-            g3 = ld(dv[p, i + 3 * nl])
-            for m in range(nm):
-                du[m][p, i] = cv(w[m] * g0 + b, du[m])
-                du[m][p, i + nl] = cv(w[m] * g1 + b, du[m])
-                du[m][p, i + 2 * nl] = cv(w[m] * g2 + b, du[m])
-                du[m][p, i + 3 * nl] = cv(w[m] * g3 + b, du[m])
+            g0, g1, g2, g3 = ld4(dv, p, i, nl)
+            scaled_grad4(du, w, nm, p, i, nl, g0, g1, g2, g3, b)
             i += 4 * nl
         while i < l_:
-            g0 = ld(dv[p, i])
-            for m in range(nm):
-                du[m][p, i] = cv(w[m] * g0 + b, du[m])
+            scaled_grad(du, w, nm, p, i, ld(dv[p, i]), b)
             i += nl
 
 
@@ -220,18 +238,33 @@ def fused_bwd_nchw(dv, a, ds, du):
 # (32-unit tile, n) walks all L rows, four rows per step; element-wise steps: each thread handles
 # ROWS_PER_THREAD rows of one unit.
 @cuda.jit(device=True)
+def unit_sum(sh, x0, x1, tx, ty):
+    """Tree-sum each unit's per-row values ``x0``/``x1`` (its first and last channel) over the block's rows;
+    the sums end in ``sh[tx]`` and ``sh[RED_PLANE + tx]``. Every thread of the block calls it."""
+    sh[ty * TILE_C + tx] = x0
+    sh[RED_PLANE + ty * TILE_C + tx] = x1
+    cuda.syncthreads()
+    tree_sum(sh, ty * TILE_C + tx, ty, cuda.blockDim.y, TILE_C, 2, RED_PLANE)
+
+
+@cuda.jit(device=True)
+def unit_of_reduction(x):
+    """(unit k, sample n, row ty, rows per block, rows L, units K, channels per unit) of this thread in a
+    channels_last reduction block over ``x``."""
+    n_, l_, k_ = x.shape
+    return (cuda.blockIdx.x * TILE_C + cuda.threadIdx.x, cuda.blockIdx.y, cuda.threadIdx.y, cuda.blockDim.y,
+            l_, k_, width(x))
+
+
+@cuda.jit(device=True)
 def branch_sums_nhwc(acc0, acc1, nm, da, n, k, k_, wd):
     """da[n, m, channels of unit k]: each branch's per-row sums (``acc0``/``acc1``: the unit's first and
     last channel) tree-summed over the block's rows, both channels at once."""
     tx = cuda.threadIdx.x
     ty = cuda.threadIdx.y
-    nr = cuda.blockDim.y
     sh = cuda.shared.array(RED_SLOTS, float32)
     for m in range(nm):
-        sh[ty * TILE_C + tx] = acc0[m]
-        sh[RED_PLANE + ty * TILE_C + tx] = acc1[m]
-        cuda.syncthreads()
-        tree_sum(sh, ty * TILE_C + tx, ty, nr, TILE_C, 2, RED_PLANE)
+        unit_sum(sh, acc0[m], acc1[m], tx, ty)
         if ty == 0 and k < k_:
             c = k * wd
             da[n, m, c] = cv(sh[tx], da)
@@ -259,39 +292,42 @@ def unit_weights(a, n, c0, c1, nm, w0, w1):
     return nm
 
 
+@cuda.jit(device=True)
+def row_share(u, n, k, ty, nr, l_):
+    """This thread's share of the sums over rows of unit ``k`` of sample ``n`` of ``u`` (first and last
+    channel of the unit): rows ty, ty + nr, ..., four per step."""
+    acc0 = float32(0.0)
+    acc1 = float32(0.0)
+    i = ty
+    while i + 3 * nr < l_:
+        x0 = u[n, i, k]
+        x1 = u[n, i + nr, k]
+        x2 = u[n, i + 2 * nr, k]
+        x3 = u[n, i + 3 * nr, k]
+        acc0 += (lo(x0) + lo(x1)) + (lo(x2) + lo(x3))
+        acc1 += (hi(x0) + hi(x1)) + (hi(x2) + hi(x3))
+        i += 4 * nr
+    while i < l_:
+        x0 = u[n, i, k]
+        acc0 += lo(x0)
+        acc1 += hi(x0)
+        i += nr
+    return acc0, acc1
+
+
 @cuda.jit
 def pool_nhwc(us, s):
-    n_, l_, k_ = us[0].shape
-    wd = width(us[0])
-    tx = cuda.threadIdx.x
-    ty = cuda.threadIdx.y
-    nr = cuda.blockDim.y
-    k = cuda.blockIdx.x * TILE_C + tx
-    n = cuda.blockIdx.y
+    k, n, ty, nr, l_, k_, wd = unit_of_reduction(us[0])
     acc0 = float32(0.0)
     acc1 = float32(0.0)
     if k < k_:
         for m in range(len(us)):
-            u = us[m]
-            i = ty
-            while i + 3 * nr < l_:
-                x0 = u[n, i, k]
-                x1 = u[n, i + nr, k]
-                x2 = u[n, i + 2 * nr, k]
-                x3 = u[n, i + 3 * nr, k]
-                acc0 += (lo(x0) + lo(x1)) + (lo(x2) + lo(x3))
-                acc1 += (hi(x0) + hi(x1)) + (hi(x2) + hi(x3))
-                i += 4 * nr
-            while i < l_:
-                x0 = u[n, i, k]
-                acc0 += lo(x0)
-                acc1 += hi(x0)
-                i += nr
+            x0, x1 = row_share(us[m], n, k, ty, nr, l_)
+            acc0 += x0
+            acc1 += x1
+    tx = cuda.threadIdx.x
     sh = cuda.shared.array(RED_SLOTS, float32)
-    sh[ty * TILE_C + tx] = acc0
-    sh[RED_PLANE + ty * TILE_C + tx] = acc1
-    cuda.syncthreads()
-    tree_sum(sh, ty * TILE_C + tx, ty, nr, TILE_C, 2, RED_PLANE)
+    unit_sum(sh, acc0, acc1, tx, ty)
     if ty == 0 and k < k_:
         c = k * wd
         s[n, c] = cv(sh[tx] / float32(l_), s)
@@ -322,12 +358,7 @@ def select_nhwc(us, a, v):
 def dots_nhwc(dv, us, a, da, du):
     """da = sum_L dv * u_m per channel unit; where ``du`` is not None (select_bwd) also du[m] = a_m * dv in
     the same pass, one row per step (attn_grad alone: two rows per step)."""
-    n_, l_, k_ = dv.shape
-    wd = width(dv)
-    ty = cuda.threadIdx.y
-    nr = cuda.blockDim.y
-    k = cuda.blockIdx.x * TILE_C + cuda.threadIdx.x
-    n = cuda.blockIdx.y
+    k, n, ty, nr, l_, k_, wd = unit_of_reduction(dv)
     nm = len(us)
     acc0 = cuda.local.array(MAXM, float32)
     acc1 = cuda.local.array(MAXM, float32)
@@ -343,24 +374,25 @@ def dots_nhwc(dv, us, a, da, du):
 
 
 @cuda.jit(device=True)
+def add_row_dots(g, us, acc0, acc1, n, i, k, nm):
+    """acc0[m], acc1[m] += the products of dv unit ``g`` with row ``i`` of unit ``k`` of each branch."""
+    for m in range(nm):
+        x = us[m][n, i, k]
+        acc0[m] += lo(g) * lo(x)
+        acc1[m] += hi(g) * hi(x)
+
+
+@cuda.jit(device=True)
 def _dots_nhwc_pairs(dv, us, acc0, acc1, n, k, ty, nr, l_, nm):
     i = ty
     while i + nr < l_:
         g0 = dv[n, i, k]
         g1 = dv[n, i + nr, k]
-        for m in range(nm):
-            u = us[m]
-            x0 = u[n, i, k]
-            x1 = u[n, i + nr, k]
-            acc0[m] += lo(g0) * lo(x0) + lo(g1) * lo(x1)
-            acc1[m] += hi(g0) * hi(x0) + hi(g1) * hi(x1)
+        add_row_dots(g0, us, acc0, acc1, n, i, k, nm)
+        add_row_dots(g1, us, acc0, acc1, n, i + nr, k, nm)
         i += 2 * nr
     if i < l_:
-        g0 = dv[n, i, k]
-        for m in range(nm):
-            x0 = us[m][n, i, k]
-            acc0[m] += lo(g0) * lo(x0)
-            acc1[m] += hi(g0) * hi(x0)
+        add_row_dots(dv[n, i, k], us, acc0, acc1, n, i, k, nm)
 
 
 @cuda.jit(device=True)
@@ -371,10 +403,8 @@ def _dots_nhwc_du(dv, us, a, du, acc0, acc1, n, k, ty, nr, l_, nm, wd):
     i = ty
     while i < l_:
         g = dv[n, i, k]
+        add_row_dots(g, us, acc0, acc1, n, i, k, nm)
         for m in range(nm):
-            x = us[m][n, i, k]
-            acc0[m] += lo(g) * lo(x)
-            acc1[m] += hi(g) * hi(x)
             du[m][n, i, k] = pk(w0[m] * lo(g), w1[m] * hi(g), du[m])
         i += nr
 
@@ -400,23 +430,8 @@ def fused_bwd_nhwc(dv, a, ds, du):
                     du[m][n, i, k] = pk(w0[m] * g0 + b0, w1[m] * g1 + b1, du[m])
 
 
-def _backward_kernels(dots):
-    """The two backward kernels of one layout, both one pass of its ``dots`` device function: attn_grad
-    (da only; the ``du`` branch compiles away for ``None``) and select_bwd (da and du)."""
-
-    @cuda.jit
-    def attn_grad(dv, us, da):
-        dots(dv, us, None, da, None)
-
-    @cuda.jit
-    def select_bwd(dv, us, a, da, du):
-        dots(dv, us, a, da, du)
-
-    return attn_grad, select_bwd
-
-
-attn_grad_nchw, select_bwd_nchw = _backward_kernels(dots_nchw)
-attn_grad_nhwc, select_bwd_nhwc = _backward_kernels(dots_nhwc)
+attn_grad_nchw, select_bwd_nchw = backward_steps(dots_nchw, cuda.jit)
+attn_grad_nhwc, select_bwd_nhwc = backward_steps(dots_nhwc, cuda.jit)
 
 
 KERNELS = {

@@ -18,6 +18,13 @@ def choose(kind: str, value, allowed) -> None:
         raise SKMobileError(f"unknown {kind} {value!r}; allowed: {shown}")
 
 
+def positive(**values) -> None:
+    """Raise unless every named value is > 0, naming the first that is not."""
+    for name, value in values.items():
+        if not value > 0:
+            raise SKMobileError(f"{name} must be > 0; got {value}")
+
+
 def run_or_exit(main) -> None:
     """Run a script's ``main()``; a :class:`SKMobileError` becomes ``error: ...`` on stderr, exit 2
     (what the CLI does, for the scripts in tools/)."""

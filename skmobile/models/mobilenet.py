@@ -23,7 +23,7 @@ import math
 
 from torch import Tensor, nn
 
-from ..errors import SKMobileError
+from ..errors import choose, positive
 from ..layers import ConvBnAct, SKConv2d, SqueezeExcite
 from ..specs import SKSpec, merge_sk
 from ._input import input_upsample_layer
@@ -72,12 +72,9 @@ def init_weights(model: nn.Module) -> None:
 
 
 def _check(block: str, stem: str, width: float, width_mult: float) -> None:
-    if block not in BLOCKS:
-        raise SKMobileError(f"unknown MobileNet block {block!r}; allowed: {', '.join(BLOCKS)}")
-    if stem not in STEMS:
-        raise SKMobileError(f"unknown stem {stem!r}; allowed: {', '.join(STEMS)}")
-    if width <= 0 or width_mult <= 0:
-        raise SKMobileError(f"width and width_mult must be > 0; got {width}, {width_mult}")
+    choose("MobileNet block", block, BLOCKS)
+    choose("stem", stem, STEMS)
+    positive(width=width, width_mult=width_mult)
 
 
 def _dw(channels: int, stride: int, sk, act_layer) -> nn.Module:

@@ -20,7 +20,7 @@ import math
 
 from torch import Tensor, nn
 
-from ..errors import SKMobileError
+from ..errors import SKMobileError, choose, positive
 from ..layers import ConvBnAct, SKConv2d, SqueezeExcite
 from ..specs import SKSpec, as_sk_spec, merge_sk, scale_sk_groups
 from ._input import input_upsample_layer
@@ -70,10 +70,8 @@ class ResNeXt(nn.Module):
         super().__init__()
         if attn not in ATTNS:
             raise SKMobileError(f"unknown block attention {attn!r}; allowed: none, se, sk")
-        if stem not in STEMS:
-            raise SKMobileError(f"unknown stem {stem!r}; allowed: {', '.join(STEMS)}")
-        if width_mult <= 0 or depth_mult <= 0:
-            raise SKMobileError(f"width/depth multipliers must be > 0; got {width_mult}, {depth_mult}")
+        choose("stem", stem, STEMS)
+        positive(width_mult=width_mult, depth_mult=depth_mult)
         upsample = input_upsample_layer(input_upsample)
         sk = as_sk_spec(sk) if attn == "sk" else None  # create_model refuses an sk= this model cannot use
         self.sk_spec = sk  # as given (the full-size model's); the units get ``unit_sk``

@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..errors import SKMobileError
+from ..errors import SKMobileError, choose, positive
 from ..layers import ConvBnAct, SKConv2d, SqueezeExcite
 from ..specs import merge_sk
 from ._input import input_upsample_layer
@@ -132,10 +132,8 @@ class ShuffleNetV2(nn.Module):
                  drop_rate: float = 0.0, repeats=REPEATS, channels=None, input_upsample: int = 1):
         super().__init__()
         self.upsample = input_upsample_layer(input_upsample)
-        if block not in BLOCKS:
-            raise SKMobileError(f"unknown ShuffleNetV2 block {block!r}; allowed: {', '.join(BLOCKS)}")
-        if stem not in STEMS:
-            raise SKMobileError(f"unknown stem {stem!r}; allowed: {', '.join(STEMS)}")
+        choose("ShuffleNetV2 block", block, BLOCKS)
+        choose("stem", stem, STEMS)
         if sk_downsample not in SK_DOWNSAMPLE:
             raise SKMobileError(f"sk_downsample={sk_downsample!r} is not allowed; allowed: False, True, 'both'")
         if channels is None:
@@ -143,8 +141,7 @@ class ShuffleNetV2(nn.Module):
                 raise SKMobileError(f"unknown ShuffleNetV2 width {width}; allowed: "
                                     f"{', '.join(str(w) for w in WIDTHS)}")
             channels = WIDTHS[float(width)]
-        if width_mult <= 0:
-            raise SKMobileError(f"width_mult must be > 0; got {width_mult}")
+        positive(width_mult=width_mult)
         if len(channels) != len(repeats) + 2:
             raise SKMobileError(f"channels needs {len(repeats) + 2} entries for {len(repeats)} stages")
         if width_mult != 1.0:

@@ -109,6 +109,17 @@ WIDEST_PATH_PX = 7
 #: model's stage maps at 224 px, whose last is 7 px (see the module docstring).
 TABLE_MIN_INPUT = {"resnext": 56, "shufflenetv2": 56, "mobilenetv2": 112, "mobilenetv1": 112}
 
+
+def _mobilenet_proxy(family: str) -> FamilyProxy:
+    """MobileNetV1 and V2 share one proxy recipe."""
+    return FamilyProxy(
+        family, {"stem": "small", "width_mult": 0.5}, WD_LIGHT, 0.1, 64,
+        default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 10000},
+        table={**TABLE_BUDGET, "min_input": TABLE_MIN_INPUT[family]},
+        note="stride-1 stem, half width; table: input repeated to 112 px, blocks at 112, 56, 28, 14, 7 px (the "
+             "full model's); trial and default: 28 px input, 28, 14, 7, 4, 2 px")
+
+
 FAMILY_PROXIES = {
     "shufflenetv2": FamilyProxy(
         "shufflenetv2", {"stem": "small", "width_mult": 1.0}, WD_LIGHT, 0.1, 64,
@@ -118,18 +129,8 @@ FAMILY_PROXIES = {
         table={**TABLE_BUDGET, "min_input": TABLE_MIN_INPUT["shufflenetv2"]},
         note="torchvision layout, 3x3/1 stem without max-pool; table: input repeated to 56 px, stages at 28, "
              "14, 7 px (the full model's); trial: 28 px input, 14, 7, 4 px; default: 3x3/2 stem, 7, 4, 2 px"),
-    "mobilenetv2": FamilyProxy(
-        "mobilenetv2", {"stem": "small", "width_mult": 0.5}, WD_LIGHT, 0.1, 64,
-        default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 10000},
-        table={**TABLE_BUDGET, "min_input": TABLE_MIN_INPUT["mobilenetv2"]},
-        note="stride-1 stem, half width; table: input repeated to 112 px, blocks at 112, 56, 28, 14, 7 px (the "
-             "full model's); trial and default: 28 px input, 28, 14, 7, 4, 2 px"),
-    "mobilenetv1": FamilyProxy(
-        "mobilenetv1", {"stem": "small", "width_mult": 0.5}, WD_LIGHT, 0.1, 64,
-        default={"epochs": 3, "train_limit": None}, trial={"epochs": 1, "train_limit": 10000},
-        table={**TABLE_BUDGET, "min_input": TABLE_MIN_INPUT["mobilenetv1"]},
-        note="stride-1 stem, half width; table: input repeated to 112 px, blocks at 112, 56, 28, 14, 7 px (the "
-             "full model's); trial and default: 28 px input, 28, 14, 7, 4, 2 px"),
+    "mobilenetv2": _mobilenet_proxy("mobilenetv2"),
+    "mobilenetv1": _mobilenet_proxy("mobilenetv1"),
     "resnext": FamilyProxy(
         "resnext", dict(RESNEXT_PROXY), WD_LARGE, 0.1, 64,
         default={"epochs": 3, "train_limit": None, "model_kwargs": dict(RESNEXT_QUICK)},
