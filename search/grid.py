@@ -7,6 +7,7 @@ pairs the study does not hold yet (complete, running or waiting), so a grid run 
 
 from __future__ import annotations
 
+import optuna
 from optuna.trial import TrialState
 
 from skmobile.errors import SKMobileError
@@ -15,6 +16,7 @@ from .spaces import Candidate
 
 GRIDS = ("table4", "table6", "table7")
 _KEEP = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+GRID_DONE = "grid done: every (row, repeat) pair is taken"
 
 
 def grid_rows(grid: str):
@@ -45,11 +47,25 @@ def enqueue_grid(study, grid: str, seeds: int, budget: str = "trial") -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
 
 
+def _enqueued(trial) -> bool:
+    """Whether ``trial`` (running now) came from the queue of enqueued (row, repeat) pairs."""
+    for frozen in trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if frozen.number == trial.number:
+            return "fixed_params" in frozen.system_attrs
+    return False
+
+
 def grid_picker(grid: str, base_seed: int):
     """``pick`` for a grid: the enqueued row and repeat; seed = base seed + repeat."""
     rows = {r.label: r for r in grid_rows(grid)}
 
     def pick(trial):
+        if not _enqueued(trial):
+            # Not an enqueued pair: another worker took the last one. Sampling a row and repeat here
+            # would add a trial outside the grid (a seed the grid never names), so stop this worker.
+            trial.study.stop()
+            trial.set_user_attr("rejected", GRID_DONE)
+            raise optuna.TrialPruned(GRID_DONE)
         label = trial.suggest_categorical("row", list(rows))
         rep = trial.suggest_int("rep", 0, 999)
         row = rows[label]

@@ -171,6 +171,21 @@ def test_grid_enumerates_exactly_the_paper_rows_with_seeds(tmp_path):
     assert len(_trials(f"sqlite:///{tmp_path}/s.db", "grid-table6")) == 10
 
 
+def test_a_worker_that_finds_the_grid_taken_stops_instead_of_sampling_off_grid_seeds(tmp_path):
+    """Two workers on one grid: the second targets more trials than remain enqueued. Once the queue is
+    empty it must stop, not sample a row and repeat (a seed the grid never names)."""
+    from skmobile.search.grid import GRID_DONE
+
+    _search(tmp_path, grid="table6", seeds=2, trials=0)                 # worker 0 enqueues the 10 pairs
+    s = _search(tmp_path, grid="table6", seeds=2, trials=13, worker_index=1)
+    trials = _trials(f"sqlite:///{tmp_path}/s.db", "grid-table6")
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(done) == 10 and {t.user_attrs["seed"] for t in done} == {0, 1}
+    extra = [t for t in trials if t.state != TrialState.COMPLETE]
+    assert len(extra) == 1 and extra[0].state == TrialState.PRUNED and extra[0].user_attrs["rejected"] == GRID_DONE
+    assert s["counts"]["complete"] == 10
+
+
 def test_journal_file_with_two_local_workers(tmp_path):
     journal = tmp_path / "s.journal"
     s = run_search(SearchConfig(trials=4, workers=2, storage=f"journal:{journal}", study="j", live=False))
