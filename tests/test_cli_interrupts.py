@@ -24,6 +24,14 @@ def _env(**extra):
                 PYTHONPATH=os.pathsep.join(filter(None, [TESTS, os.environ.get("PYTHONPATH")])), **extra)
 
 
+def _skmobile(args, env):
+    """``python -m skmobile ARGS`` with Ctrl-C at its default: a process started in the background by
+    a shell without job control (a CI script, ``cmd &``) inherits SIGINT ignored, and so would the CLI."""
+    return subprocess.Popen([sys.executable, "-m", "skmobile", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
 def _wait_for(predicate, timeout=120.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -43,9 +51,7 @@ def _running(storage, study):
 
 def test_ctrl_c_during_a_search_trial_is_one_line_exit_130_and_the_trial_failed(tmp_path):
     storage = f"sqlite:///{tmp_path}/s.db"
-    proc = subprocess.Popen([sys.executable, "-m", "skmobile", "search", "--storage", storage, "--study", "s",
-                             "--trials", "3"], env=_env(SKMOBILE_FAKE_SLEEP="60"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = _skmobile(["search", "--storage", storage, "--study", "s", "--trials", "3"], _env(SKMOBILE_FAKE_SLEEP="60"))
     try:
         assert _wait_for(lambda: _running(storage, "s")), "no trial started"
         number = _running(storage, "s")[0]
@@ -65,10 +71,8 @@ def test_ctrl_c_during_a_search_trial_is_one_line_exit_130_and_the_trial_failed(
 def test_ctrl_c_during_training_keeps_the_last_complete_epoch(tmp_path):
     data = write_fmnist(tmp_path / "fm", n_train=40, n_test=10)
     out_dir = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "skmobile", "train", "shufflenetv2_x0_5_sk", "--data-dir",
-                             str(data), "--val-size", "8", "--batch-size", "16", "--epochs", "500", "--threads", "1",
-                             "--out", str(out_dir)], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = _skmobile(["train", "shufflenetv2_x0_5_sk", "--data-dir", str(data), "--val-size", "8", "--batch-size",
+                      "16", "--epochs", "500", "--threads", "1", "--out", str(out_dir)], _env())
     try:
         assert _wait_for(lambda: (out_dir / "state.json").is_file(), timeout=240), "no epoch finished"
         time.sleep(0.5)
