@@ -15,12 +15,21 @@ pytestmark = pytest.mark.xdist_group("kernels_sim")
 DTYPES = "float32,float16,bfloat16,bfloat16/float32,bfloat16/float32+amp"
 
 
+def _on_one_cpu():
+    """Keep the simulator on one CPU. It runs every CUDA thread as a Python thread, and these threads hand
+    the GIL to each other at every barrier. Spread over two cores, beside another busy process (the other
+    test worker), those hand-offs cost about three times the work itself."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
+
+
 def test_cuda_kernels_in_simulator_match_torch():
     from skmobile.kernels import selfcheck
 
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
     proc = subprocess.run([sys.executable, "-m", "skmobile.kernels.selfcheck", "--backend", "cuda-sim",
-                           "--dtype", DTYPES], env=env, capture_output=True, text=True, timeout=400)
+                           "--dtype", DTYPES], env=env, capture_output=True, text=True, timeout=400,
+                          preexec_fn=_on_one_cpu)
     lines = proc.stdout.splitlines()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     n_dtypes = len(DTYPES.split(","))
