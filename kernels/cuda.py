@@ -124,10 +124,11 @@ def lane_sum(u, p, lane, nl, l_):
     x3 = float32(0.0)
     i = lane
     while i + 3 * nl < l_:
-        x0 += ld(u[p, i])
-        x1 += ld(u[p, i + nl])
-        x2 += ld(u[p, i + 2 * nl])
-        x3 += ld(u[p, i + 3 * nl])
+        y0, y1, y2, y3 = ld4(u, p, i, nl)
+        x0 += y0
+        x1 += y1
+        x2 += y2
+        x3 += y3
         i += 4 * nl
     while i < l_:
         x0 += ld(u[p, i])

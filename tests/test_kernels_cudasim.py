@@ -17,8 +17,8 @@ DTYPES = "float32,float16,bfloat16,bfloat16/float32,bfloat16/float32+amp"
 
 def _on_one_cpu():
     """Keep the simulator on one CPU. It runs every CUDA thread as a Python thread, and these threads hand
-    the GIL to each other at every barrier. Spread over two cores, beside another busy process (the other
-    test worker), those hand-offs cost about three times the work itself."""
+    the GIL to each other at every barrier; spread over two cores beside another busy process (the other
+    test worker), those hand-offs cost more than the work itself."""
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
 
