@@ -139,3 +139,17 @@ def test_live_view_status_lines_fit_80_columns():
     assert "complete 12" in status and "waiting 0" in status  # the counts are not wrapped
     assert any(line.startswith("elapsed ") and "ETA" in line for line in lines)
     assert max(len(line) for line in lines) <= 80
+
+
+def test_ctrl_c_inside_an_epochs_checkpoint_and_report_waits_for_both():
+    """A Ctrl-C between an epoch's checkpoint and its log line is raised only after both."""
+    from skmobile.train.loop import _ctrl_c_held
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with _ctrl_c_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append("checkpoint")
+            done.append("report")
+    assert done == ["checkpoint", "report"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

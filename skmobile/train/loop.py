@@ -11,9 +11,11 @@ accumulated, so a run over fewer processes sees the same BN groups as one over m
 from __future__ import annotations
 
 import math
+import signal
 import sys
+import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -336,15 +338,34 @@ def fit(model: nn.Module, loaders, config: FitConfig) -> FitResult:
                 status = "nan"
                 break
             run.history.append(metrics)
-            if config.out_dir is not None and config.dist.is_main:
-                save_checkpoint(config.out_dir, model, run.optimizer,
-                                {**run.state, "epochs_done": epoch + 1, "history": run.history})
-            if config.on_epoch is not None:
-                config.on_epoch(epoch + 1, dict(metrics))
+            with _ctrl_c_held():  # an epoch's checkpoint and its report land together
+                if config.out_dir is not None and config.dist.is_main:
+                    save_checkpoint(config.out_dir, model, run.optimizer,
+                                    {**run.state, "epochs_done": epoch + 1, "history": run.history})
+                if config.on_epoch is not None:
+                    config.on_epoch(epoch + 1, dict(metrics))
     finally:
         if bar is not None:
             bar.stop()
     return _finish(run, status, t_run)
+
+
+@contextmanager
+def _ctrl_c_held():
+    """Hold a Ctrl-C that arrives inside the block and raise it as KeyboardInterrupt when the block ends
+    (only where Ctrl-C raises KeyboardInterrupt, in the main thread; an exception from the block wins)."""
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    held = []
+    signal.signal(signal.SIGINT, lambda *_: held.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if held:
+        raise KeyboardInterrupt
 
 
 def _finish(run: _Run, status: str, t_run: float) -> FitResult:
